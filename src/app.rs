@@ -1,0 +1,128 @@
+//! The running sandbox: its shared state, its router, and `run`, which serves a pre-bound
+//! listener until `shutdown` resolves. `main` and the integration tests both go through `run`.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+
+use axum::{
+    Json, Router,
+    http::{StatusCode, Uri},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::{admin, clock::Clock, config::Config, ids::Ids, providers::whatsapp, schema::Schemas};
+
+/// The providers this build serves, as mounted under `/<name>`.
+pub const PROVIDERS: &[&str] = &["whatsapp"];
+
+/// Everything a request handler may touch.
+#[derive(Debug)]
+pub struct Sandbox {
+    pub config: Config,
+    pub clock: Clock,
+    pub ids: Ids,
+    pub schemas: Schemas,
+    pub whatsapp: whatsapp::WhatsApp,
+    /// The sandbox's own base URL, as written into links it hands out.
+    pub base_url: String,
+    pub started: Instant,
+}
+
+pub type AppState = Arc<Sandbox>;
+
+impl Sandbox {
+    /// Builds the state for a sandbox reachable at `addr`.
+    pub fn new(config: Config, addr: SocketAddr) -> anyhow::Result<Self> {
+        let schemas = Schemas::load()?;
+        let seed = config.seed.unwrap_or_else(Ids::random_seed);
+        let base_url = config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        Ok(Self {
+            clock: Clock::new(config.clock_start_ms(), config.clock.frozen),
+            ids: Ids::new(seed),
+            schemas,
+            whatsapp: whatsapp::WhatsApp::new(&config),
+            base_url,
+            config,
+            started: Instant::now(),
+        })
+    }
+}
+
+/// How many routes the sandbox serves (emulated and admin).
+pub fn route_count() -> usize {
+    whatsapp::ROUTES.len() + whatsapp::ADMIN_ROUTES.len() + admin::ROUTES.len()
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/whatsapp", whatsapp::router())
+        .nest("/__sandbox", admin::router())
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({
+            "error": {
+                "code": "not_found",
+                "message": format!("no route {}; providers are mounted at {}", uri.path(),
+                    PROVIDERS.iter().map(|p| format!("/{p}")).collect::<Vec<_>>().join(", ")),
+            }
+        })),
+    )
+        .into_response()
+}
+
+/// Serves the sandbox on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let state = Arc::new(Sandbox::new(config, addr)?);
+    tracing::info!(
+        %addr,
+        routes = route_count(),
+        schemas = state.schemas.len(),
+        seed = state.ids.seed(),
+        "paylink-sandbox ready"
+    );
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// The lines printed at start-up: where each provider lives and the credentials to use.
+pub fn banner(config: &Config, addr: SocketAddr, seed: u64) -> String {
+    let base = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let mut out = format!(
+        "paylink-sandbox {} listening on http://{addr} (seed {seed})\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let wa = &config.whatsapp;
+    out.push_str(&format!(
+        "  whatsapp  {base}/whatsapp  (Graph base URL; POST {base}/whatsapp/{}/<phone_number_id>/messages)\n",
+        wa.api_version
+    ));
+    for b in &wa.businesses {
+        out.push_str(&format!(
+            "            access token {}  phone number id {}  WABA id {}  app secret {}  verify token {}\n",
+            b.access_token, b.phone_number_id, b.waba_id, b.app_secret, b.verify_token
+        ));
+    }
+    out.push_str(&format!("  admin     {base}/__sandbox/health\n"));
+    out
+}

@@ -1,0 +1,113 @@
+//! A map that remembers insertion order and forgets its oldest entries past a limit, so that
+//! every history and store in the sandbox stays bounded however long it runs.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+#[derive(Debug, Clone)]
+pub struct BoundedMap<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+    limit: usize,
+    evicted: u64,
+}
+
+impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            limit: limit.max(1),
+            evicted: 0,
+        }
+    }
+
+    /// Inserts or replaces. A new key goes to the back; past the limit the oldest is dropped and
+    /// returned.
+    pub fn insert(&mut self, key: K, value: V) -> Option<(K, V)> {
+        if let Some(slot) = self.map.get_mut(&key) {
+            *slot = value;
+            return None;
+        }
+        self.map.insert(key.clone(), value);
+        self.order.push_back(key);
+        if self.order.len() > self.limit {
+            while let Some(old) = self.order.pop_front() {
+                if let Some(v) = self.map.remove(&old) {
+                    self.evicted += 1;
+                    return Some((old, v));
+                }
+            }
+        }
+        None
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.map.contains_key(key)
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let v = self.map.remove(key)?;
+        if let Some(pos) = self.order.iter().position(|k| k == key) {
+            self.order.remove(pos);
+        }
+        Some(v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// How many entries the limit has pushed out since creation.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
+
+    /// Values from oldest to newest.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
+        self.order.iter().filter_map(|k| self.map.get(k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_entry_goes_first() {
+        let mut m = BoundedMap::new(2);
+        assert!(m.insert("a", 1).is_none());
+        assert!(m.insert("b", 2).is_none());
+        assert_eq!(m.insert("c", 3), Some(("a", 1)));
+        assert_eq!(m.values().copied().collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(m.evicted(), 1);
+    }
+
+    #[test]
+    fn replacing_keeps_the_position() {
+        let mut m = BoundedMap::new(2);
+        m.insert("a", 1);
+        m.insert("b", 2);
+        m.insert("a", 10);
+        assert_eq!(m.values().copied().collect::<Vec<_>>(), vec![10, 2]);
+        assert_eq!(m.remove(&"a"), Some(10));
+        assert_eq!(m.len(), 1);
+    }
+}

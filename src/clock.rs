@@ -1,0 +1,226 @@
+//! The sandbox clock: the one place that reads the wall clock.
+//!
+//! Everything time-based (timestamps in responses and webhooks, expirations, delayed deliveries)
+//! asks this clock. It runs in one of two modes:
+//! - **running** (default): real time since start-up, plus whatever has been advanced;
+//! - **frozen**: time stands still at its start value and moves only when advanced, which makes
+//!   two runs with the same seed produce identical timestamps.
+//!
+//! `advance` never goes backwards. Every advance wakes the tasks that wait on the clock (the
+//! webhook scheduler, expiry sweeps) so that whatever fell due fires at once, in time order.
+
+use std::{
+    sync::atomic::{AtomicI64, Ordering},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use tokio::sync::watch;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+#[derive(Debug)]
+pub struct Clock {
+    frozen: bool,
+    start_ms: Millis,
+    started: Instant,
+    offset_ms: AtomicI64,
+    /// Bumped on every advance or reset so that waiters can re-plan.
+    epoch: watch::Sender<u64>,
+}
+
+impl Clock {
+    /// A clock that starts at `start_ms` (or the current wall time) and runs or stands still.
+    pub fn new(start_ms: Option<Millis>, frozen: bool) -> Self {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as Millis)
+            .unwrap_or(0);
+        Self {
+            frozen,
+            start_ms: start_ms.unwrap_or(wall),
+            started: Instant::now(),
+            offset_ms: AtomicI64::new(0),
+            epoch: watch::channel(0).0,
+        }
+    }
+
+    pub fn now_ms(&self) -> Millis {
+        let elapsed = if self.frozen {
+            0
+        } else {
+            self.started.elapsed().as_millis() as Millis
+        };
+        self.start_ms + elapsed + self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// Whole Unix seconds, the unit most vendor payloads use.
+    pub fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    pub fn offset_ms(&self) -> Millis {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// Moves the clock forward; negative amounts are refused by the caller's validation, and
+    /// clamped to zero here so the clock can never run backwards.
+    pub fn advance(&self, by: Duration) -> Millis {
+        let ms = by.as_millis().min(i64::MAX as u128 / 4) as Millis;
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+        self.epoch.send_modify(|e| *e += 1);
+        self.now_ms()
+    }
+
+    /// Drops every advance made so far (used by `POST /__sandbox/reset`).
+    pub fn reset(&self) {
+        self.offset_ms.store(0, Ordering::SeqCst);
+        self.epoch.send_modify(|e| *e += 1);
+    }
+
+    /// A receiver that changes whenever the clock jumps.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.epoch.subscribe()
+    }
+
+    /// How long to really wait until sandbox time `due` (zero if it has passed). In frozen mode
+    /// the wait is unbounded: only an advance can bring `due` closer.
+    pub fn real_wait_until(&self, due: Millis) -> Option<Duration> {
+        let now = self.now_ms();
+        if due <= now {
+            return Some(Duration::ZERO);
+        }
+        if self.frozen {
+            None
+        } else {
+            Some(Duration::from_millis((due - now) as u64))
+        }
+    }
+}
+
+/// RFC 3339 in UTC with whole seconds, as Qonto and the admin API print times.
+pub fn rfc3339(ms: Millis) -> String {
+    let secs = ms.div_euclid(1000);
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => {
+            let f =
+                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+            t.format(&f).unwrap_or_else(|_| secs.to_string())
+        }
+        Err(_) => secs.to_string(),
+    }
+}
+
+/// Parses a start time given as Unix seconds or RFC 3339.
+pub fn parse_instant(text: &str) -> Option<Millis> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<i64>() {
+        return secs.checked_mul(1000);
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as Millis)
+}
+
+/// Parses a human duration: `90`, `90s`, `15m`, `2h`, `1d`, `500ms`, or combinations like `1h30m`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total_ms: u128 = 0;
+    let mut number = String::new();
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            "ms"
+        } else {
+            match c {
+                's' => "s",
+                'm' => "m",
+                'h' => "h",
+                'd' => "d",
+                _ => return None,
+            }
+        };
+        let value: f64 = number.parse().ok()?;
+        number.clear();
+        let factor = match unit {
+            "ms" => 1.0,
+            "s" => 1_000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            _ => 86_400_000.0,
+        };
+        if !value.is_finite() || value < 0.0 {
+            return None;
+        }
+        total_ms += (value * factor).round() as u128;
+        any = true;
+    }
+    if !number.is_empty() || !any {
+        return None;
+    }
+    Some(Duration::from_millis(total_ms.min(u64::MAX as u128) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frozen_clock_moves_only_when_advanced() {
+        let clock = Clock::new(Some(1_700_000_000_000), true);
+        assert_eq!(clock.now_ms(), 1_700_000_000_000);
+        clock.advance(Duration::from_secs(900));
+        assert_eq!(clock.now_secs(), 1_700_000_900);
+        clock.reset();
+        assert_eq!(clock.now_ms(), 1_700_000_000_000);
+    }
+
+    #[test]
+    fn advancing_wakes_subscribers() {
+        let clock = Clock::new(None, false);
+        let mut rx = clock.subscribe();
+        rx.mark_unchanged();
+        clock.advance(Duration::from_secs(1));
+        assert!(rx.has_changed().unwrap());
+    }
+
+    #[test]
+    fn durations_parse_in_every_unit() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2d"), Some(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("abc"), None);
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration("5m3"), None);
+    }
+
+    #[test]
+    fn instants_parse_as_seconds_or_rfc3339() {
+        assert_eq!(parse_instant("1700000000"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_instant("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(parse_instant("yesterday"), None);
+    }
+}

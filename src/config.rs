@@ -1,0 +1,329 @@
+//! The sandbox's configuration: embedded defaults, overlaid by an optional TOML file, overlaid by
+//! command-line flags (each of which is also a `PAYLINK_SANDBOX_*` environment variable).
+//!
+//! Every default is chosen so that `cargo run --release` with no file serves all providers with
+//! working test credentials. [`Config::validate`] reports every problem in a file at once.
+
+use std::{net::IpAddr, path::Path};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration. Unknown keys in a file are errors, so a typo never goes unnoticed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Seeds every id and random choice; `None` draws one at start-up and prints it.
+    pub seed: Option<u64>,
+    pub server: ServerConfig,
+    pub clock: ClockConfig,
+    pub whatsapp: WhatsAppConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: IpAddr,
+    pub port: u16,
+    /// The base URL the sandbox uses in links it hands out (hosted pages, short URLs). Defaults to
+    /// `http://<bind>:<port>` with the port actually bound.
+    pub public_url: Option<String>,
+    /// How many requests, messages and deliveries each history keeps before dropping the oldest.
+    pub history_limit: usize,
+    /// How many orders or links each tenant keeps before dropping the oldest.
+    pub store_limit: usize,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    pub log_level: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 5080,
+            public_url: None,
+            history_limit: 10_000,
+            store_limit: 10_000,
+            body_limit: 1024 * 1024,
+            log_level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockConfig {
+    /// Start time as Unix seconds or RFC 3339; defaults to the wall clock at start-up.
+    pub start: Option<String>,
+    /// When true, time moves only through `POST /__sandbox/clock/advance`.
+    pub frozen: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhatsAppConfig {
+    /// The Graph version answered in `facebook-api-version` for unversioned calls.
+    pub api_version: String,
+    /// The app that owns the webhook subscription (`POST /{app_id}/subscriptions`).
+    pub app_id: String,
+    /// Refuse messages without `messaging_product`, as Graph does. Meta's Brazil samples omit
+    /// it; set false to accept them as written.
+    pub require_messaging_product: bool,
+    pub businesses: Vec<BusinessConfig>,
+}
+
+impl Default for WhatsAppConfig {
+    fn default() -> Self {
+        Self {
+            api_version: "v23.0".into(),
+            app_id: "1185200386128462".into(),
+            require_messaging_product: true,
+            businesses: vec![BusinessConfig::default()],
+        }
+    }
+}
+
+/// One business phone number and the credentials that act for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusinessConfig {
+    pub phone_number_id: String,
+    pub display_phone_number: String,
+    pub waba_id: String,
+    pub access_token: String,
+    pub app_secret: String,
+    pub verify_token: String,
+    /// Names a `payment_gateway` setting may use as `configuration_name`.
+    pub payment_configurations: Vec<PaymentConfiguration>,
+}
+
+impl Default for BusinessConfig {
+    fn default() -> Self {
+        Self {
+            phone_number_id: "106540352242922".into(),
+            display_phone_number: "15550783881".into(),
+            waba_id: "102290129340398".into(),
+            access_token: "EAAPaylinkSandboxTestAccessToken0000".into(),
+            app_secret: "paylink-sandbox-app-secret".into(),
+            verify_token: "paylink-sandbox-verify-token".into(),
+            payment_configurations: vec![PaymentConfiguration::default()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentConfiguration {
+    pub configuration_name: String,
+    /// `razorpay`, `payu`, `zaakpay`, `billdesk` or `upi_vpa`.
+    pub provider_name: String,
+}
+
+impl Default for PaymentConfiguration {
+    fn default() -> Self {
+        Self {
+            configuration_name: "razorpay-sandbox".into(),
+            provider_name: "razorpay".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid configuration: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Reads a TOML file over the embedded defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Every problem with the configuration, not only the first.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.server.history_limit == 0 {
+            problems.push("server.history_limit must be at least 1".to_string());
+        }
+        if self.server.store_limit == 0 {
+            problems.push("server.store_limit must be at least 1".to_string());
+        }
+        if self.server.body_limit < 1024 {
+            problems.push("server.body_limit must be at least 1024 bytes".to_string());
+        }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            problems.push(format!(
+                "server.public_url must start with http:// or https:// (got {url:?})"
+            ));
+        }
+        if let Some(start) = &self.clock.start
+            && crate::clock::parse_instant(start).is_none()
+        {
+            problems.push(format!(
+                "clock.start must be Unix seconds or RFC 3339 (got {start:?})"
+            ));
+        }
+        let wa = &self.whatsapp;
+        if !is_graph_version(&wa.api_version) {
+            problems.push(format!(
+                "whatsapp.api_version must look like v23.0 (got {:?})",
+                wa.api_version
+            ));
+        }
+        if !is_digits(&wa.app_id) {
+            problems.push(format!(
+                "whatsapp.app_id must be digits (got {:?})",
+                wa.app_id
+            ));
+        }
+        if wa.businesses.is_empty() {
+            problems.push("whatsapp.businesses must list at least one business".to_string());
+        }
+        let mut seen_ids = std::collections::HashSet::new();
+        let mut seen_tokens = std::collections::HashSet::new();
+        for (i, b) in wa.businesses.iter().enumerate() {
+            let at = format!("whatsapp.businesses[{i}]");
+            for (name, value) in [
+                ("phone_number_id", &b.phone_number_id),
+                ("display_phone_number", &b.display_phone_number),
+                ("waba_id", &b.waba_id),
+            ] {
+                if !is_digits(value) {
+                    problems.push(format!("{at}.{name} must be digits (got {value:?})"));
+                }
+            }
+            if !seen_ids.insert(&b.phone_number_id) {
+                problems.push(format!(
+                    "{at}.phone_number_id {} is listed twice",
+                    b.phone_number_id
+                ));
+            }
+            if b.access_token.is_empty()
+                || !b
+                    .access_token
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
+            {
+                problems.push(format!(
+                    "{at}.access_token must be non-empty and use only letters, digits, '-', '_' and '.'"
+                ));
+            }
+            if !seen_tokens.insert(&b.access_token) {
+                problems.push(format!("{at}.access_token is shared with another business"));
+            }
+            if b.app_secret.is_empty() {
+                problems.push(format!("{at}.app_secret must not be empty"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The start of the sandbox clock in milliseconds, if configured.
+    pub fn clock_start_ms(&self) -> Option<i64> {
+        self.clock
+            .start
+            .as_deref()
+            .and_then(crate::clock::parse_instant)
+    }
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// `v23.0`-style Graph version.
+pub fn is_graph_version(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('v') else {
+        return false;
+    };
+    let mut parts = rest.splitn(2, '.');
+    let major = parts.next().unwrap_or("");
+    let minor = parts.next();
+    is_digits(major) && major.len() <= 3 && minor.is_none_or(|m| is_digits(m) && m.len() <= 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_are_valid() {
+        Config::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn a_file_overrides_only_what_it_names() {
+        let cfg = Config::from_toml(
+            r#"
+            seed = 42
+            [server]
+            port = 6000
+            [[whatsapp.businesses]]
+            phone_number_id = "111"
+            access_token = "tok-a"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(cfg.seed, Some(42));
+        assert_eq!(cfg.server.port, 6000);
+        assert_eq!(cfg.server.history_limit, 10_000);
+        assert_eq!(cfg.whatsapp.businesses.len(), 1);
+        assert_eq!(cfg.whatsapp.businesses[0].phone_number_id, "111");
+        assert_eq!(cfg.whatsapp.businesses[0].waba_id, "102290129340398");
+        cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Config::from_toml("[server]\nprot = 1\n").unwrap_err();
+        assert!(err.contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut cfg = Config::default();
+        cfg.server.history_limit = 0;
+        cfg.whatsapp.api_version = "23".into();
+        cfg.whatsapp
+            .businesses
+            .push(cfg.whatsapp.businesses[0].clone());
+        let ConfigError::Invalid(problems) = cfg.validate().unwrap_err() else {
+            panic!("expected Invalid");
+        };
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn graph_versions_are_recognised() {
+        assert!(is_graph_version("v23.0"));
+        assert!(is_graph_version("v17"));
+        assert!(!is_graph_version("23.0"));
+        assert!(!is_graph_version("vX.0"));
+        assert!(!is_graph_version("v23."));
+    }
+}

@@ -1,0 +1,198 @@
+//! Request-body plumbing shared by every provider: bounded reading, content-type checks and JSON
+//! parsing that reports *why* a body was refused, so each provider can say it in its own envelope.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use serde_json::Value;
+
+/// Why a request body could not be turned into JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyProblem {
+    #[error("the request body exceeds the {limit}-byte limit")]
+    TooLarge { limit: usize },
+    #[error("the request body could not be read: {0}")]
+    Unreadable(String),
+    #[error("unsupported content type {0:?}; send application/json")]
+    ContentType(String),
+    #[error("the request body is not valid JSON: {0}")]
+    Malformed(String),
+    #[error("the request body is empty")]
+    Empty,
+}
+
+/// Reads at most `limit` bytes of `body`.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyProblem> {
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(bytes),
+        Err(err) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+            while let Some(e) = source {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    return Err(BodyProblem::TooLarge { limit });
+                }
+                source = e.source();
+            }
+            Err(BodyProblem::Unreadable(err.to_string()))
+        }
+    }
+}
+
+/// The media type of the request without parameters, lower-cased (`None` when absent).
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// Parses JSON bytes, naming the line and column of a syntax error.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, BodyProblem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(BodyProblem::Empty);
+    }
+    serde_json::from_slice(bytes).map_err(|e| BodyProblem::Malformed(e.to_string()))
+}
+
+/// Checks the content type is JSON (or absent, which is read as JSON) and parses the body.
+pub fn json_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, BodyProblem> {
+    match media_type(headers).as_deref() {
+        None | Some("application/json") | Some("text/json") => parse_json(bytes),
+        Some(t) if t.ends_with("+json") => parse_json(bytes),
+        Some(other) => Err(BodyProblem::ContentType(other.to_string())),
+    }
+}
+
+/// Parses `application/x-www-form-urlencoded` into a JSON object the way Graph reads form posts:
+/// a value that looks like a JSON object or array is decoded as JSON, anything else stays a string.
+pub fn form_as_json(bytes: &[u8]) -> Result<Value, BodyProblem> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded_pairs(bytes).map_err(BodyProblem::Malformed)?;
+    let mut map = serde_json::Map::new();
+    for (key, value) in pairs {
+        let trimmed = value.trim_start();
+        let parsed = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            serde_json::from_str(&value).map_err(|e| {
+                BodyProblem::Malformed(format!("form field {key:?} is not valid JSON: {e}"))
+            })?
+        } else {
+            Value::String(value)
+        };
+        map.insert(key, parsed);
+    }
+    Ok(Value::Object(map))
+}
+
+fn serde_urlencoded_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("form body is not UTF-8: {e}"))?;
+    Ok(query_pairs(text))
+}
+
+/// Decodes a query string or form body into its pairs, in order (`+` is a space).
+pub fn query_pairs(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// Percent-decodes one query component, replacing invalid UTF-8 rather than failing.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hi = (bytes[i + 1] as char).to_digit(16);
+                let lo = (bytes[i + 2] as char).to_digit(16);
+                if let (Some(h), Some(l)) = (hi, lo) {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                } else {
+                    out.push(b'%');
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encodes a query component (RFC 3986 unreserved characters pass through).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Bytes as text for logs and journals: UTF-8 when it is, a placeholder when it is not, cut at
+/// `max` characters.
+pub fn excerpt(bytes: &[u8], max: usize) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if s.chars().count() > max => {
+            let cut: String = s.chars().take(max).collect();
+            format!("{cut}…")
+        }
+        Ok(s) => s.to_string(),
+        Err(_) => format!("<{} bytes of binary data>", bytes.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_handles_edges() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%e2%82%ac"), "€");
+        assert_eq!(percent_encode("a b/€"), "a%20b%2F%E2%82%AC");
+    }
+
+    #[test]
+    fn form_bodies_decode_json_fields() {
+        let v =
+            form_as_json(b"messaging_product=whatsapp&text=%7B%22body%22%3A%22hi%22%7D").unwrap();
+        assert_eq!(v["text"]["body"], "hi");
+        assert_eq!(v["messaging_product"], "whatsapp");
+        assert!(form_as_json(b"text=%7Bbroken").is_err());
+    }
+
+    #[test]
+    fn json_bodies_report_the_problem() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(matches!(
+            json_body(&headers, b"{}"),
+            Err(BodyProblem::ContentType(_))
+        ));
+        assert!(matches!(parse_json(b"  "), Err(BodyProblem::Empty)));
+        let err = parse_json(b"{\"a\":").unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn excerpts_are_cut_on_character_boundaries() {
+        assert_eq!(excerpt("ééé".as_bytes(), 2), "éé…");
+        assert_eq!(excerpt(&[0xff, 0xfe], 10), "<2 bytes of binary data>");
+    }
+}

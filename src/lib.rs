@@ -1,0 +1,36 @@
+//! paylink-sandbox: one binary that emulates, on localhost, the APIs a merchant wires together to
+//! get paid through chat: the WhatsApp Business Cloud API's payment messages, a payment gateway
+//! that issues payment links, and Qonto's payment links.
+//!
+//! # Layout
+//! ```text
+//! src/main.rs         thin: parse the CLI, build the Config, init tracing, bind, app::run
+//! src/cli.rs          clap definitions; every serve flag is also a PAYLINK_SANDBOX_* variable
+//! src/config.rs       Config: embedded defaults + TOML file + flags, validated
+//! src/app.rs          Sandbox state, router(state), run(listener, config, shutdown), banner
+//! src/http.rs         bounded body reading, content types, JSON and form parsing
+//! src/schema.rs       every schema in schemas/ compiled once; validate(id, value) -> violations
+//! src/clock.rs        the sandbox clock (running or frozen, advanceable)
+//! src/ids.rs          seeded ids: wamids, fbtrace ids, entity ids, UUIDs
+//! src/bounded.rs      insertion-ordered maps that forget their oldest entries past a limit
+//! src/validate.rs     the `validate` subcommand: offline checks of payload files
+//! src/providers/whatsapp/
+//!                     mod.rs (router, fidelity notes), handlers.rs, model.rs, store.rs,
+//!                     error.rs (Graph envelope), rules.rs (checks a schema cannot express)
+//! src/admin/          the control API under /__sandbox/
+//! schemas/<provider>/ JSON Schemas, embedded at build time
+//! fixtures/<provider>/ valid and invalid example requests
+//! tests/              integration tests that start the real server on port 0
+//! ```
+
+pub mod admin;
+pub mod app;
+pub mod bounded;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod providers;
+pub mod schema;
+pub mod validate;

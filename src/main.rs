@@ -1,0 +1,83 @@
+//! Entry point: parse the command line, then serve or run a subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use paylink_sandbox::{
+    app,
+    cli::{Cli, Command, ServeArgs},
+    ids::Ids,
+    validate,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None | Some(Command::Serve) => serve(&cli.serve),
+        Some(Command::Validate(args)) => validate::run(&args, &cli.serve),
+    }
+}
+
+fn serve(args: &ServeArgs) -> ExitCode {
+    let mut config = match args.to_config() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("paylink-sandbox: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config.server.log_level);
+    let seed = *config.seed.get_or_insert_with(Ids::random_seed);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("paylink-sandbox: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind((config.server.bind, config.server.port)).await?;
+        let addr = listener.local_addr()?;
+        print!("{}", app::banner(&config, addr, seed));
+        app::run(listener, config, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("paylink-sandbox: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,279 @@
+//! Graph API errors: one enum, rendered as Graph's envelope
+//! `{"error": {message, type, code, error_subcode?, error_data?, fbtrace_id}}` with the HTTP
+//! status Graph uses for that code. Message texts are constants so tests can assert on them.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::http::BodyProblem;
+use crate::schema::{Violation, ViolationKind};
+
+pub const MSG_TOKEN_REQUIRED: &str = "An access token is required to request this resource.";
+pub const MSG_TOKEN_INVALID: &str = "Invalid OAuth access token - Cannot parse access token";
+pub const MSG_APPSECRET_PROOF: &str = "Invalid appsecret_proof provided in the API argument";
+pub const MSG_MESSAGING_PRODUCT_REQUIRED: &str =
+    "(#100) The parameter messaging_product is required.";
+pub const TITLE_INVALID_PARAMETER: &str = "Invalid parameter";
+pub const TITLE_MISSING: &str = "Required parameter is missing";
+pub const TITLE_INVALID_VALUE: &str = "Parameter value is not valid";
+pub const TITLE_RATE_LIMIT: &str = "Rate limit hit";
+pub const TITLE_SOMETHING_WRONG: &str = "Something went wrong";
+pub const TITLE_UNAVAILABLE: &str = "Service unavailable";
+
+/// The Graph docs link carried in webhook error objects.
+pub const ERROR_CODES_HREF: &str = "/documentation/business-messaging/whatsapp/support/error-codes";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphError {
+    /// No token in the header, query or form (code 104).
+    MissingToken,
+    /// A token the sandbox does not know, or a malformed `Authorization` header (code 190).
+    InvalidToken,
+    /// `appsecret_proof` does not match the token and app secret (code 100).
+    BadAppSecretProof,
+    /// The object in the path does not exist or the token may not act on it (code 100/33).
+    UnknownObject { id: String, method: String },
+    /// A path Graph has no route for (code 2500).
+    UnknownPath { path: String },
+    /// The body could not be read or parsed (code 100).
+    Body(BodyProblem),
+    /// Schema and rule violations; the code follows the kinds present.
+    Validation(Vec<Violation>),
+    /// An error chosen by a scenario rule or a fault (rate limits, server errors).
+    Scripted {
+        code: i64,
+        status: StatusCode,
+        title: String,
+        details: String,
+    },
+}
+
+impl GraphError {
+    /// The WhatsApp error code.
+    pub fn code(&self) -> i64 {
+        match self {
+            Self::MissingToken => 104,
+            Self::InvalidToken => 190,
+            Self::BadAppSecretProof | Self::UnknownObject { .. } | Self::Body(_) => 100,
+            Self::UnknownPath { .. } => 2500,
+            Self::Validation(v) => validation_code(v),
+            Self::Scripted { code, .. } => *code,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::Body(BodyProblem::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Scripted { status, .. } => *status,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The `error` object without `fbtrace_id`, in Graph's key order.
+    pub fn to_value(&self, fbtrace_id: &str) -> Value {
+        let code = self.code();
+        let (message, kind, subcode, details): (String, &str, Option<i64>, Option<String>) =
+            match self {
+                Self::MissingToken => (MSG_TOKEN_REQUIRED.into(), "OAuthException", None, None),
+                Self::InvalidToken => (MSG_TOKEN_INVALID.into(), "OAuthException", None, None),
+                Self::BadAppSecretProof => (
+                    MSG_APPSECRET_PROOF.into(),
+                    "GraphMethodException",
+                    None,
+                    None,
+                ),
+                Self::UnknownObject { id, method } => (
+                    unknown_object_message(id, method),
+                    "GraphMethodException",
+                    Some(33),
+                    None,
+                ),
+                Self::UnknownPath { path } => (
+                    format!("Unknown path components: {path}"),
+                    "OAuthException",
+                    None,
+                    None,
+                ),
+                Self::Body(problem) => (
+                    format!("(#100) {TITLE_INVALID_PARAMETER}"),
+                    "OAuthException",
+                    None,
+                    Some(capitalise(&problem.to_string())),
+                ),
+                Self::Validation(violations) => {
+                    if let Some(message) = messaging_product_message(violations) {
+                        (
+                            message,
+                            "OAuthException",
+                            None,
+                            Some(details_text(violations)),
+                        )
+                    } else {
+                        let title = match code {
+                            131008 => TITLE_MISSING,
+                            131009 => TITLE_INVALID_VALUE,
+                            _ => TITLE_INVALID_PARAMETER,
+                        };
+                        (
+                            format!("(#{code}) {title}"),
+                            "OAuthException",
+                            None,
+                            Some(details_text(violations)),
+                        )
+                    }
+                }
+                Self::Scripted { title, details, .. } => (
+                    format!("(#{code}) {title}"),
+                    "OAuthException",
+                    None,
+                    Some(details.clone()),
+                ),
+            };
+        let mut error = serde_json::Map::new();
+        error.insert("message".into(), Value::String(message));
+        error.insert("type".into(), Value::String(kind.into()));
+        error.insert("code".into(), json!(code));
+        if let Some(details) = details {
+            error.insert(
+                "error_data".into(),
+                json!({"messaging_product": "whatsapp", "details": details}),
+            );
+        }
+        if let Some(subcode) = subcode {
+            error.insert("error_subcode".into(), json!(subcode));
+        }
+        error.insert("fbtrace_id".into(), Value::String(fbtrace_id.into()));
+        json!({ "error": error })
+    }
+}
+
+fn unknown_object_message(id: &str, method: &str) -> String {
+    format!(
+        "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
+    )
+}
+
+/// Graph answers a missing or wrong `messaging_product` with its own (#100) sentence, whatever
+/// else is wrong with the message.
+fn messaging_product_message(violations: &[Violation]) -> Option<String> {
+    let v = violations
+        .iter()
+        .find(|v| v.pointer == "/messaging_product")?;
+    Some(match v.kind {
+        ViolationKind::Missing => MSG_MESSAGING_PRODUCT_REQUIRED.to_string(),
+        _ => "(#100) Param messaging_product must be one of {WHATSAPP}".to_string(),
+    })
+}
+
+/// Unknown parameters are refused by Graph's parameter layer (100) before WhatsApp's own checks;
+/// then a missing field (131008) wins over a bad value (131009).
+fn validation_code(violations: &[Violation]) -> i64 {
+    if violations.iter().any(|v| v.pointer == "/messaging_product") {
+        return 100;
+    }
+    if violations.iter().any(|v| v.kind == ViolationKind::Unknown) {
+        100
+    } else if violations.iter().any(|v| v.kind == ViolationKind::Missing) {
+        131008
+    } else {
+        131009
+    }
+}
+
+/// Every violation, pointer first, in one line: Graph's `details` is a single string.
+pub fn details_text(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(Violation::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+/// The error object carried inside webhooks (`statuses[].errors[]`), which uses `title` and
+/// `href` where the synchronous one has `type`.
+pub fn webhook_error(code: i64, title: &str, details: &str) -> Value {
+    json!({
+        "code": code,
+        "title": title,
+        "message": title,
+        "error_data": {"details": details},
+        "href": ERROR_CODES_HREF,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_kinds_of_violation() {
+        let missing = Violation::missing("/to");
+        let unknown = Violation::unknown("/foo");
+        let invalid = Violation::invalid("/text/body", "must not be empty");
+        assert_eq!(GraphError::Validation(vec![invalid.clone()]).code(), 131009);
+        assert_eq!(
+            GraphError::Validation(vec![invalid.clone(), missing.clone()]).code(),
+            131008
+        );
+        assert_eq!(
+            GraphError::Validation(vec![missing, unknown, invalid]).code(),
+            100
+        );
+    }
+
+    #[test]
+    fn the_envelope_has_graph_keys_in_graph_order() {
+        let v = GraphError::Validation(vec![
+            Violation::invalid("/a", "bad"),
+            Violation::missing("/b"),
+        ])
+        .to_value("TRACE");
+        let keys: Vec<_> = v["error"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            ["message", "type", "code", "error_data", "fbtrace_id"]
+        );
+        assert_eq!(
+            v["error"]["message"],
+            "(#131008) Required parameter is missing"
+        );
+        assert_eq!(
+            v["error"]["error_data"]["details"],
+            "/a: bad; /b: required parameter is missing"
+        );
+    }
+
+    #[test]
+    fn a_missing_messaging_product_uses_graphs_own_sentence() {
+        let v =
+            GraphError::Validation(vec![Violation::missing("/messaging_product")]).to_value("T");
+        assert_eq!(v["error"]["message"], MSG_MESSAGING_PRODUCT_REQUIRED);
+        assert_eq!(v["error"]["code"], 100);
+        assert_eq!(
+            v["error"]["error_data"]["details"],
+            "/messaging_product: required parameter is missing"
+        );
+    }
+
+    #[test]
+    fn auth_errors_are_401() {
+        assert_eq!(GraphError::MissingToken.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(GraphError::InvalidToken.status(), StatusCode::UNAUTHORIZED);
+        let v = GraphError::UnknownObject {
+            id: "1".into(),
+            method: "post".into(),
+        }
+        .to_value("T");
+        assert_eq!(v["error"]["error_subcode"], 33);
+        assert_eq!(v["error"]["code"], 100);
+    }
+}

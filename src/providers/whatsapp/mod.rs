@@ -1,0 +1,106 @@
+//! WhatsApp Business Cloud API (Graph), the payments-messaging surface.
+//!
+//! # Real API emulated
+//! `https://graph.facebook.com/{version}/{phone_number_id}/messages` as of Graph **v23.0**
+//! (any `vN.M` in the path is accepted and echoed in `facebook-api-version`; unversioned paths
+//! answer with the configured default). Mounted at `/whatsapp`, so an SDK's base URL becomes
+//! `http://127.0.0.1:5080/whatsapp`.
+//!
+//! Supported: text, media (shape only), template (shape only), interactive `button`, `list`,
+//! `cta_url`, `order_details` (India: `payment_gateway`, `upi_intent_link`, `payment_link`, legacy
+//! `payment_configuration`; Brazil: `pix_dynamic_code`, `payment_link`, `boleto`,
+//! `offsite_card_pay`, and the simplified message without `order`), `order_status` (India and
+//! Brazil, with the Brazil `payment` object), and marking inbound messages read.
+//!
+//! # Choices where the reference is uncertain
+//! - Auth: a missing token is code 104 and a wrong one code 190, both HTTP 401. A token that
+//!   belongs to another business sees the phone number id as missing (code 100, subcode 33).
+//! - Validation errors are HTTP 400 in Graph's envelope. The code follows the kinds of violation
+//!   present: an unknown parameter gives 100 (Graph's parameter layer refuses those first), else a
+//!   missing one gives 131008, else 131009. `error_data.details` lists **every** violation as
+//!   `<JSON pointer>: <reason>`, joined by `; `.
+//! - A missing `messaging_product` answers Graph's own
+//!   `(#100) The parameter messaging_product is required.` (`whatsapp.require_messaging_product`
+//!   can relax this for Meta's Brazil samples, which omit it).
+//! - A duplicate `reference_id` in `order_details` and an `order_status` for an unknown
+//!   `reference_id` are refused synchronously with 131009. A forbidden status transition is
+//!   accepted (200) and reported as a `failed` status of that message with error 2046 (bad
+//!   transition) or 2047 (cancel after payment); the order keeps its status.
+//! - `expiration.timestamp` must be at least 300 s ahead of the sandbox clock.
+//! - An India order without `catalog_id` must give `country_of_origin`, `importer_name` and
+//!   `importer_address` for every item, as Meta's table says.
+//! - An unknown `configuration_name` or an amount over the ₹5,00,000 UPI cap is not refused (the
+//!   real API accepts the send; the customer cannot pay); it is recorded as a warning on the message.
+//! - `action.parameters` may be sent as a JSON string holding the object, as Meta's pages describe.
+//! - Bodies: `application/json` (or no content type), or a Graph-style form post whose object
+//!   fields are JSON strings. Bodies over the 1 MiB limit get HTTP 413 with code 100.
+//! - `wa_id` is the digits of `to`; the sandbox does not prepend the business's country code to
+//!   numbers sent without `+`.
+//!
+//! # Known deviations
+//! - Templates are not stored; a template send is checked for shape only. Media is never fetched.
+//! - Rate limits and throughput caps are not enforced unless a fault rule asks for them.
+
+pub mod error;
+pub mod handlers;
+pub mod model;
+pub mod rules;
+pub mod store;
+
+use axum::{Router, routing::post};
+use parking_lot::Mutex;
+
+use crate::app::AppState;
+use crate::config::Config;
+
+/// The WhatsApp provider's state.
+#[derive(Debug)]
+pub struct WhatsApp {
+    pub store: Mutex<store::Store>,
+}
+
+impl WhatsApp {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            store: Mutex::new(store::Store::new(
+                &config.whatsapp,
+                config.server.history_limit,
+                config.server.store_limit,
+            )),
+        }
+    }
+}
+
+/// Every emulated route, as `(method, path under /whatsapp)`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/{version}/{phone_number_id}/messages"),
+    ("POST", "/{phone_number_id}/messages"),
+];
+
+/// Admin routes under `/__sandbox/whatsapp`.
+pub const ADMIN_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/messages"),
+    ("GET", "/orders"),
+    ("GET", "/orders/{reference_id}"),
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/{version}/{phone_number_id}/messages",
+            post(handlers::send_message).fallback(handlers::unknown_path),
+        )
+        .route(
+            "/{phone_number_id}/messages",
+            post(handlers::send_message).fallback(handlers::unknown_path),
+        )
+        .fallback(handlers::unknown_path)
+}
+
+pub fn admin_router() -> Router<AppState> {
+    use axum::routing::get;
+    Router::new()
+        .route("/messages", get(handlers::admin_messages))
+        .route("/orders", get(handlers::admin_orders))
+        .route("/orders/{reference_id}", get(handlers::admin_order))
+}

@@ -1,0 +1,396 @@
+//! The WhatsApp entities the sandbox keeps: messages sent and received, orders and their status
+//! and payment history, and the rules for moving an order from one status to another.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Which market's payments flavour an order uses; decided by `payment_type: "br"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Region {
+    #[serde(rename = "IN")]
+    India,
+    #[serde(rename = "BR")]
+    Brazil,
+}
+
+impl Region {
+    pub fn currency(self) -> &'static str {
+        match self {
+            Region::India => "INR",
+            Region::Brazil => "BRL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Pending,
+    Processing,
+    PartiallyShipped,
+    Shipped,
+    Completed,
+    Canceled,
+}
+
+impl OrderStatus {
+    /// Accepts both spellings Meta's pages use for partial shipment.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "processing" => Self::Processing,
+            "partially_shipped" | "partially-shipped" => Self::PartiallyShipped,
+            "shipped" => Self::Shipped,
+            "completed" => Self::Completed,
+            "canceled" => Self::Canceled,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processing => "processing",
+            Self::PartiallyShipped => "partially_shipped",
+            Self::Shipped => "shipped",
+            Self::Completed => "completed",
+            Self::Canceled => "canceled",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Canceled)
+    }
+}
+
+/// The overall payment state of an order, as the payment webhooks and lookup report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Pending,
+    Captured,
+    Failed,
+}
+
+impl PaymentStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "captured" => Self::Captured,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Captured => "captured",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Why an `order_status` update was refused. Graph reports these asynchronously, as a `failed`
+/// status of the `order_status` message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TransitionError {
+    /// 2046: the new status does not follow from the current one.
+    InvalidTransition,
+    /// 2047: a cancel after a successful or pending payment.
+    CancelAfterPayment,
+}
+
+impl TransitionError {
+    pub fn code(self) -> i64 {
+        match self {
+            Self::InvalidTransition => 2046,
+            Self::CancelAfterPayment => 2047,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::InvalidTransition => "New order status was not correctly transitioned",
+            Self::CancelAfterPayment => "Could not change order status to 'canceled'",
+        }
+    }
+
+    pub fn details(self, from: OrderStatus, to: OrderStatus) -> String {
+        match self {
+            Self::InvalidTransition => format!(
+                "The order status cannot change from '{}' to '{}'.",
+                from.as_str(),
+                to.as_str()
+            ),
+            Self::CancelAfterPayment => {
+                "The order already has a successful or pending payment and cannot be canceled."
+                    .to_string()
+            }
+        }
+    }
+}
+
+/// The documented order-status rules: `pending` may go anywhere; `processing`, `shipped` and
+/// `partially_shipped` move among themselves or to a terminal status; `completed` and
+/// `canceled` are terminal; `canceled` is refused once a payment succeeded or is pending.
+pub fn check_transition(
+    from: OrderStatus,
+    to: OrderStatus,
+    payment_blocks_cancel: bool,
+) -> Result<(), TransitionError> {
+    if from.is_terminal() {
+        return Err(TransitionError::InvalidTransition);
+    }
+    if from != OrderStatus::Pending && to == OrderStatus::Pending {
+        return Err(TransitionError::InvalidTransition);
+    }
+    if to == OrderStatus::Canceled && payment_blocks_cancel {
+        return Err(TransitionError::CancelAfterPayment);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Sent by the business through the messages endpoint.
+    Outbound,
+    /// Sent by a (simulated) customer to the business.
+    Inbound,
+}
+
+/// One status a message went through (`accepted`, `sent`, `delivered`, `read`, `failed`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusEntry {
+    pub status: String,
+    /// Unix seconds on the sandbox clock.
+    pub timestamp: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: String,
+    pub direction: Direction,
+    pub phone_number_id: String,
+    /// What the caller put in `to` (or the BSUID in `recipient`), verbatim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// `text`, `interactive.order_details`, `interactive.order_status`, `template`, ...
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    pub body: Value,
+    /// Unix seconds on the sandbox clock.
+    pub timestamp: i64,
+    pub statuses: Vec<StatusEntry>,
+    /// Things a real send would not refuse but that will bite later (an unknown payment
+    /// configuration, a UPI amount over the cap, a payment link that does not match the order).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub biz_opaque_callback_data: Option<String>,
+}
+
+impl Message {
+    pub fn status(&self) -> &str {
+        self.statuses
+            .last()
+            .map(|s| s.status.as_str())
+            .unwrap_or("accepted")
+    }
+}
+
+/// One step in an order's life: a status update that was applied or refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderEvent {
+    pub timestamp: i64,
+    pub message_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<OrderStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_status: Option<PaymentStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub applied: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl OrderEvent {
+    /// A status (or payment status) update that took effect.
+    pub fn applied(
+        timestamp: i64,
+        message_id: &str,
+        status: Option<OrderStatus>,
+        payment_status: Option<PaymentStatus>,
+        description: Option<String>,
+    ) -> Self {
+        Self {
+            timestamp,
+            message_id: message_id.to_string(),
+            status,
+            payment_status,
+            description,
+            applied: true,
+            error_code: None,
+            error: None,
+        }
+    }
+
+    /// A status update the transition rules refused.
+    pub fn refused(
+        timestamp: i64,
+        message_id: &str,
+        status: OrderStatus,
+        description: Option<String>,
+        code: i64,
+        error: String,
+    ) -> Self {
+        Self {
+            applied: false,
+            error_code: Some(code),
+            error: Some(error),
+            ..Self::applied(timestamp, message_id, Some(status), None, description)
+        }
+    }
+}
+
+/// One payment attempt on an order (India payment-gateway orders, Brazil one-click).
+#[derive(Debug, Clone, Serialize)]
+pub struct Transaction {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pg_transaction_id: Option<String>,
+    /// `success`, `pending` or `failed`.
+    pub status: String,
+    pub method: String,
+    pub amount: i64,
+    pub created_timestamp: i64,
+    pub updated_timestamp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Order {
+    pub reference_id: String,
+    pub region: Region,
+    pub phone_number_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    /// The `order_details` message that created the order.
+    pub message_id: String,
+    pub created_at: i64,
+    pub status: OrderStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_status: Option<PaymentStatus>,
+    pub currency: String,
+    /// `total_amount.value`, in minor units (offset 100).
+    pub total_amount: i64,
+    /// The `payment_settings[].type` values, or `payment_configuration` for the legacy form.
+    pub payment_types: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_link: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    pub history: Vec<OrderEvent>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transactions: Vec<Transaction>,
+    /// The `action.parameters` object as sent.
+    pub parameters: Value,
+}
+
+impl Order {
+    /// Whether a payment exists that forbids canceling: captured, or an attempt still pending.
+    pub fn payment_blocks_cancel(&self) -> bool {
+        matches!(self.payment_status, Some(PaymentStatus::Captured))
+            || (matches!(self.payment_status, Some(PaymentStatus::Pending))
+                && (self.transactions.is_empty()
+                    || self.transactions.iter().any(|t| t.status != "failed")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OrderStatus::*;
+    use super::*;
+
+    #[test]
+    fn pending_goes_anywhere() {
+        for to in [
+            Pending,
+            Processing,
+            PartiallyShipped,
+            Shipped,
+            Completed,
+            Canceled,
+        ] {
+            assert_eq!(check_transition(Pending, to, false), Ok(()), "{to:?}");
+        }
+    }
+
+    #[test]
+    fn in_progress_statuses_move_among_themselves_or_finish() {
+        for from in [Processing, PartiallyShipped, Shipped] {
+            for to in [Processing, PartiallyShipped, Shipped, Completed, Canceled] {
+                assert_eq!(
+                    check_transition(from, to, false),
+                    Ok(()),
+                    "{from:?}->{to:?}"
+                );
+            }
+            assert_eq!(
+                check_transition(from, Pending, false),
+                Err(TransitionError::InvalidTransition)
+            );
+        }
+    }
+
+    #[test]
+    fn terminal_statuses_stay_terminal() {
+        for from in [Completed, Canceled] {
+            for to in [Pending, Processing, Shipped, Completed, Canceled] {
+                assert_eq!(
+                    check_transition(from, to, false),
+                    Err(TransitionError::InvalidTransition),
+                    "{from:?}->{to:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_cancel_after_a_payment() {
+        assert_eq!(
+            check_transition(Pending, Canceled, true),
+            Err(TransitionError::CancelAfterPayment)
+        );
+        assert_eq!(check_transition(Pending, Processing, true), Ok(()));
+        assert_eq!(TransitionError::CancelAfterPayment.code(), 2047);
+        assert_eq!(TransitionError::InvalidTransition.code(), 2046);
+    }
+
+    #[test]
+    fn both_spellings_of_partial_shipment_parse() {
+        assert_eq!(
+            OrderStatus::parse("partially-shipped"),
+            Some(PartiallyShipped)
+        );
+        assert_eq!(
+            OrderStatus::parse("partially_shipped"),
+            Some(PartiallyShipped)
+        );
+        assert_eq!(OrderStatus::parse("lost"), None);
+    }
+}

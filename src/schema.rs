@@ -1,0 +1,304 @@
+//! Every JSON Schema the sandbox validates against, compiled once at start-up.
+//!
+//! The files live in `schemas/<provider>/` and are embedded by `build.rs`. A file's id is its path
+//! without `.json` (for example `whatsapp/interactive.order_details.in.request`). Files whose id
+//! ends in `.request` are compiled into validators; the others (such as `whatsapp/common`) hold
+//! shared `$defs` that the request schemas reference by their URI
+//! (`https://paylink-sandbox.local/schemas/<id>.json`).
+//!
+//! Validation returns every violation, not only the first, each with a JSON pointer into the
+//! instance and a short sentence in plain English. Providers turn them into their own envelopes.
+
+use std::collections::BTreeMap;
+
+use jsonschema::{Registry, Validator, error::ValidationErrorKind};
+use serde::Serialize;
+use serde_json::Value;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
+}
+
+/// The URI prefix under which schema files are registered.
+pub const BASE_URI: &str = "https://paylink-sandbox.local/schemas/";
+
+/// What kind of mistake a violation is; providers map these to their own error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViolationKind {
+    /// A required field is absent.
+    Missing,
+    /// A field the API does not know was sent.
+    Unknown,
+    /// A field is present but its value breaks a rule.
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub pointer: String,
+    pub kind: ViolationKind,
+    pub message: String,
+}
+
+impl Violation {
+    pub fn missing(pointer: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            kind: ViolationKind::Missing,
+            message: "required parameter is missing".into(),
+        }
+    }
+
+    pub fn unknown(pointer: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            kind: ViolationKind::Unknown,
+            message: "unknown parameter".into(),
+        }
+    }
+
+    pub fn invalid(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            kind: ViolationKind::Invalid,
+            message: message.into(),
+        }
+    }
+
+    /// The same violation, found inside a sub-document that sits at `prefix` in the request.
+    pub fn under(mut self, prefix: &str) -> Self {
+        self.pointer = format!("{prefix}{}", self.pointer);
+        self
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(f, "{at}: {}", self.message)
+    }
+}
+
+/// Escapes one JSON pointer reference token (RFC 6901).
+pub fn escape_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("schema {id} is not valid JSON: {source}")]
+    Parse {
+        id: String,
+        source: serde_json::Error,
+    },
+    #[error("schema {id} does not compile: {message}")]
+    Compile { id: String, message: String },
+    #[error("schema registry: {0}")]
+    Registry(String),
+}
+
+pub struct Schemas {
+    validators: BTreeMap<String, Validator>,
+    sources: BTreeMap<String, Value>,
+}
+
+impl std::fmt::Debug for Schemas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schemas")
+            .field("validators", &self.validators.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Schemas {
+    /// Parses and compiles every embedded schema. Fails if any file is broken, so a bad schema
+    /// stops start-up (and the test suite) rather than a request.
+    pub fn load() -> Result<Self, SchemaError> {
+        let mut sources = BTreeMap::new();
+        for (id, text) in embedded::EMBEDDED {
+            let value: Value = serde_json::from_str(text).map_err(|source| SchemaError::Parse {
+                id: (*id).to_string(),
+                source,
+            })?;
+            sources.insert((*id).to_string(), value);
+        }
+        let registry = Registry::new()
+            .extend(
+                sources
+                    .iter()
+                    .map(|(id, value)| (format!("{BASE_URI}{id}.json"), value.clone())),
+            )
+            .and_then(|b| b.prepare())
+            .map_err(|e| SchemaError::Registry(e.to_string()))?;
+        let mut validators = BTreeMap::new();
+        for (id, value) in &sources {
+            if !id.ends_with(".request") {
+                continue;
+            }
+            let validator = jsonschema::options()
+                .with_registry(&registry)
+                .with_base_uri(format!("{BASE_URI}{id}.json"))
+                .should_validate_formats(true)
+                .build(value)
+                .map_err(|e| SchemaError::Compile {
+                    id: id.clone(),
+                    message: e.to_string(),
+                })?;
+            validators.insert(id.clone(), validator);
+        }
+        Ok(Self {
+            validators,
+            sources,
+        })
+    }
+
+    /// How many request schemas were compiled.
+    pub fn len(&self) -> usize {
+        self.validators.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.validators.is_empty()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.validators.keys().map(String::as_str)
+    }
+
+    /// The schema document itself, for the OpenAPI document and `GET /__sandbox/schemas`.
+    pub fn source(&self, id: &str) -> Option<&Value> {
+        self.sources.get(id)
+    }
+
+    /// Every violation of schema `id` in `instance`. An unknown id is a programming error and is
+    /// reported as a single violation rather than a panic.
+    pub fn validate(&self, id: &str, instance: &Value) -> Vec<Violation> {
+        let Some(validator) = self.validators.get(id) else {
+            return vec![Violation::invalid("", format!("no schema named {id}"))];
+        };
+        let mut out = Vec::new();
+        for error in validator.iter_errors(instance) {
+            let base = error.instance_path().as_str().to_string();
+            describe(&base, error.kind(), &error.to_string(), &mut out);
+        }
+        out.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+        out.dedup();
+        out
+    }
+}
+
+fn describe(base: &str, kind: &ValidationErrorKind, fallback: &str, out: &mut Vec<Violation>) {
+    use ValidationErrorKind as K;
+    let message = match kind {
+        K::Required { property } => {
+            let name = property
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| property.to_string());
+            out.push(Violation::missing(format!(
+                "{base}/{}",
+                escape_token(&name)
+            )));
+            return;
+        }
+        K::AdditionalProperties { unexpected } | K::UnevaluatedProperties { unexpected } => {
+            for name in unexpected {
+                out.push(Violation::unknown(format!("{base}/{}", escape_token(name))));
+            }
+            return;
+        }
+        K::FalseSchema => "is not allowed here".to_string(),
+        K::Type { kind } => format!("must be of type {}", type_name(kind, fallback)),
+        K::Enum { options } => match options.as_array() {
+            Some(values) => format!("must be one of: {}", join_values(values)),
+            None => fallback.to_string(),
+        },
+        K::Constant { expected_value } => format!("must be {}", expected_value),
+        K::MaxLength { limit } => format!("must be at most {limit} characters"),
+        K::MinLength { limit: 1 } => "must not be empty".to_string(),
+        K::MinLength { limit } => format!("must be at least {limit} characters"),
+        K::Pattern { pattern } => format!("must match the pattern {pattern}"),
+        K::Minimum { limit } => format!("must be at least {limit}"),
+        K::Maximum { limit } => format!("must be at most {limit}"),
+        K::ExclusiveMinimum { limit } => format!("must be greater than {limit}"),
+        K::ExclusiveMaximum { limit } => format!("must be less than {limit}"),
+        K::MinItems { limit } => format!("must have at least {limit} item(s)"),
+        K::MaxItems { limit } => format!("must have at most {limit} item(s)"),
+        K::MinProperties { limit } => format!("must have at least {limit} key(s)"),
+        K::MaxProperties { limit } => format!("must have at most {limit} key(s)"),
+        K::UniqueItems => "must not contain duplicate items".to_string(),
+        K::Format { format } => format!("must be a valid {format}"),
+        K::OneOfNotValid { .. } | K::AnyOf { .. } => {
+            "does not match any of the accepted forms".to_string()
+        }
+        K::OneOfMultipleValid { .. } => "matches more than one accepted form".to_string(),
+        _ => fallback.to_string(),
+    };
+    out.push(Violation::invalid(base.to_string(), message));
+}
+
+fn type_name(kind: &jsonschema::error::TypeKind, fallback: &str) -> String {
+    match kind {
+        jsonschema::error::TypeKind::Single(t) => t.to_string(),
+        jsonschema::error::TypeKind::Multiple(_) => fallback
+            .rsplit_once(" is not of types ")
+            .map(|(_, t)| t.replace('"', ""))
+            .unwrap_or_else(|| "an accepted type".into()),
+    }
+}
+
+fn join_values(values: &[Value]) -> String {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_embedded_schema_compiles() {
+        let schemas = Schemas::load().expect("schemas compile");
+        assert!(schemas.len() >= 8, "only {} schemas", schemas.len());
+    }
+
+    #[test]
+    fn pointers_name_missing_and_unknown_fields_themselves() {
+        let schemas = Schemas::load().unwrap();
+        let v = schemas.validate(
+            "whatsapp/text.send.request",
+            &json!({"preview_url": "yes", "bogus/x": 1}),
+        );
+        let pointers: Vec<_> = v.iter().map(|v| (v.pointer.as_str(), v.kind)).collect();
+        assert!(
+            pointers.contains(&("/body", ViolationKind::Missing)),
+            "{v:?}"
+        );
+        assert!(
+            pointers.contains(&("/bogus~1x", ViolationKind::Unknown)),
+            "{v:?}"
+        );
+        assert!(
+            pointers.contains(&("/preview_url", ViolationKind::Invalid)),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_schema_ids_do_not_panic() {
+        let schemas = Schemas::load().unwrap();
+        assert_eq!(schemas.validate("nope", &json!({})).len(), 1);
+    }
+}

@@ -1,0 +1,148 @@
+//! Test helpers: a `TestApp` that boots the real server on port 0 with its own state, and
+//! helpers named after the endpoints they call.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use paylink_sandbox::{app, config::Config};
+use serde_json::Value;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub const TOKEN: &str = "EAAPaylinkSandboxTestAccessToken0000";
+pub const PHONE_ID: &str = "106540352242922";
+pub const WABA_ID: &str = "102290129340398";
+pub const APP_SECRET: &str = "paylink-sandbox-app-secret";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The embedded defaults with a fixed seed, so ids are stable within a test.
+pub fn test_config() -> Config {
+    Config {
+        seed: Some(42),
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(test_config()).await
+    }
+
+    pub async fn spawn_with(config: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(app::run(listener, config, async {
+            let _ = rx.await;
+        }));
+        let app = Self {
+            addr,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            handle: Some(handle),
+        };
+        app.wait_ready().await;
+        app
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = self.client.get(self.url("/__sandbox/health")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("sandbox did not become ready at {}", self.base);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn messages_url(&self) -> String {
+        self.url(&format!("/whatsapp/v23.0/{PHONE_ID}/messages"))
+    }
+
+    /// `POST /whatsapp/v23.0/{phone}/messages` with the default business's token.
+    pub async fn send_message(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.messages_url())
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the sandbox")
+    }
+
+    /// Sends and returns `(status, body as JSON)`.
+    pub async fn send_message_json(&self, body: &Value) -> (u16, Value) {
+        let response = self.send_message(body).await;
+        let status = response.status().as_u16();
+        let json = response.json::<Value>().await.expect("the answer is JSON");
+        (status, json)
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(self.url(&format!("/__sandbox{path}")))
+            .send()
+            .await
+            .expect("admin reachable");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("admin answers JSON"))
+    }
+
+    pub async fn admin_messages(&self) -> Vec<Value> {
+        let (_, v) = self.admin_get("/whatsapp/messages").await;
+        v["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn admin_order(&self, reference_id: &str) -> (u16, Value) {
+        self.admin_get(&format!("/whatsapp/orders/{reference_id}"))
+            .await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server ends cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Reads a fixture file under `fixtures/`.
+pub fn fixture(path: &str) -> Value {
+    let full = format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// The pointers named in a Graph error's `details`.
+pub fn detail_pointers(error: &Value) -> Vec<String> {
+    error["error"]["error_data"]["details"]
+        .as_str()
+        .unwrap_or("")
+        .split("; ")
+        .filter_map(|d| d.split_once(": ").map(|(p, _)| p.to_string()))
+        .collect()
+}
