@@ -11,7 +11,17 @@ use axum::{
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::{admin, clock::Clock, config::Config, ids::Ids, providers::whatsapp, schema::Schemas};
+use crate::{
+    admin,
+    clock::Clock,
+    config::Config,
+    ids::Ids,
+    providers::whatsapp,
+    scenario::Scenario,
+    schema::Schemas,
+    timeline::{self, Job, Timeline},
+    webhook,
+};
 
 /// The providers this build serves, as mounted under `/<name>`.
 pub const PROVIDERS: &[&str] = &["whatsapp"];
@@ -23,10 +33,14 @@ pub struct Sandbox {
     pub clock: Clock,
     pub ids: Ids,
     pub schemas: Schemas,
+    pub timeline: Timeline,
+    pub webhooks: webhook::Engine,
+    pub scenario: Scenario,
     pub whatsapp: whatsapp::WhatsApp,
     /// The sandbox's own base URL, as written into links it hands out.
     pub base_url: String,
     pub started: Instant,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 pub type AppState = Arc<Sandbox>;
@@ -41,15 +55,51 @@ impl Sandbox {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
+        let webhooks = webhook::Engine::new(webhook::Settings {
+            retry_schedule: config.webhooks.retry_schedule.iter().map(|s| s.0).collect(),
+            timeout: config.webhooks.timeout.0,
+            history_limit: config.server.history_limit,
+        });
         Ok(Self {
             clock: Clock::new(config.clock_start_ms(), config.clock.frozen),
             ids: Ids::new(seed),
             schemas,
+            timeline: Timeline::default(),
+            webhooks,
+            scenario: Scenario::new(config.scenario.clone()),
             whatsapp: whatsapp::WhatsApp::new(&config),
             base_url,
             config,
             started: Instant::now(),
+            shutdown: tokio::sync::watch::channel(false).0,
         })
+    }
+
+    /// Resolves when the sandbox shuts down (background tasks stop on it).
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Stops the background tasks.
+    pub fn shut_down(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// The webhook target a provider would use for a delivery now (for redelivering one that
+    /// had none).
+    pub fn current_target(&self, d: &webhook::Delivery) -> Option<webhook::Target> {
+        match d.provider {
+            webhook::Provider::Whatsapp => whatsapp::webhooks::target(self, &d.tenant),
+            _ => None,
+        }
+    }
+
+    /// Runs a job that fell due on the timeline.
+    pub fn run_job(self: &Arc<Self>, job: Job) {
+        match job {
+            Job::Deliver { delivery_id } => self.webhooks.dispatch(self, &delivery_id),
+            Job::WhatsApp(job) => whatsapp::webhooks::run(self, job),
+        }
     }
 }
 
@@ -95,9 +145,13 @@ pub async fn run(
         seed = state.ids.seed(),
         "paylink-sandbox ready"
     );
-    axum::serve(listener, router(state))
+    let background = tokio::spawn(timeline::run(Arc::downgrade(&state)));
+    let served = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    state.shut_down();
+    let _ = background.await;
+    served?;
     Ok(())
 }
 

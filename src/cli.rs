@@ -5,7 +5,22 @@ use std::{net::IpAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::clock::Span;
 use crate::config::{Config, ConfigError};
+
+/// Parses `0,100ms,1s` (or `none`) into retry delays.
+pub fn parse_schedule(text: &str) -> Result<Vec<Span>, String> {
+    if text.trim().eq_ignore_ascii_case("none") || text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|part| {
+            crate::clock::parse_duration(part)
+                .map(Span)
+                .ok_or_else(|| format!("--retry-schedule: {part:?} is not a duration"))
+        })
+        .collect()
+}
 
 /// A local emulator of the WhatsApp Cloud API payments surface, a Razorpay-style payment-links
 /// gateway and Qonto payment links, with signed, scripted webhooks.
@@ -71,6 +86,22 @@ pub struct ServeArgs {
     /// Freeze the sandbox clock: time moves only through the clock admin API.
     #[arg(long, env = "PAYLINK_SANDBOX_FROZEN_CLOCK", global = true)]
     pub frozen_clock: bool,
+    /// Delays before each webhook retry, comma-separated (e.g. `0,100ms,1s`); `none` disables
+    /// retries.
+    #[arg(long, env = "PAYLINK_SANDBOX_RETRY_SCHEDULE", global = true)]
+    pub retry_schedule: Option<String>,
+    /// How long one webhook attempt may take (e.g. `5s`).
+    #[arg(long, env = "PAYLINK_SANDBOX_WEBHOOK_TIMEOUT", global = true)]
+    pub webhook_timeout: Option<String>,
+    /// Where WhatsApp webhooks go (the app-level callback URL).
+    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_CALLBACK_URL", global = true)]
+    pub whatsapp_callback_url: Option<String>,
+    /// The verify token the WhatsApp handshake sends (every configured business).
+    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_VERIFY_TOKEN", global = true)]
+    pub whatsapp_verify_token: Option<String>,
+    /// The app secret that signs WhatsApp webhooks (the app and every configured business).
+    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_APP_SECRET", global = true)]
+    pub whatsapp_app_secret: Option<String>,
 }
 
 impl ServeArgs {
@@ -104,6 +135,32 @@ impl ServeArgs {
         if self.frozen_clock {
             config.clock.frozen = true;
         }
+        if let Some(schedule) = &self.retry_schedule {
+            config.webhooks.retry_schedule =
+                parse_schedule(schedule).map_err(|p| ConfigError::Invalid(vec![p]))?;
+        }
+        if let Some(timeout) = &self.webhook_timeout {
+            let d = crate::clock::parse_duration(timeout).ok_or_else(|| {
+                ConfigError::Invalid(vec![format!(
+                    "--webhook-timeout {timeout:?} is not a duration"
+                )])
+            })?;
+            config.webhooks.timeout = Span(d);
+        }
+        if let Some(url) = &self.whatsapp_callback_url {
+            config.whatsapp.callback_url = Some(url.clone());
+        }
+        if let Some(token) = &self.whatsapp_verify_token {
+            for b in &mut config.whatsapp.businesses {
+                b.verify_token = token.clone();
+            }
+        }
+        if let Some(secret) = &self.whatsapp_app_secret {
+            config.whatsapp.app_secret = secret.clone();
+            for b in &mut config.whatsapp.businesses {
+                b.app_secret = secret.clone();
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -126,6 +183,17 @@ mod tests {
         assert_eq!(cfg.server.port, 0);
         assert_eq!(cfg.seed, Some(9));
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn retry_schedules_parse() {
+        let v = parse_schedule("0, 100ms,1s").unwrap();
+        assert_eq!(
+            v.iter().map(|s| s.as_ms()).collect::<Vec<_>>(),
+            vec![0, 100, 1000]
+        );
+        assert!(parse_schedule("none").unwrap().is_empty());
+        assert!(parse_schedule("1s,soon").is_err());
     }
 
     #[test]

@@ -224,3 +224,68 @@ mod tests {
         assert_eq!(parse_instant("yesterday"), None);
     }
 }
+
+/// A duration written in configuration and admin requests as `"1.5s"`, `"200ms"`, `"15m"` or a
+/// number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span(pub Duration);
+
+impl Span {
+    pub fn as_ms(self) -> Millis {
+        self.0.as_millis().min(i64::MAX as u128) as Millis
+    }
+}
+
+impl serde::Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ms = self.0.as_millis();
+        if ms.is_multiple_of(1000) {
+            s.serialize_str(&format!("{}s", ms / 1000))
+        } else {
+            s.serialize_str(&format!("{ms}ms"))
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Int(u64),
+            Float(f64),
+        }
+        let parsed = match Raw::deserialize(d)? {
+            Raw::Text(t) => parse_duration(&t),
+            Raw::Int(n) => Some(Duration::from_secs(n)),
+            Raw::Float(f) if f.is_finite() && f >= 0.0 => Some(Duration::from_secs_f64(f)),
+            Raw::Float(_) => None,
+        };
+        parsed.map(Span).ok_or_else(|| {
+            serde::de::Error::custom(
+                "expected a duration such as \"1.5s\", \"200ms\", \"15m\" or a number of seconds",
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_text_and_numbers_and_print_back() {
+        let v: Vec<Span> = serde_json::from_str(r#"["200ms", 2, 1.5, "1m"]"#).unwrap();
+        assert_eq!(v[0].as_ms(), 200);
+        assert_eq!(v[1].as_ms(), 2000);
+        assert_eq!(v[2].as_ms(), 1500);
+        assert_eq!(v[3].as_ms(), 60_000);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"["200ms","2s","1500ms","60s"]"#
+        );
+        assert!(serde_json::from_str::<Span>(r#""soon""#).is_err());
+        assert!(serde_json::from_str::<Span>("-1").is_err());
+    }
+}

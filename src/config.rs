@@ -8,6 +8,8 @@ use std::{net::IpAddr, path::Path};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Span;
+
 /// The whole configuration. Unknown keys in a file are errors, so a typo never goes unnoticed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -16,7 +18,31 @@ pub struct Config {
     pub seed: Option<u64>,
     pub server: ServerConfig,
     pub clock: ClockConfig,
+    pub webhooks: WebhooksConfig,
     pub whatsapp: WhatsAppConfig,
+    pub scenario: crate::scenario::ScenarioConfig,
+}
+
+/// How the delivery engine retries and how long it waits for a receiver.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Delay before each retry after a failed attempt; the list's length is the number of
+    /// retries. Meta retries immediately, then less and less often over days; the default keeps
+    /// that shape, compressed into about two and a half hours.
+    pub retry_schedule: Vec<Span>,
+    /// How long one attempt may take before it counts as failed.
+    pub timeout: Span,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        let s = |secs| Span(std::time::Duration::from_secs(secs));
+        Self {
+            retry_schedule: vec![s(0), s(10), s(60), s(300), s(1800), s(7200)],
+            timeout: s(5),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,6 +92,10 @@ pub struct WhatsAppConfig {
     pub api_version: String,
     /// The app that owns the webhook subscription (`POST /{app_id}/subscriptions`).
     pub app_id: String,
+    /// The app's secret: signs webhooks and forms the app access token `<app_id>|<app_secret>`.
+    pub app_secret: String,
+    /// Where webhooks go until a subscription call or a business override says otherwise.
+    pub callback_url: Option<String>,
     /// Refuse messages without `messaging_product`, as Graph does. Meta's Brazil samples omit
     /// it; set false to accept them as written.
     pub require_messaging_product: bool,
@@ -77,6 +107,8 @@ impl Default for WhatsAppConfig {
         Self {
             api_version: "v23.0".into(),
             app_id: "1185200386128462".into(),
+            app_secret: "paylink-sandbox-app-secret".into(),
+            callback_url: None,
             require_messaging_product: true,
             businesses: vec![BusinessConfig::default()],
         }
@@ -91,8 +123,11 @@ pub struct BusinessConfig {
     pub display_phone_number: String,
     pub waba_id: String,
     pub access_token: String,
+    /// Signs this business's webhooks (normally the app's secret).
     pub app_secret: String,
     pub verify_token: String,
+    /// This business's own webhook URL, overriding the app-level one.
+    pub callback_url: Option<String>,
     /// Names a `payment_gateway` setting may use as `configuration_name`.
     pub payment_configurations: Vec<PaymentConfiguration>,
 }
@@ -106,6 +141,7 @@ impl Default for BusinessConfig {
             access_token: "EAAPaylinkSandboxTestAccessToken0000".into(),
             app_secret: "paylink-sandbox-app-secret".into(),
             verify_token: "paylink-sandbox-verify-token".into(),
+            callback_url: None,
             payment_configurations: vec![PaymentConfiguration::default()],
         }
     }
@@ -171,7 +207,7 @@ impl Config {
             problems.push("server.body_limit must be at least 1024 bytes".to_string());
         }
         if let Some(url) = &self.server.public_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+            && !is_http_url(url)
         {
             problems.push(format!(
                 "server.public_url must start with http:// or https:// (got {url:?})"
@@ -184,7 +220,29 @@ impl Config {
                 "clock.start must be Unix seconds or RFC 3339 (got {start:?})"
             ));
         }
+        if self.webhooks.timeout.0.is_zero() {
+            problems.push("webhooks.timeout must be more than zero".to_string());
+        }
+        if let Err(scenario) = self.scenario.validate() {
+            problems.extend(scenario.into_iter().map(|p| format!("scenario.{p}")));
+        }
         let wa = &self.whatsapp;
+        for (at, url) in std::iter::once(("whatsapp.callback_url".to_string(), &wa.callback_url))
+            .chain(wa.businesses.iter().enumerate().map(|(i, b)| {
+                (
+                    format!("whatsapp.businesses[{i}].callback_url"),
+                    &b.callback_url,
+                )
+            }))
+        {
+            if let Some(url) = url
+                && !is_http_url(url)
+            {
+                problems.push(format!(
+                    "{at} must be an http:// or https:// URL (got {url:?})"
+                ));
+            }
+        }
         if !is_graph_version(&wa.api_version) {
             problems.push(format!(
                 "whatsapp.api_version must look like v23.0 (got {:?})",
@@ -250,6 +308,17 @@ impl Config {
             .as_deref()
             .and_then(crate::clock::parse_instant)
     }
+}
+
+/// An absolute `http://` or `https://` URL with a host.
+pub fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !host.contains(char::is_whitespace)
+    })
 }
 
 fn is_digits(s: &str) -> bool {

@@ -13,6 +13,9 @@
 //! src/clock.rs        the sandbox clock (running or frozen, advanceable)
 //! src/ids.rs          seeded ids: wamids, fbtrace ids, entity ids, UUIDs
 //! src/bounded.rs      insertion-ordered maps that forget their oldest entries past a limit
+//! src/timeline.rs     jobs due at sandbox times (statuses, retries, expiries), run in order
+//! src/scenario.rs     scripted outcomes: default status sequences and matching rules
+//! src/webhook/        delivery engine: queue, sign, POST, record, retry; the delivery log
 //! src/validate.rs     the `validate` subcommand: offline checks of payload files
 //! src/providers/whatsapp/
 //!                     mod.rs (router, fidelity notes), handlers.rs, model.rs, store.rs,
@@ -32,5 +35,8 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod providers;
+pub mod scenario;
 pub mod schema;
+pub mod timeline;
 pub mod validate;
+pub mod webhook;

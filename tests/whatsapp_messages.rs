@@ -430,18 +430,16 @@ async fn a_terminal_order_refuses_further_transitions_with_2046() {
     assert_eq!(last["applied"], false);
     assert_eq!(last["error_code"], 2046);
     let id = sent["messages"][0]["id"].as_str().unwrap();
-    let message = app
-        .admin_messages()
-        .await
-        .into_iter()
-        .find(|m| m["id"] == id)
-        .unwrap();
-    let failed = message["statuses"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let failed = wait_for("the refusal to be reported", 5, || async {
+        let message = app
+            .admin_messages()
+            .await
+            .into_iter()
+            .find(|m| m["id"] == id)?;
+        let last = message["statuses"].as_array()?.last()?.clone();
+        (last["status"] == "failed").then_some(last)
+    })
+    .await;
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["errors"][0]["code"], 2046);
     assert_eq!(

@@ -1,4 +1,5 @@
-//! The control API under the reserved prefix `/__sandbox/`: health, and each provider's reads.
+//! The control API under the reserved prefix `/__sandbox/`: health, the clock, the scenario,
+//! the webhook delivery log, and each provider's reads and customer actions.
 //!
 //! Admin answers are plain JSON; errors are `{"error": {"code": "...", "message": "..."}}` with
 //! a fitting HTTP status, never a vendor envelope (this API is the sandbox's own).
@@ -15,12 +16,34 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::providers::whatsapp;
 
+pub mod control;
+pub mod webhooks;
+
 /// Admin routes of the sandbox itself (provider admin routes are listed by each provider).
-pub const ROUTES: &[(&str, &str)] = &[("GET", "/health")];
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("GET", "/clock"),
+    ("POST", "/clock/advance"),
+    ("GET", "/scenario"),
+    ("PUT", "/scenario"),
+    ("GET", "/webhooks"),
+    ("GET", "/webhooks/{id}"),
+    ("POST", "/webhooks/{id}/redeliver"),
+];
 
 pub fn router() -> Router<AppState> {
+    use axum::routing::post;
     Router::new()
         .route("/health", get(health))
+        .route("/clock", get(control::clock))
+        .route("/clock/advance", post(control::advance))
+        .route(
+            "/scenario",
+            get(control::get_scenario).put(control::put_scenario),
+        )
+        .route("/webhooks", get(webhooks::list))
+        .route("/webhooks/{id}", get(webhooks::get))
+        .route("/webhooks/{id}/redeliver", post(webhooks::redeliver))
         .nest("/whatsapp", whatsapp::admin_router())
         .fallback(unknown)
 }
@@ -35,6 +58,8 @@ async fn health(State(app): State<AppState>) -> Response {
         "providers": crate::app::PROVIDERS,
         "schemas": app.schemas.len(),
         "routes": crate::app::route_count(),
+        "webhooks": app.webhooks.counts(),
+        "pending_jobs": app.timeline.pending(),
     }))
     .into_response()
 }
@@ -43,12 +68,62 @@ async fn unknown(uri: Uri) -> AdminError {
     AdminError::not_found(format!("no admin route {}", uri.path()))
 }
 
+/// A JSON body for the admin API: an empty body reads as `{}`, and a bad one is refused in the
+/// admin envelope rather than as plain text.
+#[derive(Debug)]
+pub struct AdminJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for AdminJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AdminError;
+
+    async fn from_request(req: axum::extract::Request, _state: &S) -> Result<Self, AdminError> {
+        let bytes = crate::http::read_body(req.into_body(), 1024 * 1024)
+            .await
+            .map_err(|e| AdminError::bad_request(e.to_string()))?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(text)
+            .map(AdminJson)
+            .map_err(|e| AdminError::bad_request(format!("invalid request body: {e}")))
+    }
+}
+
+/// Query parameters for the admin API, refused in the admin envelope when they do not parse.
+#[derive(Debug)]
+pub struct AdminQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for AdminQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AdminError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, AdminError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| AdminQuery(v))
+            .map_err(|e| AdminError::bad_request(e.body_text()))
+    }
+}
+
 /// An error of the admin API.
 #[derive(Debug)]
 pub struct AdminError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    pub details: Vec<String>,
 }
 
 impl AdminError {
@@ -57,6 +132,7 @@ impl AdminError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: message.into(),
+            details: Vec::new(),
         }
     }
 
@@ -65,6 +141,7 @@ impl AdminError {
             status: StatusCode::BAD_REQUEST,
             code: "bad_request",
             message: message.into(),
+            details: Vec::new(),
         }
     }
 
@@ -73,16 +150,23 @@ impl AdminError {
             status: StatusCode::CONFLICT,
             code: "conflict",
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    /// Adds the individual problems behind the error.
+    pub fn with_details(mut self, details: Vec<String>) -> Self {
+        self.details = details;
+        self
     }
 }
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response()
+        let mut error = json!({"code": self.code, "message": self.message});
+        if !self.details.is_empty() {
+            error["details"] = json!(self.details);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
     }
 }

@@ -2,7 +2,9 @@
 //! helpers named after the endpoints they call.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+pub mod receiver;
+
+use std::{net::SocketAddr, time::Duration};
 
 use paylink_sandbox::{app, config::Config};
 use serde_json::Value;
@@ -26,6 +28,39 @@ pub fn test_config() -> Config {
     Config {
         seed: Some(42),
         ..Config::default()
+    }
+}
+
+/// Test defaults with WhatsApp webhooks going to `url`, short retries and timeouts, and quick
+/// statuses.
+pub fn webhook_config(url: &str) -> Config {
+    let mut config = test_config();
+    config.whatsapp.callback_url = Some(url.to_string());
+    config.webhooks.retry_schedule =
+        paylink_sandbox::cli::parse_schedule("50ms,100ms,150ms").unwrap();
+    config.webhooks.timeout = paylink_sandbox::clock::Span(Duration::from_millis(500));
+    config.scenario.whatsapp.delays = ["10ms", "20ms", "30ms"]
+        .iter()
+        .map(|d| paylink_sandbox::clock::Span(paylink_sandbox::clock::parse_duration(d).unwrap()))
+        .collect();
+    config
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `secs` seconds.
+pub async fn wait_for<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -100,6 +135,48 @@ impl TestApp {
             .expect("admin reachable");
         let status = r.status().as_u16();
         (status, r.json().await.expect("admin answers JSON"))
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(&format!("/__sandbox{path}")))
+            .json(body)
+            .send()
+            .await
+            .expect("admin reachable");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("admin answers JSON"))
+    }
+
+    /// `PUT /__sandbox/scenario` with a scenario file from `fixtures/scenarios/`.
+    pub async fn put_scenario_file(&self, name: &str) -> (u16, Value) {
+        let path = format!("{}/fixtures/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let r = self
+            .client
+            .put(self.url("/__sandbox/scenario"))
+            .header("content-type", "application/toml")
+            .body(text)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    /// `POST /__sandbox/clock/advance`.
+    pub async fn advance(&self, duration: &str) -> Value {
+        let (status, v) = self
+            .admin_post("/clock/advance", &serde_json::json!({"duration": duration}))
+            .await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    pub async fn deliveries(&self, query: &str) -> Vec<Value> {
+        let (_, v) = self.admin_get(&format!("/webhooks{query}")).await;
+        v["deliveries"].as_array().cloned().unwrap_or_default()
     }
 
     pub async fn admin_messages(&self) -> Vec<Value> {

@@ -1,24 +1,149 @@
-//! HTTP handlers: the Graph routes under `/whatsapp` and the WhatsApp reads of the admin API.
+//! HTTP handlers for the Graph routes under `/whatsapp`: messages, the India payment lookup, the
+//! webhook subscription calls SDKs make, and the app access token.
 
 use std::collections::HashMap;
 
 use axum::{
-    Json,
     body::Body,
-    extract::{Path, Query, RawQuery, State},
+    extract::{Path, RawQuery, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use hmac::{KeyInit, Mac};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::GraphError;
+use super::model::PaymentStatus;
 use super::rules::{self, Context};
-use crate::admin::AdminError;
+use super::store::Subscription;
+use super::webhooks;
 use crate::app::AppState;
 use crate::config::is_graph_version;
 use crate::http::{self, BodyProblem};
+use crate::scenario::{ErrorSpec, Facts};
+use crate::schema::Violation;
+
+/// What Graph reads from any request: its own parameters (token, proof) from the header, the
+/// query or a form body, and the body itself.
+struct GraphRequest {
+    query: Vec<(String, String)>,
+    token: Option<String>,
+    proof: Option<String>,
+    body: Result<Value, BodyProblem>,
+}
+
+impl GraphRequest {
+    async fn read(
+        app: &AppState,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Self, GraphError> {
+        let bytes = http::read_body(body, app.config.server.body_limit)
+            .await
+            .map_err(GraphError::Body)?;
+        let query = http::query_pairs(query.unwrap_or(""));
+        let is_form =
+            http::media_type(headers).as_deref() == Some("application/x-www-form-urlencoded");
+        let mut body = if bytes.is_empty() && http::media_type(headers).is_none() {
+            Ok(Value::Object(Default::default()))
+        } else if is_form {
+            http::form_as_json(&bytes)
+        } else {
+            http::json_body(headers, &bytes)
+        };
+        // Graph takes its own parameters from the query or a form body, never from JSON.
+        let mut form_param = |name: &str| -> Option<String> {
+            if !is_form {
+                return None;
+            }
+            body.as_mut()
+                .ok()?
+                .as_object_mut()?
+                .remove(name)
+                .and_then(|v| v.as_str().map(str::to_string))
+        };
+        let form_token = form_param("access_token");
+        let form_proof = form_param("appsecret_proof");
+        let from_query = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let token = bearer_token(headers)?
+            .or_else(|| from_query("access_token"))
+            .or(form_token);
+        let proof = from_query("appsecret_proof").or(form_proof);
+        Ok(Self {
+            query,
+            token,
+            proof,
+            body,
+        })
+    }
+
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn token(&self) -> Result<&str, GraphError> {
+        self.token.as_deref().ok_or(GraphError::MissingToken)
+    }
+
+    /// Checks the token may act on the business `phone_number_id`, and the proof if one came.
+    fn authorize(
+        &self,
+        app: &AppState,
+        phone_number_id: &str,
+        method: &str,
+    ) -> Result<(), GraphError> {
+        let token = self.token()?;
+        let store = app.whatsapp.store.lock();
+        store.authorize(token, phone_number_id, method)?;
+        if let Some(proof) = &self.proof {
+            let secret = store
+                .business(phone_number_id)
+                .map(|b| b.config.app_secret.as_str())
+                .unwrap_or_default();
+            if !appsecret_proof_matches(secret, token, proof) {
+                return Err(GraphError::BadAppSecretProof);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The path's Graph version, or the configured default for unversioned calls.
+fn version_of(app: &AppState, path: &HashMap<String, String>) -> Result<String, String> {
+    match path.get("version") {
+        Some(v) if !is_graph_version(v) => Err(format!("/{v}")),
+        Some(v) => Ok(v.clone()),
+        None => Ok(app.config.whatsapp.api_version.clone()),
+    }
+}
+
+/// Runs a Graph handler body and renders its answer or error with Graph's headers.
+async fn graph<F>(app: AppState, path: HashMap<String, String>, f: F) -> Response
+where
+    F: AsyncFnOnce(&AppState, &str) -> Result<Value, GraphError>,
+{
+    let version = match version_of(&app, &path) {
+        Ok(v) => v,
+        Err(bad) => {
+            let version = app.config.whatsapp.api_version.clone();
+            return graph_error(&app, &version, GraphError::UnknownPath { path: bad });
+        }
+    };
+    let node = path.get("node").cloned().unwrap_or_default();
+    match f(&app, &node).await {
+        Ok(answer) => graph_ok(&app, &version, &node, &answer),
+        Err(err) => graph_error(&app, &version, err),
+    }
+}
 
 /// `POST /{version}/{phone_number_id}/messages` and `POST /{phone_number_id}/messages`.
 pub async fn send_message(
@@ -28,82 +153,33 @@ pub async fn send_message(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let version = match path.get("version") {
-        Some(v) if !is_graph_version(v) => {
-            let err = GraphError::UnknownPath {
-                path: format!("/{v}"),
-            };
-            return graph_error(&app, &app.config.whatsapp.api_version, err);
-        }
-        Some(v) => v.clone(),
-        None => app.config.whatsapp.api_version.clone(),
-    };
-    let phone_number_id = path.get("phone_number_id").cloned().unwrap_or_default();
-    match send(&app, &phone_number_id, query.as_deref(), &headers, body).await {
-        Ok(answer) => graph_ok(&app, &version, &phone_number_id, &answer),
-        Err(err) => graph_error(&app, &version, err),
-    }
+    graph(
+        app,
+        path,
+        async move |app: &AppState, phone_number_id: &str| {
+            let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
+            request.authorize(app, phone_number_id, "post")?;
+            send(app, phone_number_id, request.body).await
+        },
+    )
+    .await
 }
 
 async fn send(
     app: &AppState,
     phone_number_id: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: Body,
+    body: Result<Value, BodyProblem>,
 ) -> Result<Value, GraphError> {
-    let bytes = http::read_body(body, app.config.server.body_limit)
-        .await
-        .map_err(GraphError::Body)?;
-    let query = http::query_pairs(query.unwrap_or(""));
-    let is_form = http::media_type(headers).as_deref() == Some("application/x-www-form-urlencoded");
-    let mut parsed = if is_form {
-        http::form_as_json(&bytes)
-    } else {
-        http::json_body(headers, &bytes)
-    };
-    // Graph reads its own parameters from the query or a form body, never from JSON.
-    let mut form_param = |name: &str| -> Option<String> {
-        if !is_form {
-            return None;
-        }
-        let obj = parsed.as_mut().ok()?.as_object_mut()?;
-        obj.remove(name)
-            .and_then(|v| v.as_str().map(str::to_string))
-    };
-    let form_token = form_param("access_token");
-    let form_proof = form_param("appsecret_proof");
-    let query_param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-
-    let token = bearer_token(headers)?
-        .or_else(|| query_param("access_token"))
-        .or(form_token)
-        .ok_or(GraphError::MissingToken)?;
-    let configuration_names = {
-        let store = app.whatsapp.store.lock();
-        store.authorize(&token, phone_number_id, "post")?;
-        if let Some(proof) = query_param("appsecret_proof").or(form_proof) {
-            let secret = store
-                .business(phone_number_id)
-                .map(|b| b.config.app_secret.clone())
-                .unwrap_or_default();
-            if !appsecret_proof_matches(&secret, &token, &proof) {
-                return Err(GraphError::BadAppSecretProof);
-            }
-        }
-        store
-            .business(phone_number_id)
-            .map(|b| b.configuration_names())
-            .unwrap_or_default()
-    };
-
-    let mut message = parsed.map_err(GraphError::Body)?;
-    let now = app.clock.now_secs();
+    let configuration_names = app
+        .whatsapp
+        .store
+        .lock()
+        .business(phone_number_id)
+        .map(|b| b.configuration_names())
+        .unwrap_or_default();
+    let mut message = body.map_err(GraphError::Body)?;
+    let now_ms = app.clock.now_ms();
+    let now = now_ms.div_euclid(1000);
     let ctx = Context {
         now_secs: now,
         require_messaging_product: app.config.whatsapp.require_messaging_product,
@@ -111,6 +187,23 @@ async fn send(
     };
     let checked = rules::check(&app.schemas, &mut message, &ctx);
     let mark_read = matches!(checked.intent, rules::Intent::MarkRead { .. });
+    let plan = (!mark_read && checked.violations.is_empty()).then(|| {
+        let order = checked.order.as_ref();
+        app.scenario.whatsapp_plan(&Facts {
+            to: checked.recipient.input.as_deref(),
+            reference_id: order
+                .map(|o| o.reference_id.as_str())
+                .or(checked.status.as_ref().map(|s| s.reference_id.as_str())),
+            kind: Some(&checked.kind),
+            payment_types: order.map(|o| o.payment_types.clone()).unwrap_or_default(),
+            currency: order.map(|o| o.currency.as_str()),
+            amount: order.map(|o| o.total_amount),
+            body: Some(&message),
+        })
+    });
+    if let Some(reject) = plan.as_ref().and_then(|p| p.reject.clone()) {
+        return Err(scripted_rejection(&reject));
+    }
     let accepted = app
         .whatsapp
         .store
@@ -120,6 +213,22 @@ async fn send(
 
     if mark_read {
         return Ok(json!({"success": true}));
+    }
+    let message_id = accepted.message_id.clone().unwrap_or_default();
+    match (&accepted.refusal, plan) {
+        (Some(refusal), _) => {
+            app.timeline.at(
+                now_ms,
+                crate::timeline::Job::WhatsApp(webhooks::Job::Status {
+                    phone_number_id: phone_number_id.to_string(),
+                    message_id: message_id.clone(),
+                    status: "failed".into(),
+                    errors: vec![refusal.webhook_error()],
+                }),
+            );
+        }
+        (None, Some(plan)) => webhooks::schedule(app, phone_number_id, &message_id, &plan, now_ms),
+        (None, None) => {}
     }
     let recipient = accepted.recipient;
     let mut contact = serde_json::Map::new();
@@ -133,8 +242,322 @@ async fn send(
     Ok(json!({
         "messaging_product": "whatsapp",
         "contacts": [contact],
-        "messages": [{"id": accepted.message_id.unwrap_or_default()}],
+        "messages": [{"id": message_id}],
     }))
+}
+
+/// A scenario's synchronous rejection in Graph's words.
+fn scripted_rejection(spec: &ErrorSpec) -> GraphError {
+    let title = spec
+        .title
+        .clone()
+        .unwrap_or_else(|| webhooks::error_title(spec.code).to_string());
+    let default_status = match spec.code {
+        0 | 104 | 190 => StatusCode::UNAUTHORIZED,
+        10 | 200..=299 | 131005 | 131031 | 368 | 130497 => StatusCode::FORBIDDEN,
+        131000 | 131057 | 3 => StatusCode::INTERNAL_SERVER_ERROR,
+        2 | 131016 => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    GraphError::Scripted {
+        code: spec.code,
+        status: spec
+            .http_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(default_status),
+        details: spec
+            .details
+            .clone()
+            .unwrap_or_else(|| format!("{title} (scripted by the sandbox scenario)")),
+        title,
+    }
+}
+
+/// `GET /{version}/{phone_number_id}/payments/{payment_configuration}/{reference_id}`: the
+/// India payment lookup, answered from the same state as the payment webhooks.
+pub async fn payment_lookup(
+    State(app): State<AppState>,
+    Path(path): Path<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let configuration = path.get("configuration").cloned().unwrap_or_default();
+    let reference_id = path.get("reference_id").cloned().unwrap_or_default();
+    graph(app, path, async move |app: &AppState, phone_number_id: &str| {
+        let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
+        request.authorize(app, phone_number_id, "get")?;
+        let store = app.whatsapp.store.lock();
+        let order = store
+            .business(phone_number_id)
+            .and_then(|b| b.orders.get(&reference_id))
+            .filter(|o| {
+                o.configuration_name.as_deref() == Some(configuration.as_str())
+                    && o.payment_types
+                        .iter()
+                        .any(|t| t == "payment_gateway" || t == "payment_configuration")
+            })
+            .ok_or_else(|| {
+                GraphError::Validation(vec![Violation::invalid(
+                    "/reference_id",
+                    format!(
+                        "no payment-gateway order {reference_id:?} uses payment configuration {configuration:?}"
+                    ),
+                )])
+            })?;
+        let mut payment = serde_json::Map::new();
+        payment.insert("reference_id".into(), json!(order.reference_id));
+        payment.insert(
+            "status".into(),
+            json!(if order.payment_status == Some(PaymentStatus::Captured) { "captured" } else { "pending" }),
+        );
+        payment.insert("currency".into(), json!(order.currency));
+        payment.insert("amount".into(), json!({"offset": 100, "value": order.total_amount}));
+        if !order.transactions.is_empty() {
+            let transactions: Vec<Value> = order
+                .transactions
+                .iter()
+                .map(|t| {
+                    let mut v = webhooks::transaction_value(order, t);
+                    v["order_amount"] = json!({"offset": 100, "value": order.total_amount});
+                    v
+                })
+                .collect();
+            payment.insert("transactions".into(), Value::Array(transactions));
+        }
+        webhooks::pg_extras(order, &mut payment);
+        Ok(json!({ "payments": [Value::Object(payment)] }))
+    })
+    .await
+}
+
+/// Whether `token` is the app access token (`<app_id>|<app_secret>`) or a business token.
+fn is_app_or_business_token(app: &AppState, token: &str) -> bool {
+    let wa = &app.config.whatsapp;
+    token == format!("{}|{}", wa.app_id, wa.app_secret)
+        || app.whatsapp.store.lock().knows_token(token)
+}
+
+fn fields_of(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        _ => vec!["messages".to_string()],
+    }
+}
+
+/// `POST`, `GET` and `DELETE /{version}/{app_id}/subscriptions`: the app-level webhook
+/// subscription. A POST performs the verification handshake before it answers, as Graph does.
+pub async fn subscriptions(
+    State(app): State<AppState>,
+    method: Method,
+    Path(path): Path<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    graph(app, path, async move |app: &AppState, node: &str| {
+        let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
+        let token = request.token()?;
+        if !is_app_or_business_token(app, token) {
+            return Err(GraphError::InvalidToken);
+        }
+        if node != app.config.whatsapp.app_id {
+            return Err(GraphError::UnknownObject {
+                id: node.to_string(),
+                method: method.as_str().to_ascii_lowercase(),
+            });
+        }
+        let version = version_of(app, &HashMap::new()).unwrap_or_default();
+        if method == Method::GET {
+            let store = app.whatsapp.store.lock();
+            let data: Vec<Value> = store
+                .app_subscription
+                .iter()
+                .map(|s| {
+                    json!({
+                        "object": s.object,
+                        "callback_url": s.callback_url,
+                        "active": true,
+                        "fields": s.fields.iter().map(|f| json!({"name": f, "version": version})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            return Ok(json!({ "data": data }));
+        }
+        if method == Method::DELETE {
+            let removed = app.whatsapp.store.lock().app_subscription.take();
+            if let Some(s) = removed {
+                app.webhooks.forget_verification(&s.callback_url);
+            }
+            return Ok(json!({"success": true}));
+        }
+        let params = request.body.clone().map_err(GraphError::Body)?;
+        let param = |name: &str| {
+            params
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| request.param(name).map(str::to_string))
+        };
+        let mut violations = Vec::new();
+        let object = param("object").unwrap_or_default();
+        if object.is_empty() {
+            violations.push(Violation::missing("/object"));
+        } else if object != "whatsapp_business_account" {
+            violations.push(Violation::invalid("/object", "must be whatsapp_business_account"));
+        }
+        let callback_url = param("callback_url").unwrap_or_default();
+        if callback_url.is_empty() {
+            violations.push(Violation::missing("/callback_url"));
+        } else if !crate::config::is_http_url(&callback_url) {
+            violations.push(Violation::invalid("/callback_url", "must be an http:// or https:// URL"));
+        }
+        let verify_token = param("verify_token").unwrap_or_default();
+        if verify_token.is_empty() {
+            violations.push(Violation::missing("/verify_token"));
+        }
+        if !violations.is_empty() {
+            return Err(GraphError::Validation(violations));
+        }
+        let fields = fields_of(params.get("fields").or(params.get("fields[]")))
+            .into_iter()
+            .chain(request.param("fields").map(|f| fields_of(Some(&json!(f)))).unwrap_or_default())
+            .fold(Vec::<String>::new(), |mut acc, f| {
+                if !acc.contains(&f) {
+                    acc.push(f);
+                }
+                acc
+            });
+        app.webhooks
+            .verify_now(app, &callback_url, &verify_token)
+            .await
+            .map_err(|reason| GraphError::Scripted {
+                code: 2200,
+                status: StatusCode::BAD_REQUEST,
+                title: "Callback verification failed with the following errors".into(),
+                details: format!("{reason} (callback {callback_url})"),
+            })?;
+        app.whatsapp.store.lock().app_subscription = Some(Subscription {
+            object,
+            callback_url,
+            verify_token,
+            fields,
+            created_at: app.clock.now_secs(),
+        });
+        Ok(json!({"success": true}))
+    })
+    .await
+}
+
+/// `POST` and `GET /{version}/{waba_id}/subscribed_apps`: subscribes the app to a WABA, with an
+/// optional per-WABA callback override (`override_callback_uri` + `verify_token`).
+pub async fn subscribed_apps(
+    State(app): State<AppState>,
+    method: Method,
+    Path(path): Path<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    graph(app, path, async move |app: &AppState, waba_id: &str| {
+        let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
+        let token = request.token()?;
+        let phone_ids: Vec<String> = {
+            let store = app.whatsapp.store.lock();
+            if !store.knows_token(token) && !is_app_or_business_token(app, token) {
+                return Err(GraphError::InvalidToken);
+            }
+            store
+                .businesses()
+                .filter(|b| b.config.waba_id == waba_id)
+                .map(|b| b.config.phone_number_id.clone())
+                .collect()
+        };
+        if phone_ids.is_empty() {
+            return Err(GraphError::UnknownObject {
+                id: waba_id.to_string(),
+                method: method.as_str().to_ascii_lowercase(),
+            });
+        }
+        if method == Method::GET {
+            let store = app.whatsapp.store.lock();
+            let over = phone_ids
+                .first()
+                .and_then(|p| store.business(p))
+                .and_then(|b| b.callback_override.clone());
+            let mut data = json!({"whatsapp_business_api_data": {"id": app.config.whatsapp.app_id, "name": "paylink-sandbox"}});
+            if let Some((url, _)) = over {
+                data["override_callback_uri"] = json!(url);
+            }
+            return Ok(json!({ "data": [data] }));
+        }
+        let params = request.body.clone().map_err(GraphError::Body)?;
+        let override_uri = params
+            .get("override_callback_uri")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| request.param("override_callback_uri").map(str::to_string));
+        if let Some(url) = override_uri {
+            let token = params
+                .get("verify_token")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| request.param("verify_token").map(str::to_string))
+                .ok_or_else(|| GraphError::Validation(vec![Violation::missing("/verify_token")]))?;
+            if !crate::config::is_http_url(&url) {
+                return Err(GraphError::Validation(vec![Violation::invalid(
+                    "/override_callback_uri",
+                    "must be an http:// or https:// URL",
+                )]));
+            }
+            app.webhooks.verify_now(app, &url, &token).await.map_err(|reason| GraphError::Scripted {
+                code: 2200,
+                status: StatusCode::BAD_REQUEST,
+                title: "Callback verification failed with the following errors".into(),
+                details: format!("{reason} (callback {url})"),
+            })?;
+            let mut store = app.whatsapp.store.lock();
+            for p in &phone_ids {
+                if let Some(b) = store.business_mut(p) {
+                    b.callback_override = Some((url.clone(), token.clone()));
+                }
+            }
+        }
+        Ok(json!({"success": true}))
+    })
+    .await
+}
+
+/// `GET /oauth/access_token?client_id=&client_secret=&grant_type=client_credentials`: the app
+/// access token real SDKs fetch before subscribing.
+pub async fn app_access_token(
+    State(app): State<AppState>,
+    Path(path): Path<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    graph(app, path, async move |app: &AppState, _node: &str| {
+        let pairs = http::query_pairs(query.as_deref().unwrap_or(""));
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let wa = &app.config.whatsapp;
+        if get("client_id") != Some(wa.app_id.as_str()) || get("client_secret") != Some(wa.app_secret.as_str()) {
+            return Err(GraphError::Scripted {
+                code: 1,
+                status: StatusCode::BAD_REQUEST,
+                title: "Error validating client secret.".into(),
+                details: "client_id and client_secret must be the sandbox app's id and secret".into(),
+            });
+        }
+        Ok(json!({"access_token": format!("{}|{}", wa.app_id, wa.app_secret), "token_type": "bearer"}))
+    })
+    .await
 }
 
 /// The token from `Authorization: Bearer …` (or Graph's older `OAuth …`). A header in any other
@@ -242,122 +665,6 @@ pub async fn unknown_path(State(app): State<AppState>, method: Method, uri: Uri)
         GraphError::UnknownPath { path }
     };
     graph_error(&app, &app.config.whatsapp.api_version, err)
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct MessageFilter {
-    pub phone_number_id: Option<String>,
-    pub to: Option<String>,
-    pub reference_id: Option<String>,
-    pub kind: Option<String>,
-    pub direction: Option<String>,
-    pub limit: Option<usize>,
-}
-
-/// `GET /__sandbox/whatsapp/messages`: messages oldest first; `limit` keeps the newest N.
-pub async fn admin_messages(
-    State(app): State<AppState>,
-    Query(f): Query<MessageFilter>,
-) -> Response {
-    let store = app.whatsapp.store.lock();
-    let to_digits =
-        f.to.as_deref()
-            .map(|t| t.chars().filter(char::is_ascii_digit).collect::<String>());
-    let mut out: Vec<Value> = Vec::new();
-    for business in store.businesses() {
-        if f.phone_number_id
-            .as_deref()
-            .is_some_and(|p| p != business.config.phone_number_id)
-        {
-            continue;
-        }
-        for m in business.messages.values() {
-            let keep = to_digits
-                .as_deref()
-                .is_none_or(|d| m.wa_id.as_deref() == Some(d))
-                && f.reference_id
-                    .as_deref()
-                    .is_none_or(|r| m.reference_id.as_deref() == Some(r))
-                && f.kind
-                    .as_deref()
-                    .is_none_or(|k| m.kind == k || m.kind.ends_with(&format!(".{k}")))
-                && f.direction.as_deref().is_none_or(|d| {
-                    serde_json::to_value(m.direction)
-                        .ok()
-                        .and_then(|v| v.as_str().map(|s| s == d))
-                        .unwrap_or(false)
-                });
-            if keep {
-                out.push(serde_json::to_value(m).unwrap_or(Value::Null));
-            }
-        }
-    }
-    drop(store);
-    out.sort_by_key(|m| m["timestamp"].as_i64().unwrap_or(0));
-    if let Some(limit) = f.limit
-        && out.len() > limit
-    {
-        out.drain(..out.len() - limit);
-    }
-    Json(json!({ "messages": out })).into_response()
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct OrderFilter {
-    pub phone_number_id: Option<String>,
-}
-
-/// `GET /__sandbox/whatsapp/orders`.
-pub async fn admin_orders(State(app): State<AppState>, Query(f): Query<OrderFilter>) -> Response {
-    let store = app.whatsapp.store.lock();
-    let orders: Vec<Value> = store
-        .businesses()
-        .filter(|b| {
-            f.phone_number_id
-                .as_deref()
-                .is_none_or(|p| p == b.config.phone_number_id)
-        })
-        .flat_map(|b| b.orders.values())
-        .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
-        .collect();
-    Json(json!({ "orders": orders })).into_response()
-}
-
-/// `GET /__sandbox/whatsapp/orders/{reference_id}`: the order and every message about it.
-pub async fn admin_order(
-    State(app): State<AppState>,
-    Path(reference_id): Path<String>,
-    Query(f): Query<OrderFilter>,
-) -> Result<Response, AdminError> {
-    let store = app.whatsapp.store.lock();
-    let found: Vec<_> = store
-        .businesses()
-        .filter(|b| {
-            f.phone_number_id
-                .as_deref()
-                .is_none_or(|p| p == b.config.phone_number_id)
-        })
-        .filter_map(|b| b.orders.get(&reference_id).map(|o| (b, o)))
-        .collect();
-    match found.as_slice() {
-        [] => Err(AdminError::not_found(format!(
-            "no order with reference_id {reference_id:?}"
-        ))),
-        [(business, order)] => {
-            let messages: Vec<Value> = business
-                .messages
-                .values()
-                .filter(|m| m.reference_id.as_deref() == Some(reference_id.as_str()))
-                .map(|m| serde_json::to_value(m).unwrap_or(Value::Null))
-                .collect();
-            let mut v = serde_json::to_value(order).unwrap_or(Value::Null);
-            v["messages"] = Value::Array(messages);
-            Ok(Json(v).into_response())
-        }
-        _ => Err(AdminError::bad_request(format!(
-            "reference_id {reference_id:?} exists for several businesses; add ?phone_number_id="
-        ))),
-    }
 }
 
 impl From<BodyProblem> for GraphError {

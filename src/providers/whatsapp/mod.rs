@@ -37,15 +37,39 @@
 //! - `wa_id` is the digits of `to`; the sandbox does not prepend the business's country code to
 //!   numbers sent without `+`.
 //!
+//! # Webhooks
+//! - Every accepted message reports `sent`, `delivered` and `read` by default (after 200 ms,
+//!   600 ms and 1.5 s of sandbox time); scenario rules change the sequence, the delays, or end it
+//!   with `failed` and a chosen error code. A refused `order_status` transition reports only
+//!   `failed` with error 2046 or 2047, on the `order_status` message's wamid.
+//! - Bodies are compact JSON with non-ASCII escaped as lowercase `\uXXXX` (surrogate pairs above
+//!   the BMP; `/` is not escaped), signed `X-Hub-Signature-256: sha256=<hex>` with the app secret
+//!   over exactly the bytes sent. `X-Hub-Signature` (SHA-1) is not sent. User-Agent is
+//!   `facebookexternalua`. Only HTTP 200 counts as received.
+//! - `conversation` is included (Graph up to v23) with `sent` and the first of
+//!   `delivered`/`read`, as is `pricing` (`PMP`; `service`/`free_customer_service` for session
+//!   messages, `utility`/`regular` for templates).
+//! - The India payment status webhook's `statuses[].id` is the wamid of the `order_details`
+//!   message (the reference marks this uncertain); timestamps inside `payment` are integers.
+//! - Targets, most specific first: a business's `callback_url` (or a WABA `subscribed_apps`
+//!   override), the app subscription made with `POST /{app_id}/subscriptions`, the configured
+//!   `whatsapp.callback_url`. The subscription call performs the verification handshake before
+//!   answering and fails with code 2200 if the challenge is not echoed; a configured URL is
+//!   verified before its first delivery. The app access token is `<app_id>|<app_secret>`; a
+//!   business token is also accepted for the subscription calls.
+//! - Events with no target are logged as `no_target` and can be redelivered once one exists.
+//!
 //! # Known deviations
 //! - Templates are not stored; a template send is checked for shape only. Media is never fetched.
 //! - Rate limits and throughput caps are not enforced unless a fault rule asks for them.
 
+pub mod admin;
 pub mod error;
 pub mod handlers;
 pub mod model;
 pub mod rules;
 pub mod store;
+pub mod webhooks;
 
 use axum::{Router, routing::post};
 use parking_lot::Mutex;
@@ -71,10 +95,20 @@ impl WhatsApp {
     }
 }
 
-/// Every emulated route, as `(method, path under /whatsapp)`.
+/// Every emulated route, as `(method, path under /whatsapp)`. Each versioned path is also
+/// served without its `/{version}` prefix.
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/{version}/{phone_number_id}/messages"),
-    ("POST", "/{phone_number_id}/messages"),
+    (
+        "GET",
+        "/{version}/{phone_number_id}/payments/{configuration}/{reference_id}",
+    ),
+    ("POST", "/{version}/{app_id}/subscriptions"),
+    ("GET", "/{version}/{app_id}/subscriptions"),
+    ("DELETE", "/{version}/{app_id}/subscriptions"),
+    ("POST", "/{version}/{waba_id}/subscribed_apps"),
+    ("GET", "/{version}/{waba_id}/subscribed_apps"),
+    ("GET", "/{version}/oauth/access_token"),
 ];
 
 /// Admin routes under `/__sandbox/whatsapp`.
@@ -82,25 +116,51 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/messages"),
     ("GET", "/orders"),
     ("GET", "/orders/{reference_id}"),
+    ("POST", "/orders/{reference_id}/pay"),
+    ("POST", "/users/{wa_id}/messages"),
 ];
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/{version}/{phone_number_id}/messages",
-            post(handlers::send_message).fallback(handlers::unknown_path),
-        )
-        .route(
-            "/{phone_number_id}/messages",
-            post(handlers::send_message).fallback(handlers::unknown_path),
-        )
-        .fallback(handlers::unknown_path)
+    use axum::routing::get;
+    let mut router = Router::new();
+    // Graph answers the same routes with and without a version prefix.
+    for prefix in ["/{version}", ""] {
+        router = router
+            .route(
+                &format!("{prefix}/{{node}}/messages"),
+                post(handlers::send_message).fallback(handlers::unknown_path),
+            )
+            .route(
+                &format!("{prefix}/{{node}}/payments/{{configuration}}/{{reference_id}}"),
+                get(handlers::payment_lookup).fallback(handlers::unknown_path),
+            )
+            .route(
+                &format!("{prefix}/{{node}}/subscriptions"),
+                post(handlers::subscriptions)
+                    .get(handlers::subscriptions)
+                    .delete(handlers::subscriptions)
+                    .fallback(handlers::unknown_path),
+            )
+            .route(
+                &format!("{prefix}/{{node}}/subscribed_apps"),
+                post(handlers::subscribed_apps)
+                    .get(handlers::subscribed_apps)
+                    .fallback(handlers::unknown_path),
+            )
+            .route(
+                &format!("{prefix}/oauth/access_token"),
+                get(handlers::app_access_token).fallback(handlers::unknown_path),
+            );
+    }
+    router.fallback(handlers::unknown_path)
 }
 
 pub fn admin_router() -> Router<AppState> {
     use axum::routing::get;
     Router::new()
-        .route("/messages", get(handlers::admin_messages))
-        .route("/orders", get(handlers::admin_orders))
-        .route("/orders/{reference_id}", get(handlers::admin_order))
+        .route("/messages", get(admin::admin_messages))
+        .route("/orders", get(admin::admin_orders))
+        .route("/orders/{reference_id}", get(admin::admin_order))
+        .route("/orders/{reference_id}/pay", post(admin::pay_order))
+        .route("/users/{wa_id}/messages", post(admin::user_message))
 }

@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use super::error::GraphError;
 use super::model::{
-    Direction, Message, Order, OrderEvent, OrderStatus, Region, StatusEntry, TransitionError,
-    check_transition,
+    Direction, Message, Order, OrderEvent, OrderStatus, PaymentStatus, Region, StatusEntry,
+    Transaction, TransitionError, check_transition,
 };
 use super::rules::{Checked, Intent, PARAMS, Recipient};
 use crate::bounded::BoundedMap;
@@ -24,11 +25,18 @@ pub struct Business {
     pub config: BusinessConfig,
     pub messages: BoundedMap<String, Message>,
     pub orders: BoundedMap<String, Order>,
+    /// This business's own webhook URL and verify token (config, or a WABA `subscribed_apps`
+    /// override), ahead of the app-level subscription.
+    pub callback_override: Option<(String, String)>,
 }
 
 impl Business {
     fn new(config: BusinessConfig, history_limit: usize, store_limit: usize) -> Self {
         Self {
+            callback_override: config
+                .callback_url
+                .clone()
+                .map(|u| (u, config.verify_token.clone())),
             config,
             messages: BoundedMap::new(history_limit),
             orders: BoundedMap::new(store_limit),
@@ -52,6 +60,17 @@ pub struct Refusal {
     pub to: OrderStatus,
 }
 
+impl Refusal {
+    /// The `errors[]` entry of the `failed` status webhook.
+    pub fn webhook_error(&self) -> Value {
+        super::error::webhook_error(
+            self.error.code(),
+            self.error.title(),
+            &self.error.details(self.from, self.to),
+        )
+    }
+}
+
 /// What an accepted request changed.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -60,12 +79,24 @@ pub struct Accepted {
     pub refusal: Option<Refusal>,
 }
 
+/// The app's webhook subscription, made through `POST /{app_id}/subscriptions`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscription {
+    pub object: String,
+    pub callback_url: String,
+    #[serde(skip)]
+    pub verify_token: String,
+    pub fields: Vec<String>,
+    pub created_at: i64,
+}
+
 #[derive(Debug)]
 pub struct Store {
     businesses: HashMap<String, Business>,
     by_token: HashMap<String, String>,
     history_limit: usize,
     store_limit: usize,
+    pub app_subscription: Option<Subscription>,
 }
 
 impl Store {
@@ -75,6 +106,7 @@ impl Store {
             by_token: HashMap::new(),
             history_limit,
             store_limit,
+            app_subscription: None,
         };
         for b in &config.businesses {
             store.add_business(b.clone());
@@ -234,7 +266,7 @@ impl Store {
             .as_ref()
             .map(|o| o.reference_id.clone())
             .or_else(|| checked.status.as_ref().map(|s| s.reference_id.clone()));
-        let mut message = Message {
+        let message = Message {
             id: message_id.clone(),
             direction: Direction::Outbound,
             phone_number_id: phone_number_id.to_string(),
@@ -324,17 +356,8 @@ impl Store {
                             to,
                             update.description.clone(),
                             error.code(),
-                            details.clone(),
+                            details,
                         ));
-                        message.statuses.push(StatusEntry {
-                            status: "failed".into(),
-                            timestamp: now_secs,
-                            errors: vec![super::error::webhook_error(
-                                error.code(),
-                                error.title(),
-                                &details,
-                            )],
-                        });
                         refusal = Some(Refusal { error, from, to });
                     }
                 }
@@ -347,5 +370,191 @@ impl Store {
             recipient: checked.recipient,
             refusal,
         })
+    }
+}
+
+/// How a simulated customer payment on a WhatsApp order turns out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayOutcome {
+    /// The gateway captured the payment.
+    Captured,
+    /// The attempt failed; the order's payment stays `pending` with a failed transaction.
+    Failed,
+    /// The attempt is still in progress.
+    Pending,
+}
+
+/// A simulated customer payment attempt.
+#[derive(Debug, Clone)]
+pub struct PayAttempt {
+    pub outcome: PayOutcome,
+    /// `upi`, `card`, `wallet` or `netbanking`.
+    pub method: String,
+    /// The gateway error of a failed attempt.
+    pub error: Option<Value>,
+}
+
+/// What a simulated customer payment produced.
+#[derive(Debug, Clone)]
+pub enum Paid {
+    /// An India payment-gateway order: a payment status webhook follows.
+    Gateway(Box<Order>),
+    /// A Brazil one-click order: the customer confirmed; an inbound `payment_method` message
+    /// follows.
+    OneClick(Box<Message>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayError {
+    #[error("no order with reference_id {0:?}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl Store {
+    /// Records a message a (simulated) customer sent to the business.
+    pub fn record_inbound(
+        &mut self,
+        phone_number_id: &str,
+        wa_id: &str,
+        body: Value,
+        kind: &str,
+        now_secs: i64,
+        ids: &Ids,
+    ) -> Option<Message> {
+        let business = self.businesses.get_mut(phone_number_id)?;
+        let id = ids.wamid(wa_id, false);
+        let message = Message {
+            id: id.clone(),
+            direction: Direction::Inbound,
+            phone_number_id: phone_number_id.to_string(),
+            input: Some(wa_id.to_string()),
+            wa_id: Some(wa_id.to_string()),
+            user_id: None,
+            kind: kind.to_string(),
+            reference_id: body
+                .pointer("/interactive/payment_method/reference_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            body,
+            timestamp: now_secs,
+            statuses: Vec::new(),
+            warnings: Vec::new(),
+            biz_opaque_callback_data: None,
+        };
+        business.messages.insert(id, message.clone());
+        Some(message)
+    }
+
+    /// A customer pays (or tries to pay) an order from the chat.
+    pub fn pay(
+        &mut self,
+        phone_number_id: &str,
+        reference_id: &str,
+        attempt: PayAttempt,
+        now_secs: i64,
+        ids: &Ids,
+    ) -> Result<Paid, PayError> {
+        let PayAttempt {
+            outcome,
+            method,
+            error,
+        } = attempt;
+        let business = self
+            .businesses
+            .get_mut(phone_number_id)
+            .ok_or_else(|| PayError::NotFound(reference_id.to_string()))?;
+        let order = business
+            .orders
+            .get_mut(&reference_id.to_string())
+            .ok_or_else(|| PayError::NotFound(reference_id.to_string()))?;
+        if order.status.is_terminal() {
+            return Err(PayError::Conflict(format!(
+                "order {reference_id:?} is {}; it cannot be paid",
+                order.status.as_str()
+            )));
+        }
+        if order.payment_types.iter().any(|t| t == "offsite_card_pay") {
+            let card = order
+                .parameters
+                .get("payment_settings")
+                .and_then(Value::as_array)
+                .and_then(|s| s.iter().find_map(|s| s.get("offsite_card_pay")))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let wa_id = order.wa_id.clone().unwrap_or_default();
+            let body = serde_json::json!({
+                "from_logical_id": ids.digits(14),
+                "type": "interactive",
+                "interactive": {"type": "payment_method", "payment_method": {
+                    "payment_method": "offsite_card_pay",
+                    "payment_timestamp": now_secs,
+                    "reference_id": reference_id,
+                    "last_four_digits": card.get("last_four_digits").cloned().unwrap_or(Value::Null),
+                    "credential_id": card.get("credential_id").cloned().unwrap_or(Value::Null),
+                }}
+            });
+            let message = self
+                .record_inbound(
+                    phone_number_id,
+                    &wa_id,
+                    body,
+                    "interactive.payment_method",
+                    now_secs,
+                    ids,
+                )
+                .ok_or_else(|| PayError::NotFound(reference_id.to_string()))?;
+            return Ok(Paid::OneClick(Box::new(message)));
+        }
+        let gateway = order
+            .payment_types
+            .iter()
+            .any(|t| t == "payment_gateway" || t == "payment_configuration");
+        if !gateway {
+            return Err(PayError::Conflict(format!(
+                "order {reference_id:?} is paid through {}; WhatsApp sends no payment webhook for it (the merchant hears from its payment provider and sends order_status)",
+                order.payment_types.join(", ")
+            )));
+        }
+        if order.payment_status == Some(PaymentStatus::Captured) {
+            return Err(PayError::Conflict(format!(
+                "order {reference_id:?} is already paid"
+            )));
+        }
+        let (status, payment_status) = match outcome {
+            PayOutcome::Captured => ("success", PaymentStatus::Captured),
+            PayOutcome::Failed => ("failed", PaymentStatus::Pending),
+            PayOutcome::Pending => ("pending", PaymentStatus::Pending),
+        };
+        let error = (outcome == PayOutcome::Failed).then(|| {
+            error.unwrap_or_else(
+                || serde_json::json!({"code": "BAD_REQUEST_ERROR", "reason": "payment_failed"}),
+            )
+        });
+        let pg_order_id = order
+            .transactions
+            .first()
+            .map(|t| t.id.clone())
+            .unwrap_or_else(|| ids.prefixed("order"));
+        order.transactions.push(Transaction {
+            id: pg_order_id,
+            pg_transaction_id: Some(ids.prefixed("pay")),
+            status: status.to_string(),
+            method: method.clone(),
+            amount: order.total_amount,
+            created_timestamp: now_secs,
+            updated_timestamp: now_secs,
+            error,
+        });
+        order.payment_status = Some(payment_status);
+        order.history.push(OrderEvent::applied(
+            now_secs,
+            &order.message_id.clone(),
+            None,
+            Some(payment_status),
+            Some(format!("customer payment attempt: {status} by {method}")),
+        ));
+        Ok(Paid::Gateway(Box::new(order.clone())))
     }
 }

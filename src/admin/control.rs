@@ -1,0 +1,105 @@
+//! Clock and scenario controls: `GET /__sandbox/clock`, `POST /__sandbox/clock/advance`,
+//! `GET` and `PUT /__sandbox/scenario`.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    body::Body,
+    extract::State,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AdminError, AdminJson};
+use crate::app::AppState;
+use crate::clock::{parse_duration, rfc3339};
+use crate::scenario::ScenarioConfig;
+
+fn clock_json(app: &AppState) -> Value {
+    let now = app.clock.now_ms();
+    json!({
+        "now_ms": now,
+        "now": rfc3339(now),
+        "unix": now.div_euclid(1000),
+        "frozen": app.clock.is_frozen(),
+        "offset_ms": app.clock.offset_ms(),
+        "pending_jobs": app.timeline.pending(),
+    })
+}
+
+pub async fn clock(State(app): State<AppState>) -> Response {
+    Json(clock_json(&app)).into_response()
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Advance {
+    pub seconds: Option<f64>,
+    pub ms: Option<u64>,
+    /// Human form: `15m`, `1h30m`, `250ms`.
+    pub duration: Option<String>,
+}
+
+/// Moves the sandbox clock forward; whatever fell due fires at once, in time order.
+pub async fn advance(
+    State(app): State<AppState>,
+    AdminJson(a): AdminJson<Advance>,
+) -> Result<Response, AdminError> {
+    let given = [a.seconds.is_some(), a.ms.is_some(), a.duration.is_some()]
+        .iter()
+        .filter(|g| **g)
+        .count();
+    if given != 1 {
+        return Err(AdminError::bad_request(
+            "give exactly one of seconds, ms or duration",
+        ));
+    }
+    let by = match (a.seconds, a.ms, a.duration.as_deref()) {
+        (Some(s), _, _) if (0.0..1e12).contains(&s) => Duration::from_secs_f64(s),
+        (Some(_), _, _) => {
+            return Err(AdminError::bad_request(
+                "seconds must be a non-negative number",
+            ));
+        }
+        (_, Some(ms), _) => Duration::from_millis(ms),
+        (_, _, Some(text)) => parse_duration(text).ok_or_else(|| {
+            AdminError::bad_request(format!("duration {text:?} is not like 90s, 15m or 1h30m"))
+        })?,
+        _ => unreachable!("exactly one field is present"),
+    };
+    app.clock.advance(by);
+    // Let the timeline run what fell due before answering, so a caller sees its effects.
+    tokio::task::yield_now().await;
+    Ok(Json(clock_json(&app)).into_response())
+}
+
+pub async fn get_scenario(State(app): State<AppState>) -> Response {
+    Json(app.scenario.get()).into_response()
+}
+
+/// Replaces the scenario. JSON by default; `Content-Type: application/toml` reads a scenario file.
+pub async fn put_scenario(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AdminError> {
+    let bytes = crate::http::read_body(body, app.config.server.body_limit)
+        .await
+        .map_err(|e| AdminError::bad_request(e.to_string()))?;
+    let media = crate::http::media_type(&headers).unwrap_or_default();
+    let scenario: ScenarioConfig = if media.contains("toml") {
+        let text =
+            std::str::from_utf8(&bytes).map_err(|e| AdminError::bad_request(e.to_string()))?;
+        ScenarioConfig::from_toml(text).map_err(AdminError::bad_request)?
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| AdminError::bad_request(format!("not a scenario: {e}")))?
+    };
+    app.scenario.replace(scenario).map_err(|problems| {
+        AdminError::bad_request("the scenario is not valid").with_details(problems)
+    })?;
+    Ok(Json(app.scenario.get()).into_response())
+}

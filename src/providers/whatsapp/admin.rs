@@ -1,0 +1,386 @@
+//! The WhatsApp part of the admin API (`/__sandbox/whatsapp`): what the business sent, its
+//! orders, and the customer's side of the chat (paying an order, sending a message).
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::store::{Paid, PayAttempt, PayError, PayOutcome};
+use super::webhooks;
+use crate::admin::{AdminError, AdminJson, AdminQuery};
+use crate::app::AppState;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct MessageFilter {
+    pub phone_number_id: Option<String>,
+    pub to: Option<String>,
+    pub reference_id: Option<String>,
+    pub kind: Option<String>,
+    pub direction: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// `GET /__sandbox/whatsapp/messages`: messages oldest first; `limit` keeps the newest N.
+pub async fn admin_messages(
+    State(app): State<AppState>,
+    AdminQuery(f): AdminQuery<MessageFilter>,
+) -> Response {
+    let store = app.whatsapp.store.lock();
+    let to_digits =
+        f.to.as_deref()
+            .map(|t| t.chars().filter(char::is_ascii_digit).collect::<String>());
+    let mut out: Vec<Value> = Vec::new();
+    for business in store.businesses() {
+        if f.phone_number_id
+            .as_deref()
+            .is_some_and(|p| p != business.config.phone_number_id)
+        {
+            continue;
+        }
+        for m in business.messages.values() {
+            let keep = to_digits
+                .as_deref()
+                .is_none_or(|d| m.wa_id.as_deref() == Some(d))
+                && f.reference_id
+                    .as_deref()
+                    .is_none_or(|r| m.reference_id.as_deref() == Some(r))
+                && f.kind
+                    .as_deref()
+                    .is_none_or(|k| m.kind == k || m.kind.ends_with(&format!(".{k}")))
+                && f.direction.as_deref().is_none_or(|d| {
+                    serde_json::to_value(m.direction)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|s| s == d))
+                        .unwrap_or(false)
+                });
+            if keep {
+                out.push(serde_json::to_value(m).unwrap_or(Value::Null));
+            }
+        }
+    }
+    drop(store);
+    out.sort_by_key(|m| m["timestamp"].as_i64().unwrap_or(0));
+    if let Some(limit) = f.limit
+        && out.len() > limit
+    {
+        out.drain(..out.len() - limit);
+    }
+    Json(json!({ "messages": out })).into_response()
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct OrderFilter {
+    pub phone_number_id: Option<String>,
+}
+
+/// `GET /__sandbox/whatsapp/orders`.
+pub async fn admin_orders(
+    State(app): State<AppState>,
+    AdminQuery(f): AdminQuery<OrderFilter>,
+) -> Response {
+    let store = app.whatsapp.store.lock();
+    let orders: Vec<Value> = store
+        .businesses()
+        .filter(|b| {
+            f.phone_number_id
+                .as_deref()
+                .is_none_or(|p| p == b.config.phone_number_id)
+        })
+        .flat_map(|b| b.orders.values())
+        .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
+        .collect();
+    Json(json!({ "orders": orders })).into_response()
+}
+
+/// `GET /__sandbox/whatsapp/orders/{reference_id}`: the order and every message about it.
+pub async fn admin_order(
+    State(app): State<AppState>,
+    Path(reference_id): Path<String>,
+    AdminQuery(f): AdminQuery<OrderFilter>,
+) -> Result<Response, AdminError> {
+    let store = app.whatsapp.store.lock();
+    let found: Vec<_> = store
+        .businesses()
+        .filter(|b| {
+            f.phone_number_id
+                .as_deref()
+                .is_none_or(|p| p == b.config.phone_number_id)
+        })
+        .filter_map(|b| b.orders.get(&reference_id).map(|o| (b, o)))
+        .collect();
+    match found.as_slice() {
+        [] => Err(AdminError::not_found(format!(
+            "no order with reference_id {reference_id:?}"
+        ))),
+        [(business, order)] => {
+            let messages: Vec<Value> = business
+                .messages
+                .values()
+                .filter(|m| m.reference_id.as_deref() == Some(reference_id.as_str()))
+                .map(|m| serde_json::to_value(m).unwrap_or(Value::Null))
+                .collect();
+            let mut v = serde_json::to_value(order).unwrap_or(Value::Null);
+            v["messages"] = Value::Array(messages);
+            Ok(Json(v).into_response())
+        }
+        _ => Err(AdminError::bad_request(format!(
+            "reference_id {reference_id:?} exists for several businesses; add ?phone_number_id="
+        ))),
+    }
+}
+
+/// Which business an admin action is for: the one named, or the only one there is.
+fn business_for(app: &AppState, phone_number_id: Option<&str>) -> Result<String, AdminError> {
+    let store = app.whatsapp.store.lock();
+    match phone_number_id {
+        Some(p) => store
+            .business(p)
+            .map(|b| b.config.phone_number_id.clone())
+            .ok_or_else(|| {
+                AdminError::not_found(format!("no business with phone_number_id {p:?}"))
+            }),
+        None => {
+            let mut all = store.businesses().map(|b| b.config.phone_number_id.clone());
+            match (all.next(), all.next()) {
+                (Some(only), None) => Ok(only),
+                (None, _) => Err(AdminError::not_found("no business is configured")),
+                _ => Err(AdminError::bad_request(
+                    "several businesses are configured; add phone_number_id",
+                )),
+            }
+        }
+    }
+}
+
+/// The business that owns order `reference_id` (or the one named).
+fn business_of_order(
+    app: &AppState,
+    reference_id: &str,
+    phone_number_id: Option<&str>,
+) -> Result<String, AdminError> {
+    if let Some(p) = phone_number_id {
+        return business_for(app, Some(p));
+    }
+    let store = app.whatsapp.store.lock();
+    let owners: Vec<String> = store
+        .businesses()
+        .filter(|b| b.orders.contains_key(&reference_id.to_string()))
+        .map(|b| b.config.phone_number_id.clone())
+        .collect();
+    match owners.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(AdminError::not_found(format!(
+            "no order with reference_id {reference_id:?}"
+        ))),
+        _ => Err(AdminError::bad_request(format!(
+            "reference_id {reference_id:?} exists for several businesses; add phone_number_id"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayRequest {
+    /// `captured` (default), `failed` or `pending`.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// `upi` (default), `card`, `wallet` or `netbanking`.
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// The gateway error of a failed attempt (`{"code": ..., "reason": ...}`).
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+/// `POST /__sandbox/whatsapp/orders/{reference_id}/pay`: the customer pays from the chat.
+///
+/// For a Brazil one-click (`offsite_card_pay`) order this is "Send payment": WhatsApp sends the
+/// inbound `interactive.payment_method` message. For an India payment-gateway order it is the
+/// payment itself: WhatsApp sends the payment status (`captured`, or `pending` with a failed
+/// transaction). Other payment types get no WhatsApp webhook, so they are refused with 409.
+pub async fn pay_order(
+    State(app): State<AppState>,
+    Path(reference_id): Path<String>,
+    AdminJson(request): AdminJson<PayRequest>,
+) -> Result<Response, AdminError> {
+    let outcome = match request.outcome.as_deref().unwrap_or("captured") {
+        "captured" | "success" => PayOutcome::Captured,
+        "failed" => PayOutcome::Failed,
+        "pending" => PayOutcome::Pending,
+        other => {
+            return Err(AdminError::bad_request(format!(
+                "outcome {other:?} is not one of captured, failed, pending"
+            )));
+        }
+    };
+    let method = request.method.unwrap_or_else(|| "upi".into());
+    if !["upi", "card", "wallet", "netbanking"].contains(&method.as_str()) {
+        return Err(AdminError::bad_request(format!(
+            "method {method:?} is not one of upi, card, wallet, netbanking"
+        )));
+    }
+    let phone = business_of_order(&app, &reference_id, request.phone_number_id.as_deref())?;
+    let now = app.clock.now_secs();
+    let paid = app
+        .whatsapp
+        .store
+        .lock()
+        .pay(
+            &phone,
+            &reference_id,
+            PayAttempt {
+                outcome,
+                method,
+                error: request.error,
+            },
+            now,
+            &app.ids,
+        )
+        .map_err(|e| match e {
+            PayError::NotFound(_) => AdminError::not_found(e.to_string()),
+            PayError::Conflict(_) => AdminError::conflict(e.to_string()),
+        })?;
+    let answer = match paid {
+        Paid::Gateway(order) => {
+            let value = webhooks::payment_status_value(&order, now);
+            let status = value["statuses"][0]["status"].clone();
+            let delivery = webhooks::send(
+                &app,
+                &phone,
+                &format!("payment.{}", status.as_str().unwrap_or("")),
+                Some(reference_id.clone()),
+                value,
+            );
+            json!({"reference_id": reference_id, "kind": "payment_status", "payment_status": status,
+                   "transaction": order.transactions.last().map(|t| webhooks::transaction_value(&order, t)),
+                   "delivery_id": delivery})
+        }
+        Paid::OneClick(message) => {
+            let value = webhooks::inbound_value(&message, "Sandbox Customer");
+            let delivery = webhooks::send(
+                &app,
+                &phone,
+                "messages.interactive.payment_method",
+                Some(reference_id.clone()),
+                value,
+            );
+            json!({"reference_id": reference_id, "kind": "payment_method", "message_id": message.id, "delivery_id": delivery})
+        }
+    };
+    Ok((StatusCode::OK, Json(answer)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserMessage {
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// The customer's profile name in the contact card.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A text message.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// A reply-button tap: `{"id": ..., "title": ...}`.
+    #[serde(default)]
+    pub button_reply: Option<Value>,
+    /// A list-row choice: `{"id": ..., "title": ..., "description": ...}`.
+    #[serde(default)]
+    pub list_reply: Option<Value>,
+    /// The business message being replied to (its wamid).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Any other message object, sent as given (`{"type": "location", "location": {...}}`).
+    #[serde(default)]
+    pub message: Option<Value>,
+}
+
+/// `POST /__sandbox/whatsapp/users/{wa_id}/messages`: the customer writes to the business.
+pub async fn user_message(
+    State(app): State<AppState>,
+    Path(wa_id): Path<String>,
+    AdminJson(request): AdminJson<UserMessage>,
+) -> Result<Response, AdminError> {
+    if wa_id.is_empty() || !wa_id.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(AdminError::bad_request(
+            "wa_id must be the customer's digits, e.g. 919876543210",
+        ));
+    }
+    let phone = business_for(&app, request.phone_number_id.as_deref())?;
+    let display = app
+        .whatsapp
+        .store
+        .lock()
+        .business(&phone)
+        .map(|b| b.config.display_phone_number.clone())
+        .unwrap_or_default();
+    let given = [
+        request.text.is_some(),
+        request.button_reply.is_some(),
+        request.list_reply.is_some(),
+        request.message.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
+    if given != 1 {
+        return Err(AdminError::bad_request(
+            "give exactly one of text, button_reply, list_reply or message",
+        ));
+    }
+    let mut body = if let Some(text) = &request.text {
+        json!({"type": "text", "text": {"body": text}})
+    } else if let Some(reply) = &request.button_reply {
+        json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": reply}})
+    } else if let Some(reply) = &request.list_reply {
+        json!({"type": "interactive", "interactive": {"type": "list_reply", "list_reply": reply}})
+    } else {
+        let m = request.message.clone().unwrap_or(Value::Null);
+        if !m.get("type").is_some_and(Value::is_string) {
+            return Err(AdminError::bad_request(
+                "message must be an object with a type",
+            ));
+        }
+        m
+    };
+    if let Some(context) = &request.context {
+        body["context"] = json!({"from": display, "id": context});
+    }
+    let kind = match body["type"].as_str().unwrap_or("text") {
+        "interactive" => format!(
+            "interactive.{}",
+            body.pointer("/interactive/type")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+        ),
+        other => other.to_string(),
+    };
+    let now = app.clock.now_secs();
+    let message = app
+        .whatsapp
+        .store
+        .lock()
+        .record_inbound(&phone, &wa_id, body, &kind, now, &app.ids)
+        .ok_or_else(|| AdminError::not_found("no such business"))?;
+    let name = request.name.as_deref().unwrap_or("Sandbox Customer");
+    let value = webhooks::inbound_value(&message, name);
+    let delivery = webhooks::send(
+        &app,
+        &phone,
+        &format!("messages.{kind}"),
+        Some(message.id.clone()),
+        value,
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"message_id": message.id, "delivery_id": delivery})),
+    )
+        .into_response())
+}

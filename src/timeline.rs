@@ -1,0 +1,108 @@
+//! Everything that happens later, on the sandbox clock: message statuses falling due, webhook
+//! retries, link expiries, scripted payments.
+//!
+//! Jobs wait in one queue ordered by (due time, insertion order). A single task runs every job
+//! that has fallen due, in that order, then sleeps until the next one is due, a new job arrives,
+//! or the clock jumps. Advancing the clock therefore fires everything that fell due at once, in
+//! time order. Jobs are quick (they record state and hand deliveries to the webhook engine), so
+//! nothing here blocks on the network.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::app::Sandbox;
+use crate::clock::Millis;
+
+/// Something to do at a given sandbox time.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// Attempt (or retry) a webhook delivery.
+    Deliver { delivery_id: String },
+    /// A WhatsApp happening (a status reached, a refusal reported).
+    WhatsApp(crate::providers::whatsapp::webhooks::Job),
+}
+
+#[derive(Debug, Default)]
+pub struct Timeline {
+    queue: Mutex<Queue>,
+    wake: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    jobs: BTreeMap<(Millis, u64), Job>,
+    seq: u64,
+}
+
+impl Timeline {
+    /// Schedules `job` at sandbox time `due`.
+    pub fn at(&self, due: Millis, job: Job) {
+        {
+            let mut q = self.queue.lock();
+            q.seq += 1;
+            let seq = q.seq;
+            q.jobs.insert((due, seq), job);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Jobs waiting, for the health endpoint and tests.
+    pub fn pending(&self) -> usize {
+        self.queue.lock().jobs.len()
+    }
+
+    /// Drops every waiting job (reset).
+    pub fn clear(&self) {
+        self.queue.lock().jobs.clear();
+    }
+
+    /// Removes and returns every job due at or before `now`, in order.
+    fn take_due(&self, now: Millis) -> Vec<Job> {
+        let mut q = self.queue.lock();
+        let later = q.jobs.split_off(&(now + 1, 0));
+        let due = std::mem::replace(&mut q.jobs, later);
+        due.into_values().collect()
+    }
+
+    fn next_due(&self) -> Option<Millis> {
+        self.queue.lock().jobs.keys().next().map(|(due, _)| *due)
+    }
+}
+
+/// Runs due jobs until the sandbox shuts down.
+pub async fn run(sandbox: Weak<Sandbox>) {
+    let (mut clock_changes, mut shutdown) = match sandbox.upgrade() {
+        Some(s) => (s.clock.subscribe(), s.shutdown_signal()),
+        None => return,
+    };
+    loop {
+        let Some(s): Option<Arc<Sandbox>> = sandbox.upgrade() else {
+            return;
+        };
+        // `notify_one` leaves a permit when nobody waits, so a job scheduled while the due jobs
+        // run still wakes the next wait.
+        let now = s.clock.now_ms();
+        for job in s.timeline.take_due(now) {
+            s.run_job(job);
+        }
+        let wait = s
+            .timeline
+            .next_due()
+            .and_then(|due| s.clock.real_wait_until(due));
+        let sleep = async {
+            match wait {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = sleep => {},
+            () = s.timeline.wake.notified() => {},
+            r = clock_changes.changed() => if r.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+    }
+}

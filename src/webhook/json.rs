@@ -1,0 +1,72 @@
+//! JSON serialisation for webhook bodies.
+//!
+//! Meta signs webhook bodies after escaping every non-ASCII character as `\uXXXX` with lowercase
+//! hex (UTF-16 code units, so characters above the BMP become surrogate pairs). Serialising the
+//! same way, and signing exactly the bytes sent, lets both raw-body verifiers and verifiers that
+//! re-escape a decoded body agree with the signature.
+
+use std::io;
+
+use serde::Serialize;
+use serde_json::{Value, ser::Formatter};
+
+/// Compact JSON with non-ASCII characters escaped as lowercase `\uXXXX`.
+pub fn to_ascii_vec(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, AsciiEscaping);
+    // Invariant: a `Value` always serialises (its map keys are strings).
+    value
+        .serialize(&mut ser)
+        .expect("a serde_json::Value serialises");
+    out
+}
+
+/// Compact JSON as `serde_json` writes it (UTF-8, no extra escaping).
+pub fn to_vec(value: &Value) -> Vec<u8> {
+    // Invariant: a `Value` always serialises (its map keys are strings).
+    serde_json::to_vec(value).expect("a serde_json::Value serialises")
+}
+
+struct AsciiEscaping;
+
+impl Formatter for AsciiEscaping {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, ch) in fragment.char_indices() {
+            if ch.is_ascii() {
+                continue;
+            }
+            writer.write_all(&fragment.as_bytes()[start..i])?;
+            let mut units = [0u16; 2];
+            for unit in ch.encode_utf16(&mut units) {
+                write!(writer, "\\u{unit:04x}")?;
+            }
+            start = i + ch.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn non_ascii_is_escaped_in_lowercase_with_surrogate_pairs() {
+        let v = json!({"text": "äöå 😀 \"q\"\n", "ok": "plain/ascii"});
+        let bytes = to_ascii_vec(&v);
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert_eq!(
+            text,
+            r#"{"text":"\u00e4\u00f6\u00e5 \ud83d\ude00 \"q\"\n","ok":"plain/ascii"}"#
+        );
+        assert!(bytes.is_ascii());
+        let back: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back, v);
+    }
+}
