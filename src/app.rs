@@ -145,7 +145,7 @@ pub async fn run(
         seed = state.ids.seed(),
         "paylink-sandbox ready"
     );
-    let background = tokio::spawn(timeline::run(Arc::downgrade(&state)));
+    let background = start_background(&state);
     let served = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -153,6 +153,11 @@ pub async fn run(
     let _ = background.await;
     served?;
     Ok(())
+}
+
+/// Starts the task that runs timeline jobs (due statuses, webhook attempts, expiries).
+pub fn start_background(state: &Arc<Sandbox>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(timeline::run(Arc::downgrade(state)))
 }
 
 /// The lines printed at start-up: where each provider lives and the credentials to use.
