@@ -16,7 +16,7 @@ use crate::{
     clock::Clock,
     config::Config,
     ids::Ids,
-    providers::whatsapp,
+    providers::{razorpay, whatsapp},
     scenario::Scenario,
     schema::Schemas,
     timeline::{self, Job, Timeline},
@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// The providers this build serves, as mounted under `/<name>`.
-pub const PROVIDERS: &[&str] = &["whatsapp"];
+pub const PROVIDERS: &[&str] = &["whatsapp", "razorpay"];
 
 /// Everything a request handler may touch.
 #[derive(Debug)]
@@ -37,6 +37,7 @@ pub struct Sandbox {
     pub webhooks: webhook::Engine,
     pub scenario: Scenario,
     pub whatsapp: whatsapp::WhatsApp,
+    pub razorpay: razorpay::Razorpay,
     /// The sandbox's own base URL, as written into links it hands out.
     pub base_url: String,
     pub started: Instant,
@@ -68,6 +69,7 @@ impl Sandbox {
             webhooks,
             scenario: Scenario::new(config.scenario.clone()),
             whatsapp: whatsapp::WhatsApp::new(&config),
+            razorpay: razorpay::Razorpay::new(&config),
             base_url,
             config,
             started: Instant::now(),
@@ -90,6 +92,7 @@ impl Sandbox {
     pub fn current_target(&self, d: &webhook::Delivery) -> Option<webhook::Target> {
         match d.provider {
             webhook::Provider::Whatsapp => whatsapp::webhooks::target(self, &d.tenant),
+            webhook::Provider::Razorpay => razorpay::webhooks::target(self, &d.tenant),
             _ => None,
         }
     }
@@ -99,18 +102,24 @@ impl Sandbox {
         match job {
             Job::Deliver { delivery_id } => self.webhooks.dispatch(self, &delivery_id),
             Job::WhatsApp(job) => whatsapp::webhooks::run(self, job),
+            Job::Razorpay(job) => razorpay::webhooks::run(self, job),
         }
     }
 }
 
 /// How many routes the sandbox serves (emulated and admin).
 pub fn route_count() -> usize {
-    whatsapp::ROUTES.len() + whatsapp::ADMIN_ROUTES.len() + admin::ROUTES.len()
+    whatsapp::ROUTES.len()
+        + whatsapp::ADMIN_ROUTES.len()
+        + razorpay::ROUTES.len()
+        + razorpay::ADMIN_ROUTES.len()
+        + admin::ROUTES.len()
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/whatsapp", whatsapp::router())
+        .nest("/razorpay", razorpay::router())
         .nest("/__sandbox", admin::router())
         .fallback(not_found)
         .with_state(state)
@@ -180,6 +189,12 @@ pub fn banner(config: &Config, addr: SocketAddr, seed: u64) -> String {
         out.push_str(&format!(
             "            access token {}  phone number id {}  WABA id {}  app secret {}  verify token {}\n",
             b.access_token, b.phone_number_id, b.waba_id, b.app_secret, b.verify_token
+        ));
+    }
+    for a in &config.razorpay.accounts {
+        out.push_str(&format!(
+            "  razorpay  {base}/razorpay  (payment links; SDK base_url)  key_id {}  key_secret {}  webhook secret {}\n",
+            a.key_id, a.key_secret, a.webhook_secret
         ));
     }
     out.push_str(&format!("  admin     {base}/__sandbox/health\n"));

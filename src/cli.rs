@@ -102,6 +102,12 @@ pub struct ServeArgs {
     /// The app secret that signs WhatsApp webhooks (the app and every configured business).
     #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_APP_SECRET", global = true)]
     pub whatsapp_app_secret: Option<String>,
+    /// Where payment-link gateway webhooks go (the first configured account).
+    #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_URL", global = true)]
+    pub razorpay_webhook_url: Option<String>,
+    /// The secret that signs `X-Razorpay-Signature` (the first configured account).
+    #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_SECRET", global = true)]
+    pub razorpay_webhook_secret: Option<String>,
 }
 
 impl ServeArgs {
@@ -159,6 +165,14 @@ impl ServeArgs {
             config.whatsapp.app_secret = secret.clone();
             for b in &mut config.whatsapp.businesses {
                 b.app_secret = secret.clone();
+            }
+        }
+        if let Some(account) = config.razorpay.accounts.first_mut() {
+            if let Some(url) = &self.razorpay_webhook_url {
+                account.webhook_url = Some(url.clone());
+            }
+            if let Some(secret) = &self.razorpay_webhook_secret {
+                account.webhook_secret = secret.clone();
             }
         }
         config.validate()?;

@@ -20,7 +20,54 @@ pub struct Config {
     pub clock: ClockConfig,
     pub webhooks: WebhooksConfig,
     pub whatsapp: WhatsAppConfig,
+    pub razorpay: RazorpayConfig,
     pub scenario: crate::scenario::ScenarioConfig,
+}
+
+/// The payment-links gateway (Razorpay's API shape).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RazorpayConfig {
+    /// Allow `upi_link: true` with `rzp_test_` keys (the real API refuses it in test mode).
+    pub upi_links_in_test_mode: bool,
+    pub accounts: Vec<RazorpayAccount>,
+}
+
+impl Default for RazorpayConfig {
+    fn default() -> Self {
+        Self {
+            upi_links_in_test_mode: false,
+            accounts: vec![RazorpayAccount::default()],
+        }
+    }
+}
+
+/// One merchant account: its API key pair and its webhook.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RazorpayAccount {
+    pub key_id: String,
+    pub key_secret: String,
+    /// `acc_` id carried in webhook envelopes.
+    pub account_id: String,
+    /// Display name on the hosted checkout page.
+    pub merchant_name: String,
+    pub webhook_url: Option<String>,
+    /// Signs `X-Razorpay-Signature` (a webhook secret, distinct from the key secret).
+    pub webhook_secret: String,
+}
+
+impl Default for RazorpayAccount {
+    fn default() -> Self {
+        Self {
+            key_id: "rzp_test_PaylinkSandbox01".into(),
+            key_secret: "paylinkSandboxKeySecret01".into(),
+            account_id: "acc_PaylinkSandbox01".into(),
+            merchant_name: "Paylink Sandbox Store".into(),
+            webhook_url: None,
+            webhook_secret: "paylink-sandbox-webhook-secret".into(),
+        }
+    }
 }
 
 /// How the delivery engine retries and how long it waits for a receiver.
@@ -240,6 +287,37 @@ impl Config {
             {
                 problems.push(format!(
                     "{at} must be an http:// or https:// URL (got {url:?})"
+                ));
+            }
+        }
+        let rz = &self.razorpay;
+        if rz.accounts.is_empty() {
+            problems.push("razorpay.accounts must list at least one account".to_string());
+        }
+        let mut seen_keys = std::collections::HashSet::new();
+        for (i, a) in rz.accounts.iter().enumerate() {
+            let at = format!("razorpay.accounts[{i}]");
+            if !(a.key_id.starts_with("rzp_test_") || a.key_id.starts_with("rzp_live_"))
+                || a.key_id.contains(':')
+            {
+                problems.push(format!(
+                    "{at}.key_id must start with rzp_test_ or rzp_live_ and have no ':' (got {:?})",
+                    a.key_id
+                ));
+            }
+            if !seen_keys.insert(&a.key_id) {
+                problems.push(format!("{at}.key_id {} is listed twice", a.key_id));
+            }
+            if a.key_secret.is_empty() || a.webhook_secret.is_empty() {
+                problems.push(format!(
+                    "{at}.key_secret and webhook_secret must not be empty"
+                ));
+            }
+            if let Some(url) = &a.webhook_url
+                && !is_http_url(url)
+            {
+                problems.push(format!(
+                    "{at}.webhook_url must be an http:// or https:// URL (got {url:?})"
                 ));
             }
         }

@@ -20,6 +20,9 @@
 //! src/providers/whatsapp/
 //!                     mod.rs (router, fidelity notes), handlers.rs, model.rs, store.rs,
 //!                     error.rs (Graph envelope), rules.rs (checks a schema cannot express)
+//! src/providers/razorpay/
+//!                     the payment-links gateway: same files, plus admin.rs and webhooks.rs
+//! src/ui/             hosted checkout pages (and the dashboard), rendered server-side
 //! src/admin/          the control API under /__sandbox/
 //! schemas/<provider>/ JSON Schemas, embedded at build time
 //! fixtures/<provider>/ valid and invalid example requests
@@ -38,5 +41,6 @@ pub mod providers;
 pub mod scenario;
 pub mod schema;
 pub mod timeline;
+pub mod ui;
 pub mod validate;
 pub mod webhook;

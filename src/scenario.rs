@@ -128,6 +128,27 @@ pub struct Outcome {
     /// Refuse the request itself with this error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reject: Option<ErrorSpec>,
+    /// Pay the created link automatically (payment providers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pay: Option<PayScript>,
+}
+
+/// A payment a rule makes on its own, some time after the link is created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PayScript {
+    /// Payment method (`upi`, `card`, ... for the gateway; `credit_card`, `paypal`, ... for Qonto).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// `success` or `failure` for the gateway; a payment status (`paid`, `failed`, ...) for Qonto.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Delay after creation (default: immediately).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Span>,
+    /// Amount in minor units (default: what is due).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
 }
 
 /// What a request looks like to the rules.
@@ -201,6 +222,31 @@ impl ScenarioConfig {
                 );
                 if rule.provider != Provider::Whatsapp {
                     problems.push(format!("{at}.then.statuses applies to whatsapp rules only"));
+                }
+            }
+            if let Some(pay) = &rule.then.pay {
+                match rule.provider {
+                    Provider::Whatsapp => problems.push(format!(
+                        "{at}.then.pay applies to razorpay and qonto rules only"
+                    )),
+                    Provider::Razorpay => {
+                        if let Some(m) = &pay.method
+                            && !crate::providers::razorpay::model::METHODS.contains(&m.as_str())
+                        {
+                            problems.push(format!("{at}.then.pay.method {m:?} is not one of upi, card, netbanking, wallet"));
+                        }
+                        if let Some(o) = &pay.outcome
+                            && !["success", "failure"].contains(&o.as_str())
+                        {
+                            problems.push(format!(
+                                "{at}.then.pay.outcome {o:?} is not success or failure"
+                            ));
+                        }
+                    }
+                    Provider::Qonto => {}
+                }
+                if pay.amount.is_some_and(|a| a <= 0) {
+                    problems.push(format!("{at}.then.pay.amount must be positive"));
                 }
             }
             if let Some(status) = rule.then.reject.as_ref().and_then(|r| r.http_status)

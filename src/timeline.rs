@@ -23,6 +23,8 @@ pub enum Job {
     Deliver { delivery_id: String },
     /// A WhatsApp happening (a status reached, a refusal reported).
     WhatsApp(crate::providers::whatsapp::webhooks::Job),
+    /// A gateway happening (a link expiring, a scripted payment).
+    Razorpay(crate::providers::razorpay::webhooks::Job),
 }
 
 #[derive(Debug, Default)]

@@ -66,6 +66,10 @@ async fn a_message_reports_sent_delivered_and_read_signed_after_the_handshake() 
             json!({"display_phone_number": "15550783881", "phone_number_id": PHONE_ID})
         );
         let status = &value["statuses"][0];
+        assert_eq!(value["contacts"][0]["wa_id"], "16505551234");
+        let bsuid = value["contacts"][0]["user_id"].as_str().unwrap();
+        assert!(bsuid.starts_with("US.") && bsuid.len() == 23, "{bsuid}");
+        assert_eq!(status["recipient_user_id"], bsuid);
         assert_eq!(status["id"], wamid.as_str());
         assert_eq!(status["recipient_id"], "16505551234");
         assert!(status["timestamp"].is_string(), "timestamps are strings");

@@ -45,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}", get(webhooks::get))
         .route("/webhooks/{id}/redeliver", post(webhooks::redeliver))
         .nest("/whatsapp", whatsapp::admin_router())
+        .nest("/razorpay", crate::providers::razorpay::admin_router())
         .fallback(unknown)
 }
 

@@ -2,4 +2,5 @@
 //! (router and the fidelity notes), `handlers.rs`, `model.rs`, `store.rs`, `error.rs` and
 //! `rules.rs` (the checks a schema cannot express).
 
+pub mod razorpay;
 pub mod whatsapp;

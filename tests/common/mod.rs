@@ -14,6 +14,9 @@ pub const TOKEN: &str = "EAAPaylinkSandboxTestAccessToken0000";
 pub const PHONE_ID: &str = "106540352242922";
 pub const WABA_ID: &str = "102290129340398";
 pub const APP_SECRET: &str = "paylink-sandbox-app-secret";
+pub const RZP_KEY: &str = "rzp_test_PaylinkSandbox01";
+pub const RZP_SECRET: &str = "paylinkSandboxKeySecret01";
+pub const RZP_WEBHOOK_SECRET: &str = "paylink-sandbox-webhook-secret";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -124,6 +127,29 @@ impl TestApp {
         let status = response.status().as_u16();
         let json = response.json::<Value>().await.expect("the answer is JSON");
         (status, json)
+    }
+
+    /// A request to `/razorpay{path}` with the default key pair.
+    pub fn rzp(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(&format!("/razorpay{path}")))
+            .basic_auth(RZP_KEY, Some(RZP_SECRET))
+    }
+
+    /// Sends a gateway request and returns `(status, JSON body)`.
+    pub async fn rzp_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut r = self.rzp(method, path);
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        let response = r.send().await.expect("sandbox reachable");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("gateway answers JSON"))
     }
 
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {

@@ -134,6 +134,15 @@ pub async fn admin_order(
     }
 }
 
+fn waba_of(app: &AppState, phone_number_id: &str) -> String {
+    app.whatsapp
+        .store
+        .lock()
+        .business(phone_number_id)
+        .map(|b| b.config.waba_id.clone())
+        .unwrap_or_default()
+}
+
 /// Which business an admin action is for: the one named, or the only one there is.
 fn business_for(app: &AppState, phone_number_id: Option<&str>) -> Result<String, AdminError> {
     let store = app.whatsapp.store.lock();
@@ -263,7 +272,8 @@ pub async fn pay_order(
                    "delivery_id": delivery})
         }
         Paid::OneClick(message) => {
-            let value = webhooks::inbound_value(&message, "Sandbox Customer");
+            let waba = waba_of(&app, &phone);
+            let value = webhooks::inbound_value(&message, "Sandbox Customer", &waba);
             let delivery = webhooks::send(
                 &app,
                 &phone,
@@ -370,7 +380,7 @@ pub async fn user_message(
         .record_inbound(&phone, &wa_id, body, &kind, now, &app.ids)
         .ok_or_else(|| AdminError::not_found("no such business"))?;
     let name = request.name.as_deref().unwrap_or("Sandbox Customer");
-    let value = webhooks::inbound_value(&message, name);
+    let value = webhooks::inbound_value(&message, name, &waba_of(&app, &phone));
     let delivery = webhooks::send(
         &app,
         &phone,

@@ -185,7 +185,17 @@ async fn send(
         require_messaging_product: app.config.whatsapp.require_messaging_product,
         configuration_names: Some(&configuration_names),
     };
-    let checked = rules::check(&app.schemas, &mut message, &ctx);
+    let mut checked = rules::check(&app.schemas, &mut message, &ctx);
+    if let Some(order) = &checked.order
+        && let Some(uri) = &order.payment_link
+    {
+        checked.warnings.extend(sandbox_link_warnings(
+            app,
+            uri,
+            order.total_amount,
+            &order.currency,
+        ));
+    }
     let mark_read = matches!(checked.intent, rules::Intent::MarkRead { .. });
     let plan = (!mark_read && checked.violations.is_empty()).then(|| {
         let order = checked.order.as_ref();
@@ -244,6 +254,41 @@ async fn send(
         "contacts": [contact],
         "messages": [{"id": message_id}],
     }))
+}
+
+/// When an order's `payment_link.uri` is one of the sandbox's own gateway links, checks the link
+/// exists, still takes payments and asks for the order's total in its currency. Real WhatsApp
+/// cannot know this, so mismatches are warnings on the message, not refusals.
+fn sandbox_link_warnings(app: &AppState, uri: &str, total: i64, currency: &str) -> Vec<String> {
+    let Some(code) = uri
+        .strip_prefix(&app.base_url)
+        .and_then(|rest| rest.strip_prefix("/razorpay/i/"))
+        .map(|rest| rest.split(['?', '#', '/']).next().unwrap_or(""))
+    else {
+        return Vec::new();
+    };
+    let at = format!("{}/payment_settings/0/payment_link/uri", rules::PARAMS);
+    let store = app.razorpay.store.lock();
+    let Some((_, link)) = store.by_code(code) else {
+        return vec![format!(
+            "{at}: {uri} is not a payment link of this sandbox; the customer will find nothing to pay"
+        )];
+    };
+    let mut warnings = Vec::new();
+    if link.status.as_str() != "created" {
+        warnings.push(format!(
+            "{at}: payment link {} is {}, not created; the customer cannot pay it",
+            link.id,
+            link.status.as_str()
+        ));
+    }
+    if link.amount != total || link.currency != currency {
+        warnings.push(format!(
+            "{at}: payment link {} asks for {} {} but total_amount is {} {}",
+            link.id, link.amount, link.currency, total, currency
+        ));
+    }
+    warnings
 }
 
 /// A scenario's synchronous rejection in Graph's words.

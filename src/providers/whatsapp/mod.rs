@@ -31,6 +31,11 @@
 //!   `importer_address` for every item, as Meta's table says.
 //! - An unknown `configuration_name` or an amount over the ₹5,00,000 UPI cap is not refused (the
 //!   real API accepts the send; the customer cannot pay); it is recorded as a warning on the message.
+//! - An order whose `payment_link.uri` is one of this sandbox's own gateway links
+//!   (`<base>/razorpay/i/<code>`) is checked against that link: a link that does not exist, is not
+//!   `created`, or whose amount or currency differs from `total_amount` is recorded as a warning
+//!   on the message (visible in `GET /__sandbox/whatsapp/messages` and the dashboard). It is not a
+//!   refusal, because real WhatsApp never sees the gateway's state.
 //! - `action.parameters` may be sent as a JSON string holding the object, as Meta's pages describe.
 //! - Bodies: `application/json` (or no content type), or a Graph-style form post whose object
 //!   fields are JSON strings. Bodies over the 1 MiB limit get HTTP 413 with code 100.

@@ -321,6 +321,47 @@ impl Order {
     }
 }
 
+/// The business-scoped user id (BSUID) Graph gives a customer: an ISO country code from the
+/// number's calling code, a dot, and 20 digits derived from the business and the number, so the
+/// same customer has the same id with one business and a different one with another.
+pub fn bsuid(waba_id: &str, wa_id: &str) -> String {
+    const CODES: &[(&str, &str)] = &[
+        ("971", "AE"),
+        ("234", "NG"),
+        ("966", "SA"),
+        ("91", "IN"),
+        ("55", "BR"),
+        ("44", "GB"),
+        ("49", "DE"),
+        ("33", "FR"),
+        ("34", "ES"),
+        ("39", "IT"),
+        ("52", "MX"),
+        ("62", "ID"),
+        ("27", "ZA"),
+        ("65", "SG"),
+        ("61", "AU"),
+        ("81", "JP"),
+        ("86", "CN"),
+        ("54", "AR"),
+        ("57", "CO"),
+        ("7", "RU"),
+        ("1", "US"),
+    ];
+    let country = CODES
+        .iter()
+        .find(|(prefix, _)| wa_id.starts_with(prefix))
+        .map(|(_, c)| *c)
+        .unwrap_or("US");
+    let mac = crate::webhook::sign::hmac_sha256_hex(waba_id.as_bytes(), &[wa_id.as_bytes()]);
+    let digits: String = mac
+        .bytes()
+        .map(|b| char::from(b'0' + (b % 10)))
+        .take(20)
+        .collect();
+    format!("{country}.{digits}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::OrderStatus::*;
@@ -379,6 +420,16 @@ mod tests {
         assert_eq!(check_transition(Pending, Processing, true), Ok(()));
         assert_eq!(TransitionError::CancelAfterPayment.code(), 2047);
         assert_eq!(TransitionError::InvalidTransition.code(), 2046);
+    }
+
+    #[test]
+    fn bsuids_are_stable_per_business_and_carry_the_country() {
+        let a = bsuid("102290129340398", "919876543210");
+        assert!(a.starts_with("IN."), "{a}");
+        assert_eq!(a.len(), 23);
+        assert_eq!(a, bsuid("102290129340398", "919876543210"));
+        assert_ne!(a, bsuid("999", "919876543210"));
+        assert!(bsuid("1", "16505551234").starts_with("US."));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Direction, Message, Order, StatusEntry};
+use super::model::{Direction, Message, Order, StatusEntry, bsuid};
 use crate::app::Sandbox;
 use crate::clock::Millis;
 use crate::scenario::{ErrorSpec, Plan};
@@ -121,6 +121,7 @@ fn status_reached(
         let Some(business) = store.business_mut(phone_number_id) else {
             return;
         };
+        let waba_id = business.config.waba_id.clone();
         let Some(message) = business.messages.get_mut(&message_id.to_string()) else {
             return;
         };
@@ -140,7 +141,23 @@ fn status_reached(
             errors: errors.clone(),
         });
         let billable = status == "sent" || first_billable;
-        status_value(sandbox, message, status, now, billable, errors)
+        let message = &*message;
+        // Since the 2026 business-scoped user ids, statuses carry the customer's contact card
+        // (clients such as pywa read it, failed statuses included).
+        let mut contact = Map::new();
+        if let Some(wa_id) = &message.wa_id {
+            contact.insert("wa_id".into(), json!(wa_id));
+        }
+        if let Some(user_id) = recipient_user_id(&waba_id, message) {
+            contact.insert("user_id".into(), json!(user_id));
+        }
+        let status = status_value(sandbox, &waba_id, message, status, now, billable, errors);
+        let mut value = Map::new();
+        if !contact.is_empty() {
+            value.insert("contacts".into(), json!([Value::Object(contact)]));
+        }
+        value.insert("statuses".into(), json!([status]));
+        Value::Object(value)
     };
     let reference = Some(message_id.to_string());
     send(
@@ -163,6 +180,7 @@ fn api_major(version: &str) -> u32 {
 
 fn status_value(
     sandbox: &Sandbox,
+    waba_id: &str,
     m: &Message,
     status: &str,
     now: i64,
@@ -180,7 +198,7 @@ fn status_value(
     {
         s.insert("recipient_id".into(), json!(input));
     }
-    if let Some(user_id) = &m.user_id {
+    if let Some(user_id) = recipient_user_id(waba_id, m) {
         s.insert("recipient_user_id".into(), json!(user_id));
     }
     if let Some(data) = &m.biz_opaque_callback_data {
@@ -220,7 +238,14 @@ fn status_value(
     if !errors.is_empty() {
         s.insert("errors".into(), Value::Array(errors));
     }
-    json!({ "statuses": [Value::Object(s)] })
+    Value::Object(s)
+}
+
+/// The recipient's business-scoped user id: the one it was sent to, or its number's.
+fn recipient_user_id(waba_id: &str, m: &Message) -> Option<String> {
+    m.user_id
+        .clone()
+        .or_else(|| m.wa_id.as_deref().map(|w| bsuid(waba_id, w)))
 }
 
 /// Wraps a `value` in the `whatsapp_business_account` envelope of `phone_number_id`'s WABA.
@@ -386,7 +411,7 @@ pub fn pg_extras(order: &Order, out: &mut Map<String, Value>) {
 }
 
 /// An inbound user message with its sender's contact card.
-pub fn inbound_value(message: &Message, profile_name: &str) -> Value {
+pub fn inbound_value(message: &Message, profile_name: &str, waba_id: &str) -> Value {
     let mut m = match &message.body {
         Value::Object(o) => o.clone(),
         _ => Map::new(),
@@ -400,8 +425,9 @@ pub fn inbound_value(message: &Message, profile_name: &str) -> Value {
     ordered.insert("timestamp".into(), json!(message.timestamp.to_string()));
     ordered.extend(m);
     debug_assert_eq!(message.direction, Direction::Inbound);
+    let user_id = message.wa_id.as_deref().map(|w| bsuid(waba_id, w));
     json!({
-        "contacts": [{"profile": {"name": profile_name}, "wa_id": message.wa_id}],
+        "contacts": [{"profile": {"name": profile_name}, "wa_id": message.wa_id, "user_id": user_id}],
         "messages": [Value::Object(ordered)],
     })
 }

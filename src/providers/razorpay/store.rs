@@ -1,0 +1,514 @@
+//! In-memory gateway state, partitioned by API key: each account's payment links (bounded), its
+//! reference ids, its webhook setting, and the short codes of the hosted pages.
+//!
+//! Every mutation that matters to a webhook (create, update, cancel, pay, expire) is one method
+//! here, so the link and its history cannot drift apart.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::error::{self, Problem, RzError};
+use super::model::{LinkStatus, Payment, PaymentLink};
+use super::rules::{CreateDraft, UpdateDraft};
+use crate::bounded::BoundedMap;
+use crate::config::{RazorpayAccount, RazorpayConfig};
+use crate::ids::Ids;
+
+#[derive(Debug)]
+pub struct Account {
+    pub config: RazorpayAccount,
+    pub links: BoundedMap<String, PaymentLink>,
+    references: HashMap<String, String>,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: String,
+}
+
+impl Account {
+    fn new(config: RazorpayAccount, store_limit: usize) -> Self {
+        Self {
+            webhook_url: config.webhook_url.clone(),
+            webhook_secret: config.webhook_secret.clone(),
+            config,
+            links: BoundedMap::new(store_limit),
+            references: HashMap::new(),
+        }
+    }
+}
+
+/// A payment attempt on a link (from the hosted page, the admin API or a scenario).
+#[derive(Debug, Clone)]
+pub struct PayAttempt {
+    pub method: String,
+    pub success: bool,
+    /// Defaults to what is still due.
+    pub amount: Option<i64>,
+}
+
+/// What a payment attempt did.
+#[derive(Debug, Clone)]
+pub struct PayResult {
+    pub link: PaymentLink,
+    pub payment: Payment,
+    /// Whether this payment completed the link (and its order).
+    pub completed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayError {
+    #[error("no payment link {0:?}")]
+    NotFound(String),
+    #[error("this payment link is {0} and takes no more payments")]
+    Closed(&'static str),
+    #[error("{0}")]
+    Amount(String),
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub reference_id: Option<String>,
+    pub payment_id: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub count: Option<usize>,
+    pub skip: Option<usize>,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    accounts: HashMap<String, Account>,
+    codes: HashMap<String, (String, String)>,
+    store_limit: usize,
+}
+
+/// A well-formed link id: `plink_` and 14 alphanumerics.
+pub fn check_id(id: &str) -> Result<(), RzError> {
+    let stripped = id.strip_prefix("plink_").unwrap_or(id);
+    if id.starts_with("plink_")
+        && stripped.len() == 14
+        && stripped.bytes().all(|c| c.is_ascii_alphanumeric())
+    {
+        Ok(())
+    } else {
+        Err(RzError::MalformedId(stripped.to_string()))
+    }
+}
+
+impl Store {
+    pub fn new(config: &RazorpayConfig, store_limit: usize) -> Self {
+        let mut store = Self {
+            accounts: HashMap::new(),
+            codes: HashMap::new(),
+            store_limit,
+        };
+        for a in &config.accounts {
+            store.add_account(a.clone());
+        }
+        store
+    }
+
+    pub fn add_account(&mut self, config: RazorpayAccount) {
+        self.accounts.insert(
+            config.key_id.clone(),
+            Account::new(config, self.store_limit),
+        );
+    }
+
+    pub fn account(&self, key_id: &str) -> Option<&Account> {
+        self.accounts.get(key_id)
+    }
+
+    pub fn account_mut(&mut self, key_id: &str) -> Option<&mut Account> {
+        self.accounts.get_mut(key_id)
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
+    }
+
+    /// Checks `Authorization: Basic base64(key_id:key_secret)`; the scheme word must be exactly
+    /// `Basic`. Returns the key id.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<String, RzError> {
+        let (key_id, secret) = parse_basic(header)?;
+        match self.accounts.get(&key_id) {
+            Some(a) if a.config.key_secret == secret => Ok(key_id),
+            _ => Err(RzError::InvalidKey),
+        }
+    }
+
+    /// The key id and secret a header carries, whether or not an account has them.
+    pub fn credentials(header: Option<&str>) -> Result<(String, String), RzError> {
+        parse_basic(header)
+    }
+
+    fn account_of(&self, key_id: &str) -> Result<&Account, RzError> {
+        self.accounts.get(key_id).ok_or(RzError::InvalidKey)
+    }
+
+    pub fn create(
+        &mut self,
+        key_id: &str,
+        draft: CreateDraft,
+        now: i64,
+        ids: &Ids,
+        base_url: &str,
+    ) -> Result<PaymentLink, RzError> {
+        let account = self.accounts.get_mut(key_id).ok_or(RzError::InvalidKey)?;
+        if !draft.reference_id.is_empty() && account.references.contains_key(&draft.reference_id) {
+            return Err(RzError::Invalid(vec![Problem::new(
+                "/reference_id",
+                error::MSG_DUPLICATE_REFERENCE,
+            )]));
+        }
+        let id = ids.prefixed("plink");
+        let code = ids.alnum(9);
+        let link = PaymentLink {
+            id: id.clone(),
+            short_url: format!("{base_url}/razorpay/i/{code}"),
+            short_code: code.clone(),
+            accept_partial: draft.accept_partial,
+            amount: draft.amount,
+            amount_paid: 0,
+            callback_method: draft.callback_method,
+            callback_url: draft.callback_url,
+            cancelled_at: 0,
+            created_at: now,
+            currency: draft.currency,
+            customer: draft.customer,
+            description: draft.description,
+            expire_by: draft.expire_by,
+            expired_at: 0,
+            first_min_partial_amount: draft.first_min_partial_amount,
+            notes: draft.notes,
+            notify: draft.notify,
+            order_id: None,
+            reference_id: draft.reference_id,
+            reminder_enable: draft.reminder_enable,
+            status: LinkStatus::Created,
+            updated_at: now,
+            upi_link: draft.upi_link,
+            options: draft.options,
+            attempts: Vec::new(),
+            order_attempts: 0,
+        };
+        if !link.reference_id.is_empty() {
+            account
+                .references
+                .insert(link.reference_id.clone(), id.clone());
+        }
+        if let Some((_, old)) = account.links.insert(id.clone(), link.clone()) {
+            account.references.remove(&old.reference_id);
+            self.codes.remove(&old.short_code);
+        }
+        self.codes.insert(code, (key_id.to_string(), id));
+        Ok(link)
+    }
+
+    pub fn get(&self, key_id: &str, id: &str) -> Result<&PaymentLink, RzError> {
+        check_id(id)?;
+        self.account_of(key_id)?
+            .links
+            .get(&id.to_string())
+            .ok_or(RzError::NotFound)
+    }
+
+    /// Links of an account, newest first, filtered and paginated like the gateway's lists.
+    pub fn list(&self, key_id: &str, f: &ListFilter) -> Result<Vec<Value>, RzError> {
+        let account = self.account_of(key_id)?;
+        let skip = f.skip.unwrap_or(0);
+        let count = f.count.unwrap_or(10);
+        Ok(account
+            .links
+            .values()
+            .rev()
+            .filter(|l| {
+                f.reference_id
+                    .as_deref()
+                    .is_none_or(|r| l.reference_id == r)
+                    && f.payment_id
+                        .as_deref()
+                        .is_none_or(|p| l.attempts.iter().any(|a| a.id == p))
+                    && f.from.is_none_or(|from| l.created_at >= from)
+                    && f.to.is_none_or(|to| l.created_at <= to)
+            })
+            .skip(skip)
+            .take(count)
+            .map(|l| l.to_json(true))
+            .collect())
+    }
+
+    pub fn update(
+        &mut self,
+        key_id: &str,
+        id: &str,
+        draft: UpdateDraft,
+        now: i64,
+    ) -> Result<PaymentLink, RzError> {
+        check_id(id)?;
+        let account = self.accounts.get_mut(key_id).ok_or(RzError::InvalidKey)?;
+        let link = account
+            .links
+            .get(&id.to_string())
+            .ok_or(RzError::NotFound)?;
+        if !link.status.is_open() {
+            return Err(RzError::State(error::MSG_UPDATE_STATE));
+        }
+        let mut problems = Vec::new();
+        if draft.accept_partial == Some(true) && link.upi_link {
+            problems.push(Problem::new("/accept_partial", error::MSG_UPI_PARTIAL));
+        }
+        if let Some(r) = &draft.reference_id
+            && !r.is_empty()
+            && *r != link.reference_id
+            && account.references.contains_key(r)
+        {
+            problems.push(Problem::new(
+                "/reference_id",
+                error::MSG_DUPLICATE_REFERENCE,
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(RzError::Invalid(problems));
+        }
+        let old_reference = link.reference_id.clone();
+        // Invariant: looked up just above, under the same borrow of the account.
+        let link = account.links.get_mut(&id.to_string()).expect("link exists");
+        if let Some(v) = draft.accept_partial {
+            link.accept_partial = v;
+        }
+        if let Some(v) = draft.expire_by {
+            link.expire_by = v;
+        }
+        if let Some(v) = draft.notes {
+            link.notes = v;
+        }
+        if let Some(v) = draft.reminder_enable {
+            link.reminder_enable = v;
+        }
+        if let Some(r) = draft.reference_id {
+            link.reference_id = r;
+        }
+        link.updated_at = now;
+        let link = link.clone();
+        if link.reference_id != old_reference {
+            account.references.remove(&old_reference);
+            if !link.reference_id.is_empty() {
+                account
+                    .references
+                    .insert(link.reference_id.clone(), link.id.clone());
+            }
+        }
+        Ok(link)
+    }
+
+    pub fn cancel(&mut self, key_id: &str, id: &str, now: i64) -> Result<PaymentLink, RzError> {
+        check_id(id)?;
+        let account = self.accounts.get_mut(key_id).ok_or(RzError::InvalidKey)?;
+        let link = account
+            .links
+            .get_mut(&id.to_string())
+            .ok_or(RzError::NotFound)?;
+        match link.status {
+            LinkStatus::Created => {}
+            LinkStatus::Paid | LinkStatus::PartiallyPaid => {
+                return Err(RzError::State(error::MSG_CANCEL_PAID));
+            }
+            LinkStatus::Expired | LinkStatus::Cancelled => {
+                return Err(RzError::State(error::MSG_CANCEL_EXPIRED));
+            }
+        }
+        link.status = LinkStatus::Cancelled;
+        link.cancelled_at = now;
+        link.updated_at = now;
+        Ok(link.clone())
+    }
+
+    /// Expires a link whose `expire_by` is still `expire_by` (a later edit makes older expiry
+    /// jobs stale) and which still takes payments.
+    pub fn expire(
+        &mut self,
+        key_id: &str,
+        id: &str,
+        expire_by: i64,
+        now: i64,
+    ) -> Option<PaymentLink> {
+        let link = self
+            .accounts
+            .get_mut(key_id)?
+            .links
+            .get_mut(&id.to_string())?;
+        if link.expire_by != expire_by || !link.status.is_open() {
+            return None;
+        }
+        // The link expired at its deadline, even when the clock jumped past it.
+        link.status = LinkStatus::Expired;
+        link.expired_at = expire_by;
+        link.updated_at = now;
+        Some(link.clone())
+    }
+
+    /// Finds a link by its hosted-page short code: `(key_id, link)`.
+    pub fn by_code(&self, code: &str) -> Option<(&str, &PaymentLink)> {
+        let (key_id, id) = self.codes.get(code)?;
+        let link = self.accounts.get(key_id)?.links.get(id)?;
+        Some((key_id.as_str(), link))
+    }
+
+    /// Which account owns link `id`.
+    pub fn owner(&self, id: &str) -> Option<String> {
+        self.accounts
+            .iter()
+            .find(|(_, a)| a.links.contains_key(&id.to_string()))
+            .map(|(k, _)| k.clone())
+    }
+
+    /// A customer pays (or fails to pay) a link.
+    pub fn pay(
+        &mut self,
+        key_id: &str,
+        id: &str,
+        attempt: PayAttempt,
+        now: i64,
+        ids: &Ids,
+    ) -> Result<PayResult, PayError> {
+        let link = self
+            .accounts
+            .get_mut(key_id)
+            .and_then(|a| a.links.get_mut(&id.to_string()))
+            .ok_or_else(|| PayError::NotFound(id.to_string()))?;
+        if !link.status.is_open() {
+            return Err(PayError::Closed(link.status.as_str()));
+        }
+        let due = link.amount_due();
+        let amount = attempt.amount.unwrap_or(due);
+        if amount <= 0 || amount > due {
+            return Err(PayError::Amount(format!(
+                "amount must be between 1 and the {due} still due"
+            )));
+        }
+        if !link.accept_partial && amount != due {
+            return Err(PayError::Amount(format!(
+                "this link does not accept partial payments; pay the full {due}"
+            )));
+        }
+        if link.accept_partial
+            && link.amount_paid == 0
+            && link.first_min_partial_amount > 0
+            && amount < link.first_min_partial_amount
+            && amount != due
+        {
+            return Err(PayError::Amount(format!(
+                "the first payment must be at least {}",
+                link.first_min_partial_amount
+            )));
+        }
+        let order_id = link
+            .order_id
+            .get_or_insert_with(|| ids.prefixed("order"))
+            .clone();
+        link.order_attempts += 1;
+        let payment = Payment {
+            id: ids.prefixed("pay"),
+            order_id,
+            amount,
+            currency: link.currency.clone(),
+            method: attempt.method,
+            status: if attempt.success {
+                "captured"
+            } else {
+                "failed"
+            }
+            .into(),
+            created_at: now,
+            email: link
+                .customer
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            contact: link
+                .customer
+                .get("contact")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            plink_id: link.id.clone(),
+        };
+        link.attempts.push(payment.clone());
+        let mut completed = false;
+        if attempt.success {
+            link.amount_paid += amount;
+            completed = link.amount_paid == link.amount;
+            link.status = if completed {
+                LinkStatus::Paid
+            } else {
+                LinkStatus::PartiallyPaid
+            };
+            link.updated_at = now;
+        }
+        Ok(PayResult {
+            link: link.clone(),
+            payment,
+            completed,
+        })
+    }
+}
+
+fn parse_basic(header: Option<&str>) -> Result<(String, String), RzError> {
+    let header = header.ok_or(RzError::MissingKey)?;
+    let encoded = header.strip_prefix("Basic ").ok_or(RzError::InvalidKey)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| RzError::InvalidKey)?;
+    let text = String::from_utf8(decoded).map_err(|_| RzError::InvalidKey)?;
+    let (key_id, secret) = text.split_once(':').ok_or(RzError::InvalidKey)?;
+    if key_id.is_empty() {
+        return Err(RzError::MissingKey);
+    }
+    Ok((key_id.to_string(), secret.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user: &str, pass: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        )
+    }
+
+    #[test]
+    fn the_basic_scheme_must_be_exact() {
+        let store = Store::new(&RazorpayConfig::default(), 10);
+        let key = RazorpayAccount::default();
+        assert_eq!(
+            store.authenticate(Some(&basic(&key.key_id, &key.key_secret))),
+            Ok(key.key_id.clone())
+        );
+        assert_eq!(store.authenticate(None), Err(RzError::MissingKey));
+        let lower = basic(&key.key_id, &key.key_secret).replacen("Basic", "basic", 1);
+        assert_eq!(store.authenticate(Some(&lower)), Err(RzError::InvalidKey));
+        assert_eq!(
+            store.authenticate(Some(&basic(&key.key_id, "wrong"))),
+            Err(RzError::InvalidKey)
+        );
+        assert_eq!(
+            store.authenticate(Some("Basic !!!")),
+            Err(RzError::InvalidKey)
+        );
+    }
+
+    #[test]
+    fn ids_are_checked_for_shape() {
+        assert!(check_id("plink_ExjpAUN3gVHrPJ").is_ok());
+        assert_eq!(
+            check_id("plink_short"),
+            Err(RzError::MalformedId("short".into()))
+        );
+        assert_eq!(
+            check_id("pay_ExjpAUN3gVHrPJ"),
+            Err(RzError::MalformedId("pay_ExjpAUN3gVHrPJ".into()))
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! The gateway's webhooks: `payment_link.paid`, `payment_link.partially_paid`,
+//! `payment_link.cancelled`, `payment_link.expired`, `payment.captured`, `payment.failed` and
+//! `order.paid`, each in the `{"entity": "event", ...}` envelope with `contains` listing the
+//! payload's entities, signed `X-Razorpay-Signature` with the account's webhook secret and carrying
+//! a stable `X-Razorpay-Event-Id`. Also the timeline jobs: link expiry and scripted payments.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::model::{Payment, PaymentLink};
+use super::store::{PayAttempt, PayResult};
+use crate::app::Sandbox;
+use crate::webhook::{NewDelivery, Provider, Signer, Target, json::to_vec};
+
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// Expire the link if its `expire_by` is still this one.
+    Expire {
+        key_id: String,
+        link_id: String,
+        expire_by: i64,
+    },
+    /// A scenario pays the link.
+    Pay {
+        key_id: String,
+        link_id: String,
+        attempt: PayAttempt,
+    },
+}
+
+pub fn run(sandbox: &Arc<Sandbox>, job: Job) {
+    match job {
+        Job::Expire {
+            key_id,
+            link_id,
+            expire_by,
+        } => {
+            let now = sandbox.clock.now_secs();
+            let expired = sandbox
+                .razorpay
+                .store
+                .lock()
+                .expire(&key_id, &link_id, expire_by, now);
+            if let Some(link) = expired {
+                link_event(sandbox, &key_id, "payment_link.expired", &link);
+            }
+        }
+        Job::Pay {
+            key_id,
+            link_id,
+            attempt,
+        } => {
+            let now = sandbox.clock.now_secs();
+            let paid =
+                sandbox
+                    .razorpay
+                    .store
+                    .lock()
+                    .pay(&key_id, &link_id, attempt, now, &sandbox.ids);
+            match paid {
+                Ok(result) => {
+                    payment_events(sandbox, &key_id, &result);
+                }
+                Err(e) => tracing::info!(link = %link_id, "scripted payment skipped: {e}"),
+            }
+        }
+    }
+}
+
+/// Where an account's webhooks go.
+pub fn target(sandbox: &Sandbox, key_id: &str) -> Option<Target> {
+    let store = sandbox.razorpay.store.lock();
+    let account = store.account(key_id)?;
+    Some(Target {
+        url: account.webhook_url.clone()?,
+        signer: Signer::Razorpay {
+            secret: account.webhook_secret.clone(),
+        },
+        verify_token: None,
+    })
+}
+
+fn send(
+    sandbox: &Sandbox,
+    key_id: &str,
+    event: &str,
+    reference: &str,
+    payload: Vec<(&str, Value)>,
+) -> String {
+    let account_id = sandbox
+        .razorpay
+        .store
+        .lock()
+        .account(key_id)
+        .map(|a| a.config.account_id.clone())
+        .unwrap_or_default();
+    let contains: Vec<&str> = payload.iter().map(|(k, _)| *k).collect();
+    let mut body = Map::new();
+    for (k, v) in &payload {
+        body.insert((*k).to_string(), json!({ "entity": v }));
+    }
+    let envelope = json!({
+        "entity": "event",
+        "account_id": account_id,
+        "event": event,
+        "contains": contains,
+        "payload": Value::Object(body),
+        "created_at": sandbox.clock.now_secs(),
+    });
+    let delivery = NewDelivery {
+        id: format!("evt_{}", sandbox.ids.alnum(14)),
+        provider: Provider::Razorpay,
+        tenant: key_id.to_string(),
+        event: event.to_string(),
+        reference: Some(reference.to_string()),
+        body: to_vec(&envelope),
+        target: target(sandbox, key_id),
+    };
+    sandbox
+        .webhooks
+        .enqueue(sandbox, delivery, sandbox.clock.now_ms())
+}
+
+/// `payment_link.cancelled` or `payment_link.expired`.
+pub fn link_event(sandbox: &Sandbox, key_id: &str, event: &str, link: &PaymentLink) -> String {
+    send(
+        sandbox,
+        key_id,
+        event,
+        &link.id,
+        vec![("payment_link", link.to_json(false))],
+    )
+}
+
+/// The events one payment attempt produces, in the order the gateway sends them.
+pub fn payment_events(sandbox: &Sandbox, key_id: &str, result: &PayResult) -> Vec<String> {
+    let link = &result.link;
+    let payment = payment_entity(link, &result.payment);
+    let mut ids = Vec::new();
+    if result.payment.status != "captured" {
+        ids.push(send(
+            sandbox,
+            key_id,
+            "payment.failed",
+            &link.id,
+            vec![("payment", payment)],
+        ));
+        return ids;
+    }
+    ids.push(send(
+        sandbox,
+        key_id,
+        "payment.captured",
+        &link.id,
+        vec![("payment", payment.clone())],
+    ));
+    let order = order_entity(link);
+    if result.completed {
+        ids.push(send(
+            sandbox,
+            key_id,
+            "order.paid",
+            &link.id,
+            vec![("payment", payment.clone()), ("order", order.clone())],
+        ));
+    }
+    let event = if result.completed {
+        "payment_link.paid"
+    } else {
+        "payment_link.partially_paid"
+    };
+    ids.push(send(
+        sandbox,
+        key_id,
+        event,
+        &link.id,
+        vec![
+            ("payment_link", link.to_json(false)),
+            ("order", order),
+            ("payment", payment),
+        ],
+    ));
+    ids
+}
+
+/// The order behind a link.
+pub fn order_entity(link: &PaymentLink) -> Value {
+    let status = if link.amount_paid >= link.amount {
+        "paid"
+    } else {
+        "attempted"
+    };
+    json!({
+        "id": link.order_id,
+        "entity": "order",
+        "amount": link.amount,
+        "amount_paid": link.amount_paid,
+        "amount_due": link.amount_due(),
+        "currency": link.currency,
+        "receipt": link.reference_id,
+        "offer_id": null,
+        "status": status,
+        "attempts": link.order_attempts,
+        "notes": [],
+        "created_at": link.created_at,
+    })
+}
+
+/// A payment as the gateway's webhooks describe it, with the method's own fields.
+pub fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
+    let captured = p.status == "captured";
+    let vpa = (p.method == "upi").then(|| "customer@upi".to_string());
+    let mut v = json!({
+        "id": p.id,
+        "entity": "payment",
+        "amount": p.amount,
+        "currency": p.currency,
+        "base_amount": p.amount,
+        "status": p.status,
+        "order_id": p.order_id,
+        "invoice_id": null,
+        "international": false,
+        "method": p.method,
+        "amount_refunded": 0,
+        "amount_transferred": 0,
+        "refund_status": null,
+        "captured": captured,
+        "description": format!("#{}", link.id.trim_start_matches("plink_")),
+        "card_id": null,
+        "bank": if p.method == "netbanking" { json!("HDFC") } else { Value::Null },
+        "wallet": if p.method == "wallet" { json!("paytm") } else { Value::Null },
+        "vpa": vpa,
+        "email": p.email.clone().unwrap_or_else(|| "void@razorpay.com".into()),
+        "contact": p.contact.clone().unwrap_or_else(|| "+919999999999".into()),
+        "notes": [],
+        "fee": if captured { json!(p.amount * 2 / 100) } else { Value::Null },
+        "tax": if captured { json!(0) } else { Value::Null },
+        "error_code": null,
+        "error_description": null,
+        "error_source": null,
+        "error_step": null,
+        "error_reason": null,
+        "acquirer_data": {"rrn": if captured { json!(format!("{:012}", p.created_at)) } else { Value::Null }},
+        "created_at": p.created_at,
+    });
+    if p.method == "upi" {
+        v["upi"] =
+            json!({"payer_account_type": "bank_account", "vpa": "customer@upi", "flow": "collect"});
+    }
+    if p.method == "card" {
+        let card_id = format!("card_{}", &p.id.trim_start_matches("pay_"));
+        v["card_id"] = json!(card_id);
+        v["card"] = json!({"id": card_id, "entity": "card", "name": "Sandbox Customer", "last4": "1111",
+            "network": "Visa", "type": "credit", "issuer": null, "international": false, "emi": false,
+            "sub_type": "consumer", "iin": "411111"});
+    }
+    if !captured {
+        v["error_code"] = json!("BAD_REQUEST_ERROR");
+        v["error_description"] = json!("Payment failed");
+        v["error_source"] = json!("issuer");
+        v["error_step"] = json!("payment_authorization");
+        v["error_reason"] = json!("payment_failed");
+    }
+    v
+}
+
+/// The query parameters of the callback redirect, with `razorpay_signature` computed as
+/// `hex(HMAC_SHA256(key_secret, "<plink>|<reference>|<status>|<payment>"))`.
+pub fn callback_params(
+    link: &PaymentLink,
+    payment_id: &str,
+    key_secret: &str,
+) -> Vec<(&'static str, String)> {
+    let message = format!(
+        "{}|{}|{}|{}",
+        link.id,
+        link.reference_id,
+        link.status.as_str(),
+        payment_id
+    );
+    let signature =
+        crate::webhook::sign::hmac_sha256_hex(key_secret.as_bytes(), &[message.as_bytes()]);
+    vec![
+        ("razorpay_payment_id", payment_id.to_string()),
+        ("razorpay_payment_link_id", link.id.clone()),
+        (
+            "razorpay_payment_link_reference_id",
+            link.reference_id.clone(),
+        ),
+        (
+            "razorpay_payment_link_status",
+            link.status.as_str().to_string(),
+        ),
+        ("razorpay_signature", signature),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_callback_signature_matches_the_sdk_test_vector() {
+        let sig = crate::webhook::sign::hmac_sha256_hex(
+            b"EnLs21M47BllR3X8PSFtjtbd",
+            &[b"plink_IH3cNucfVEgV68|TSsd1989|paid|pay_IH3d0ara9bSsjQ"],
+        );
+        assert_eq!(
+            sig,
+            "07ae18789e35093e51d0a491eb9922646f3f82773547e5b0f67ee3f2d3bf7d5b"
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! Pages the sandbox serves to browsers: the hosted checkout pages and, later, the dashboard.
+//! Everything is rendered on the server and embedded in the binary: no CDN, no external fonts,
+//! no scripts needed to pay.
+
+pub mod razorpay;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Digits after the decimal point for a currency's minor unit.
+pub fn minor_digits(currency: &str) -> u32 {
+    match currency {
+        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" => 0,
+        "BHD" | "KWD" | "OMR" | "JOD" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+fn symbol(currency: &str) -> Option<&'static str> {
+    Some(match currency {
+        "INR" => "₹",
+        "EUR" => "€",
+        "USD" => "$",
+        "GBP" => "£",
+        "BRL" => "R$",
+        "JPY" => "¥",
+        _ => return None,
+    })
+}
+
+/// An amount in minor units, written in its currency with the right decimals: `₹1,23,456.50`
+/// (Indian grouping for INR), `€1,234.50`, `R$ 50.00`, `KWD 1.250`.
+pub fn money(minor: i64, currency: &str) -> String {
+    let digits = minor_digits(currency);
+    let scale = 10i64.pow(digits);
+    let negative = minor < 0;
+    let abs = minor.unsigned_abs();
+    let whole = abs / scale as u64;
+    let frac = abs % scale as u64;
+    let grouped = group(whole, currency == "INR");
+    let number = if digits == 0 {
+        grouped
+    } else {
+        format!("{grouped}.{frac:0width$}", width = digits as usize)
+    };
+    let sign = if negative { "-" } else { "" };
+    match symbol(currency) {
+        Some(s) if s.len() > 1 && s.ends_with('$') => format!("{sign}{s} {number}"),
+        Some(s) => format!("{sign}{s}{number}"),
+        None => format!("{sign}{currency} {number}"),
+    }
+}
+
+fn group(n: u64, indian: bool) -> String {
+    let s = n.to_string();
+    if s.len() <= 3 {
+        return s;
+    }
+    let (head, last3) = s.split_at(s.len() - 3);
+    let size = if indian { 2 } else { 3 };
+    let mut parts: Vec<&str> = Vec::new();
+    let mut rest = head;
+    while rest.len() > size {
+        let (a, b) = rest.split_at(rest.len() - size);
+        parts.push(b);
+        rest = a;
+    }
+    parts.push(rest);
+    parts.reverse();
+    format!("{},{last3}", parts.join(","))
+}
+
+/// The shared page shell: a title, the sandbox banner and the page's own markup.
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<p class="sandbox-banner" role="note">Sandbox — no real money moves.</p>
+<main>
+{body}
+</main>
+</body>
+</html>
+"#,
+        title = esc(title),
+    )
+}
+
+const CSS: &str = r#"
+:root { color-scheme: light dark; --accent: #2b6cb0; --ok: #2f855a; --bad: #c53030; --muted: #666;
+  --card: #fff; --bg: #f3f4f6; --line: #d9dce1; }
+@media (prefers-color-scheme: dark) { :root { --card: #1e2228; --bg: #121418; --line: #333a44; --muted: #a0a6ae; } }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: var(--bg); }
+.sandbox-banner { margin: 0; padding: .4rem 1rem; background: #fde68a; color: #5b4300; text-align: center; font-size: .875rem; }
+main { max-width: 30rem; margin: 1.5rem auto; padding: 0 1rem; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: .75rem; padding: 1.25rem; margin-bottom: 1rem; }
+h1 { font-size: 1.125rem; margin: 0 0 .25rem; }
+.amount { font-size: 2rem; font-weight: 700; margin: .25rem 0; }
+.muted { color: var(--muted); font-size: .9rem; }
+fieldset { border: 1px solid var(--line); border-radius: .5rem; margin: 0 0 1rem; padding: .5rem .75rem; }
+legend { font-weight: 600; padding: 0 .25rem; }
+label.choice { display: flex; gap: .5rem; align-items: center; padding: .35rem 0; cursor: pointer; }
+input[type=number], input[type=text] { width: 100%; padding: .5rem; font: inherit; border: 1px solid var(--line); border-radius: .4rem; background: transparent; color: inherit; }
+button { width: 100%; padding: .75rem; font: inherit; font-weight: 600; border: 0; border-radius: .5rem; background: var(--accent); color: #fff; cursor: pointer; }
+button:focus-visible, input:focus-visible { outline: 3px solid #f6ad55; outline-offset: 2px; }
+.status { font-weight: 600; }
+.status.ok { color: var(--ok); } .status.bad { color: var(--bad); }
+dl { display: grid; grid-template-columns: auto 1fr; gap: .25rem 1rem; margin: .5rem 0 0; }
+dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; }
+table { width: 100%; border-collapse: collapse; } th, td { text-align: left; padding: .3rem .2rem; border-bottom: 1px solid var(--line); }
+td.num, th.num { text-align: right; }
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_use_their_currency_and_decimals() {
+        assert_eq!(money(12345650, "INR"), "₹1,23,456.50");
+        assert_eq!(money(100, "INR"), "₹1.00");
+        assert_eq!(money(123450, "EUR"), "€1,234.50");
+        assert_eq!(money(5000, "BRL"), "R$ 50.00");
+        assert_eq!(money(1250, "KWD"), "KWD 1.250");
+        assert_eq!(money(500, "JPY"), "¥500");
+        assert_eq!(money(99, "CHF"), "CHF 0.99");
+        assert_eq!(money(-150, "USD"), "-$1.50");
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
