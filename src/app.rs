@@ -16,7 +16,7 @@ use crate::{
     clock::Clock,
     config::Config,
     ids::Ids,
-    providers::{razorpay, whatsapp},
+    providers::{qonto, razorpay, whatsapp},
     scenario::Scenario,
     schema::Schemas,
     timeline::{self, Job, Timeline},
@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// The providers this build serves, as mounted under `/<name>`.
-pub const PROVIDERS: &[&str] = &["whatsapp", "razorpay"];
+pub const PROVIDERS: &[&str] = &["whatsapp", "razorpay", "qonto"];
 
 /// Everything a request handler may touch.
 #[derive(Debug)]
@@ -38,6 +38,7 @@ pub struct Sandbox {
     pub scenario: Scenario,
     pub whatsapp: whatsapp::WhatsApp,
     pub razorpay: razorpay::Razorpay,
+    pub qonto: qonto::Qonto,
     /// The sandbox's own base URL, as written into links it hands out.
     pub base_url: String,
     pub started: Instant,
@@ -61,9 +62,12 @@ impl Sandbox {
             timeout: config.webhooks.timeout.0,
             history_limit: config.server.history_limit,
         });
+        let ids = Ids::new(seed);
+        let qonto = qonto::Qonto::new(&config, &base_url, &ids);
         Ok(Self {
             clock: Clock::new(config.clock_start_ms(), config.clock.frozen),
-            ids: Ids::new(seed),
+            ids,
+            qonto,
             schemas,
             timeline: Timeline::default(),
             webhooks,
@@ -103,6 +107,7 @@ impl Sandbox {
             Job::Deliver { delivery_id } => self.webhooks.dispatch(self, &delivery_id),
             Job::WhatsApp(job) => whatsapp::webhooks::run(self, job),
             Job::Razorpay(job) => razorpay::webhooks::run(self, job),
+            Job::Qonto(job) => qonto::webhooks::run(self, job),
         }
     }
 }
@@ -113,6 +118,8 @@ pub fn route_count() -> usize {
         + whatsapp::ADMIN_ROUTES.len()
         + razorpay::ROUTES.len()
         + razorpay::ADMIN_ROUTES.len()
+        + qonto::ROUTES.len()
+        + qonto::ADMIN_ROUTES.len()
         + admin::ROUTES.len()
 }
 
@@ -120,6 +127,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/whatsapp", whatsapp::router())
         .nest("/razorpay", razorpay::router())
+        .nest("/qonto", qonto::router())
         .nest("/__sandbox", admin::router())
         .fallback(not_found)
         .with_state(state)
@@ -195,6 +203,13 @@ pub fn banner(config: &Config, addr: SocketAddr, seed: u64) -> String {
         out.push_str(&format!(
             "  razorpay  {base}/razorpay  (payment links; SDK base_url)  key_id {}  key_secret {}  webhook secret {}\n",
             a.key_id, a.key_secret, a.webhook_secret
+        ));
+    }
+    for o in &config.qonto.organizations {
+        let token = o.tokens.first().map(|t| t.token.as_str()).unwrap_or("");
+        out.push_str(&format!(
+            "  qonto     {base}/qonto/v2  (payment links)  Authorization: {}:{}  or  Bearer {token}\n",
+            o.login, o.secret_key
         ));
     }
     out.push_str(&format!("  admin     {base}/__sandbox/health\n"));

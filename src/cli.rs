@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// The secret that signs `X-Razorpay-Signature` (the first configured account).
     #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_SECRET", global = true)]
     pub razorpay_webhook_secret: Option<String>,
+    /// Require this `X-Qonto-Staging-Token` on every Qonto request, as Qonto's sandbox does.
+    #[arg(long, env = "PAYLINK_SANDBOX_QONTO_STAGING_TOKEN", global = true)]
+    pub qonto_staging_token: Option<String>,
 }
 
 impl ServeArgs {
@@ -174,6 +177,9 @@ impl ServeArgs {
             if let Some(secret) = &self.razorpay_webhook_secret {
                 account.webhook_secret = secret.clone();
             }
+        }
+        if let Some(token) = &self.qonto_staging_token {
+            config.qonto.staging_token = Some(token.clone());
         }
         config.validate()?;
         Ok(config)

@@ -21,7 +21,96 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub whatsapp: WhatsAppConfig,
     pub razorpay: RazorpayConfig,
+    pub qonto: QontoConfig,
     pub scenario: crate::scenario::ScenarioConfig,
+}
+
+/// Qonto's `/v2/payment_links` routes and webhooks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QontoConfig {
+    /// Answer `GET /v2/payment_links/{id}` as `{"payment_link": {...}}` (what clients parse) rather
+    /// than the bare object some doc revisions show.
+    pub wrap_single_link: bool,
+    /// When set, every API request must carry this `X-Qonto-Staging-Token`, as Qonto's sandbox
+    /// requires.
+    pub staging_token: Option<String>,
+    /// How long after a payment is paid the link moves from `processing` to `paid`.
+    pub settlement_delay: Span,
+    /// Expiry of a new link, counted from its creation.
+    pub link_lifetime: Span,
+    pub organizations: Vec<QontoOrganization>,
+}
+
+impl Default for QontoConfig {
+    fn default() -> Self {
+        Self {
+            wrap_single_link: true,
+            staging_token: None,
+            settlement_delay: Span(std::time::Duration::from_secs(1)),
+            link_lifetime: Span(std::time::Duration::from_secs(30 * 86_400)),
+            organizations: vec![QontoOrganization::default()],
+        }
+    }
+}
+
+/// One Qonto organization: its API key, OAuth tokens, bank accounts and payment-link settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QontoOrganization {
+    /// The organization slug, the `<login>` of `Authorization: <login>:<secret-key>`.
+    pub login: String,
+    pub secret_key: String,
+    pub organization_id: String,
+    pub membership_id: String,
+    pub bank_account_ids: Vec<String>,
+    /// OAuth bearer tokens and their scopes.
+    pub tokens: Vec<QontoToken>,
+    /// Methods the organization enabled at the provider (`credit_card`, `apple_pay`, `paypal`,
+    /// `ideal`).
+    pub enabled_methods: Vec<String>,
+    /// Connection status at start: `enabled` (ready to create links) or `not_connected`.
+    pub connection: String,
+}
+
+impl Default for QontoOrganization {
+    fn default() -> Self {
+        Self {
+            login: "paylink-sandbox-org-7132".into(),
+            secret_key: "paylinkSandboxQontoSecretKey0001".into(),
+            organization_id: "0199a1c2-7d3e-7f00-9a11-5a0d1b0c0001".into(),
+            membership_id: "0199a1c2-7d3e-7f00-9a11-5a0d1b0c0002".into(),
+            bank_account_ids: vec!["46e9e0d2-f1af-4d2e-a6be-a536a604b89e".into()],
+            tokens: vec![
+                QontoToken {
+                    token: "qonto_sandbox_oauth_token_0001".into(),
+                    scopes: vec![
+                        "payment_link.read".into(),
+                        "payment_link.write".into(),
+                        "webhook".into(),
+                    ],
+                },
+                QontoToken {
+                    token: "qonto_sandbox_readonly_token_0001".into(),
+                    scopes: vec!["payment_link.read".into()],
+                },
+            ],
+            enabled_methods: vec![
+                "credit_card".into(),
+                "apple_pay".into(),
+                "paypal".into(),
+                "ideal".into(),
+            ],
+            connection: "enabled".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct QontoToken {
+    pub token: String,
+    pub scopes: Vec<String>,
 }
 
 /// The payment-links gateway (Razorpay's API shape).
@@ -319,6 +408,43 @@ impl Config {
                 problems.push(format!(
                     "{at}.webhook_url must be an http:// or https:// URL (got {url:?})"
                 ));
+            }
+        }
+        let mut seen_logins = std::collections::HashSet::new();
+        if self.qonto.organizations.is_empty() {
+            problems.push("qonto.organizations must list at least one organization".to_string());
+        }
+        for (i, o) in self.qonto.organizations.iter().enumerate() {
+            let at = format!("qonto.organizations[{i}]");
+            if o.login.is_empty() || o.login.contains(':') || o.login.contains(char::is_whitespace)
+            {
+                problems.push(format!(
+                    "{at}.login must be non-empty with no ':' or spaces"
+                ));
+            }
+            if !seen_logins.insert(&o.login) {
+                problems.push(format!("{at}.login {} is listed twice", o.login));
+            }
+            if o.secret_key.is_empty() {
+                problems.push(format!("{at}.secret_key must not be empty"));
+            }
+            if !["enabled", "not_connected"].contains(&o.connection.as_str()) {
+                problems.push(format!("{at}.connection must be enabled or not_connected"));
+            }
+            for m in &o.enabled_methods {
+                if !["credit_card", "apple_pay", "paypal", "ideal"].contains(&m.as_str()) {
+                    problems.push(format!(
+                        "{at}.enabled_methods: {m:?} is not credit_card, apple_pay, paypal or ideal"
+                    ));
+                }
+            }
+            for t in &o.tokens {
+                for s in &t.scopes {
+                    if !["payment_link.read", "payment_link.write", "webhook"].contains(&s.as_str())
+                    {
+                        problems.push(format!("{at}.tokens: unknown scope {s:?}"));
+                    }
+                }
             }
         }
         if !is_graph_version(&wa.api_version) {

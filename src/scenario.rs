@@ -243,7 +243,21 @@ impl ScenarioConfig {
                             ));
                         }
                     }
-                    Provider::Qonto => {}
+                    Provider::Qonto => {
+                        if let Some(m) = &pay.method
+                            && !crate::providers::qonto::model::METHODS.contains(&m.as_str())
+                        {
+                            problems.push(format!("{at}.then.pay.method {m:?} is not credit_card, apple_pay, paypal or ideal"));
+                        }
+                        if let Some(o) = &pay.outcome
+                            && !crate::providers::qonto::model::PAYMENT_STATUSES
+                                .contains(&o.as_str())
+                        {
+                            problems.push(format!(
+                                "{at}.then.pay.outcome {o:?} is not a payment status"
+                            ));
+                        }
+                    }
                 }
                 if pay.amount.is_some_and(|a| a <= 0) {
                     problems.push(format!("{at}.then.pay.amount must be positive"));

@@ -25,6 +25,8 @@ pub enum Job {
     WhatsApp(crate::providers::whatsapp::webhooks::Job),
     /// A gateway happening (a link expiring, a scripted payment).
     Razorpay(crate::providers::razorpay::webhooks::Job),
+    /// A Qonto happening (a settlement, an expiry, a scripted payment).
+    Qonto(crate::providers::qonto::webhooks::Job),
 }
 
 #[derive(Debug, Default)]

@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/redeliver", post(webhooks::redeliver))
         .nest("/whatsapp", whatsapp::admin_router())
         .nest("/razorpay", crate::providers::razorpay::admin_router())
+        .nest("/qonto", crate::providers::qonto::admin_router())
         .fallback(unknown)
 }
 

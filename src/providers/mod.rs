@@ -2,5 +2,6 @@
 //! (router and the fidelity notes), `handlers.rs`, `model.rs`, `store.rs`, `error.rs` and
 //! `rules.rs` (the checks a schema cannot express).
 
+pub mod qonto;
 pub mod razorpay;
 pub mod whatsapp;

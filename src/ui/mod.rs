@@ -2,6 +2,7 @@
 //! Everything is rendered on the server and embedded in the binary: no CDN, no external fonts,
 //! no scripts needed to pay.
 
+pub mod qonto;
 pub mod razorpay;
 
 /// Escapes text for HTML element content and attribute values.

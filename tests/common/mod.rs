@@ -17,6 +17,9 @@ pub const APP_SECRET: &str = "paylink-sandbox-app-secret";
 pub const RZP_KEY: &str = "rzp_test_PaylinkSandbox01";
 pub const RZP_SECRET: &str = "paylinkSandboxKeySecret01";
 pub const RZP_WEBHOOK_SECRET: &str = "paylink-sandbox-webhook-secret";
+pub const QONTO_KEY: &str = "paylink-sandbox-org-7132:paylinkSandboxQontoSecretKey0001";
+pub const QONTO_TOKEN: &str = "qonto_sandbox_oauth_token_0001";
+pub const QONTO_READONLY: &str = "qonto_sandbox_readonly_token_0001";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -150,6 +153,30 @@ impl TestApp {
         let response = r.send().await.expect("sandbox reachable");
         let status = response.status().as_u16();
         (status, response.json().await.expect("gateway answers JSON"))
+    }
+
+    /// A request to `/qonto{path}` with the default organization's API key.
+    pub fn qonto(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(&format!("/qonto{path}")))
+            .header("authorization", QONTO_KEY)
+    }
+
+    /// Sends a Qonto request and returns `(status, JSON body or null)`.
+    pub async fn qonto_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut r = self.qonto(method, path);
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        let response = r.send().await.expect("sandbox reachable");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     pub async fn admin_get(&self, path: &str) -> (u16, Value) {
