@@ -15,7 +15,9 @@ use crate::{
     admin,
     clock::Clock,
     config::Config,
+    faults::Faults,
     ids::Ids,
+    journal::Journal,
     providers::{qonto, razorpay, whatsapp},
     scenario::Scenario,
     schema::Schemas,
@@ -36,6 +38,8 @@ pub struct Sandbox {
     pub timeline: Timeline,
     pub webhooks: webhook::Engine,
     pub scenario: Scenario,
+    pub faults: Faults,
+    pub journal: Journal,
     pub whatsapp: whatsapp::WhatsApp,
     pub razorpay: razorpay::Razorpay,
     pub qonto: qonto::Qonto,
@@ -72,6 +76,8 @@ impl Sandbox {
             timeline: Timeline::default(),
             webhooks,
             scenario: Scenario::new(config.scenario.clone()),
+            faults: Faults::new(config.faults.clone()),
+            journal: Journal::new(config.server.history_limit),
             whatsapp: whatsapp::WhatsApp::new(&config),
             razorpay: razorpay::Razorpay::new(&config),
             base_url,
@@ -98,6 +104,112 @@ impl Sandbox {
             webhook::Provider::Whatsapp => whatsapp::webhooks::target(self, &d.tenant),
             webhook::Provider::Razorpay => razorpay::webhooks::target(self, &d.tenant),
             _ => None,
+        }
+    }
+
+    /// Which provider and tenant a waiting job belongs to.
+    fn job_owner(&self, job: &Job) -> Option<(webhook::Provider, String)> {
+        use webhook::Provider as P;
+        Some(match job {
+            Job::Deliver { delivery_id } => return self.webhooks.owner(delivery_id),
+            Job::WhatsApp(whatsapp::webhooks::Job::Status {
+                phone_number_id, ..
+            }) => (P::Whatsapp, phone_number_id.clone()),
+            Job::Razorpay(
+                razorpay::webhooks::Job::Expire { key_id, .. }
+                | razorpay::webhooks::Job::Pay { key_id, .. },
+            ) => (P::Razorpay, key_id.clone()),
+            Job::Qonto(
+                qonto::webhooks::Job::Settle { login, .. }
+                | qonto::webhooks::Job::Expire { login, .. }
+                | qonto::webhooks::Job::Pay { login, .. },
+            ) => (P::Qonto, login.clone()),
+        })
+    }
+
+    /// Returns the sandbox, one provider, or one tenant to its start state: stores as
+    /// configured, journal, delivery log and waiting jobs emptied. A whole reset also rewinds the
+    /// clock, the scenario, the fault rules and the id stream.
+    pub fn reset(&self, provider: Option<webhook::Provider>, tenant: Option<&str>) {
+        use webhook::Provider as P;
+        self.timeline.retain(|job| {
+            let Some((p, t)) = self.job_owner(job) else {
+                return false;
+            };
+            let hit = provider.is_none_or(|x| x == p) && tenant.is_none_or(|x| x == t);
+            !hit
+        });
+        let wants = |p: P| provider.is_none_or(|x| x == p);
+        let cfg = &self.config;
+        if wants(P::Whatsapp) {
+            let mut store = self.whatsapp.store.lock();
+            match tenant {
+                None => {
+                    *store = whatsapp::store::Store::new(
+                        &cfg.whatsapp,
+                        cfg.server.history_limit,
+                        cfg.server.store_limit,
+                    )
+                }
+                Some(t) => {
+                    if store.remove_business(t)
+                        && let Some(b) = cfg
+                            .whatsapp
+                            .businesses
+                            .iter()
+                            .find(|b| b.phone_number_id == t)
+                    {
+                        store.add_business(b.clone());
+                    }
+                }
+            }
+        }
+        if wants(P::Razorpay) {
+            let mut store = self.razorpay.store.lock();
+            match tenant {
+                None => *store = razorpay::store::Store::new(&cfg.razorpay, cfg.server.store_limit),
+                Some(t) => {
+                    if store.remove_account(t)
+                        && let Some(a) = cfg.razorpay.accounts.iter().find(|a| a.key_id == t)
+                    {
+                        store.add_account(a.clone());
+                    }
+                }
+            }
+        }
+        if provider.is_none() && tenant.is_none() {
+            self.ids.reset();
+        }
+        if wants(P::Qonto) {
+            let mut store = self.qonto.store.lock();
+            match tenant {
+                None => {
+                    *store = qonto::store::Store::new(
+                        &cfg.qonto,
+                        cfg.server.store_limit,
+                        &self.base_url,
+                        &self.ids,
+                    )
+                }
+                Some(t) => {
+                    if store.remove_org(t)
+                        && let Some(o) = cfg.qonto.organizations.iter().find(|o| o.login == t)
+                    {
+                        store.add_org(o.clone(), &self.base_url, &self.ids);
+                    }
+                }
+            }
+        }
+        self.webhooks.clear(provider, tenant);
+        self.journal.clear(&crate::journal::Filter {
+            provider: provider.map(|p| p.as_str().to_string()),
+            tenant: tenant.map(str::to_string),
+            ..Default::default()
+        });
+        if provider.is_none() && tenant.is_none() {
+            self.clock.reset();
+            self.scenario.reset();
+            self.faults.reset();
         }
     }
 
@@ -128,6 +240,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/whatsapp", whatsapp::router())
         .nest("/razorpay", razorpay::router())
         .nest("/qonto", qonto::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::layer::provider_layer,
+        ))
         .nest("/__sandbox", admin::router())
         .fallback(not_found)
         .with_state(state)

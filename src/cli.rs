@@ -45,6 +45,107 @@ pub enum Command {
     /// message). Rules that need server state (reference_id uniqueness, known orders) are skipped.
     /// Exits 1 when any file is invalid and 2 when a file cannot be read or parsed.
     Validate(ValidateArgs),
+    /// Pay a link or order in a running sandbox: a gateway `plink_…` id or short URL, a Qonto link
+    /// id or URL, or a WhatsApp order's reference_id (or a link's reference).
+    Pay(PayCommand),
+    /// Show the sandbox clock, or move it: `clock advance 15m`.
+    Clock(ClockCommand),
+    /// List webhook deliveries (`--failed` for the ones that exhausted their retries).
+    Webhooks(WebhooksCommand),
+    /// Return a running sandbox (or one provider or tenant) to its start state.
+    Reset(ResetCommand),
+}
+
+/// How the client subcommands reach a running sandbox.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Base URL of the running sandbox.
+    #[arg(
+        long,
+        env = "PAYLINK_SANDBOX_URL",
+        default_value = "http://127.0.0.1:5080",
+        global = true
+    )]
+    pub url: String,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PayCommand {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    pub args: PayArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PayArgs {
+    /// `plink_…`, a short URL, a Qonto link id or URL, or a reference_id.
+    pub target: String,
+    /// `success` (default) or `failure`; or a provider's own status (`pending`, `paid`, `open`, ...).
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Payment method (`upi`, `card`, `netbanking`, `wallet`; `credit_card`, `paypal`, ...).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Amount in minor units, for partial payments on gateway links.
+    #[arg(long)]
+    pub amount: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClockCommand {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub action: Option<ClockAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClockAction {
+    /// Move the clock forward (`90s`, `15m`, `1h30m`, `2d`); what falls due fires at once.
+    Advance { duration: String },
+}
+
+#[derive(Debug, Args)]
+pub struct WebhooksCommand {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    pub args: WebhooksArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WebhooksArgs {
+    /// Only deliveries that exhausted their retries.
+    #[arg(long)]
+    pub failed: bool,
+    /// Only this provider's deliveries.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only the newest N.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetCommand {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    pub args: ResetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Only this provider (`whatsapp`, `razorpay`, `qonto`).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only this tenant (phone number id, key id, organization login).
+    #[arg(long)]
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +209,9 @@ pub struct ServeArgs {
     /// The secret that signs `X-Razorpay-Signature` (the first configured account).
     #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_SECRET", global = true)]
     pub razorpay_webhook_secret: Option<String>,
+    /// Treat unknown credentials as a fresh, isolated tenant (one per test) instead of refusing them.
+    #[arg(long, env = "PAYLINK_SANDBOX_ACCEPT_ANY_CREDENTIALS", global = true)]
+    pub accept_any_credentials: bool,
     /// Require this `X-Qonto-Staging-Token` on every Qonto request, as Qonto's sandbox does.
     #[arg(long, env = "PAYLINK_SANDBOX_QONTO_STAGING_TOKEN", global = true)]
     pub qonto_staging_token: Option<String>,
@@ -177,6 +281,9 @@ impl ServeArgs {
             if let Some(secret) = &self.razorpay_webhook_secret {
                 account.webhook_secret = secret.clone();
             }
+        }
+        if self.accept_any_credentials {
+            config.server.accept_any_credentials = true;
         }
         if let Some(token) = &self.qonto_staging_token {
             config.qonto.staging_token = Some(token.clone());

@@ -23,6 +23,7 @@ pub struct Config {
     pub razorpay: RazorpayConfig,
     pub qonto: QontoConfig,
     pub scenario: crate::scenario::ScenarioConfig,
+    pub faults: crate::faults::FaultConfig,
 }
 
 /// Qonto's `/v2/payment_links` routes and webhooks.
@@ -196,6 +197,9 @@ pub struct ServerConfig {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     pub log_level: String,
+    /// Treat unknown credentials as a new, empty tenant instead of refusing them, so parallel
+    /// tests can each use their own and never see each other's state.
+    pub accept_any_credentials: bool,
 }
 
 impl Default for ServerConfig {
@@ -208,6 +212,7 @@ impl Default for ServerConfig {
             store_limit: 10_000,
             body_limit: 1024 * 1024,
             log_level: "info".into(),
+            accept_any_credentials: false,
         }
     }
 }
@@ -358,6 +363,9 @@ impl Config {
         }
         if self.webhooks.timeout.0.is_zero() {
             problems.push("webhooks.timeout must be more than zero".to_string());
+        }
+        if let Err(faults) = self.faults.validate() {
+            problems.extend(faults.into_iter().map(|p| format!("faults.{p}")));
         }
         if let Err(scenario) = self.scenario.validate() {
             problems.extend(scenario.into_iter().map(|p| format!("scenario.{p}")));

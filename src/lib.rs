@@ -16,7 +16,12 @@
 //! src/timeline.rs     jobs due at sandbox times (statuses, retries, expiries), run in order
 //! src/scenario.rs     scripted outcomes: default status sequences and matching rules
 //! src/webhook/        delivery engine: queue, sign, POST, record, retry; the delivery log
+//! src/journal.rs      the bounded request journal
+//! src/faults.rs       injected latency, vendor errors, duplicated/reordered/dropped webhooks
+//! src/layer.rs        the middleware around every provider: tenants, faults, journal
+//! src/tenants.rs      who a request belongs to; new tenants for unknown credentials
 //! src/validate.rs     the `validate` subcommand: offline checks of payload files
+//! src/client.rs       the pay/clock/webhooks/reset subcommands, driving a running sandbox
 //! src/providers/whatsapp/
 //!                     mod.rs (router, fidelity notes), handlers.rs, model.rs, store.rs,
 //!                     error.rs (Graph envelope), rules.rs (checks a schema cannot express)
@@ -33,13 +38,18 @@ pub mod admin;
 pub mod app;
 pub mod bounded;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
+pub mod faults;
 pub mod http;
 pub mod ids;
+pub mod journal;
+pub mod layer;
 pub mod providers;
 pub mod scenario;
 pub mod schema;
+pub mod tenants;
 pub mod timeline;
 pub mod ui;
 pub mod validate;

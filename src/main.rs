@@ -6,6 +6,7 @@ use clap::Parser;
 use paylink_sandbox::{
     app,
     cli::{Cli, Command, ServeArgs},
+    client,
     ids::Ids,
     validate,
 };
@@ -15,6 +16,10 @@ fn main() -> ExitCode {
     match cli.command {
         None | Some(Command::Serve) => serve(&cli.serve),
         Some(Command::Validate(args)) => validate::run(&args, &cli.serve),
+        Some(Command::Pay(c)) => client::run_pay(&c.client, &c.args),
+        Some(Command::Clock(c)) => client::run_clock(&c.client, &c.action),
+        Some(Command::Webhooks(c)) => client::run_webhooks(&c.client, &c.args),
+        Some(Command::Reset(c)) => client::run_reset(&c.client, &c.args),
     }
 }
 

@@ -63,6 +63,11 @@ impl Timeline {
         self.queue.lock().jobs.clear();
     }
 
+    /// Keeps only the waiting jobs `keep` accepts.
+    pub fn retain(&self, mut keep: impl FnMut(&Job) -> bool) {
+        self.queue.lock().jobs.retain(|_, job| keep(job));
+    }
+
     /// Removes and returns every job due at or before `now`, in order.
     fn take_due(&self, now: Millis) -> Vec<Job> {
         let mut q = self.queue.lock();

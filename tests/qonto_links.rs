@@ -990,7 +990,10 @@ async fn the_whole_flow_connect_create_pay_notify_list() {
             "business_description": "An eighty-character description of what this business sells to its many customers."})))
         .await;
     let location = c["connection_location"].as_str().unwrap();
-    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     no_redirect
         .post(location)
         .form(&[("decision", "enable")])

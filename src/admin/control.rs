@@ -17,6 +17,7 @@ use super::{AdminError, AdminJson};
 use crate::app::AppState;
 use crate::clock::{parse_duration, rfc3339};
 use crate::scenario::ScenarioConfig;
+use crate::webhook::Provider;
 
 fn clock_json(app: &AppState) -> Value {
     let now = app.clock.now_ms();
@@ -102,4 +103,75 @@ pub async fn put_scenario(
         AdminError::bad_request("the scenario is not valid").with_details(problems)
     })?;
     Ok(Json(app.scenario.get()).into_response())
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ResetQuery {
+    pub provider: Option<String>,
+    pub tenant: Option<String>,
+}
+
+/// `POST /__sandbox/reset`: everything (or one provider, or one tenant) back to its start state.
+pub async fn reset(
+    State(app): State<AppState>,
+    super::AdminQuery(q): super::AdminQuery<ResetQuery>,
+) -> Result<Response, AdminError> {
+    let provider = match q.provider.as_deref() {
+        None => None,
+        Some(p) => Some(Provider::parse(p).ok_or_else(|| {
+            AdminError::bad_request(format!("provider {p:?} is not whatsapp, razorpay or qonto"))
+        })?),
+    };
+    app.reset(provider, q.tenant.as_deref());
+    Ok(Json(json!({"reset": true, "provider": q.provider, "tenant": q.tenant})).into_response())
+}
+
+/// `GET /__sandbox/requests`: the journal, oldest first.
+pub async fn requests(
+    State(app): State<AppState>,
+    super::AdminQuery(f): super::AdminQuery<crate::journal::Filter>,
+) -> Result<Response, AdminError> {
+    f.check().map_err(AdminError::bad_request)?;
+    Ok(Json(json!({ "requests": app.journal.list(&f) })).into_response())
+}
+
+/// `DELETE /__sandbox/requests`: forgets the matching journal entries.
+pub async fn clear_requests(
+    State(app): State<AppState>,
+    super::AdminQuery(f): super::AdminQuery<crate::journal::Filter>,
+) -> Result<Response, AdminError> {
+    f.check().map_err(AdminError::bad_request)?;
+    Ok(Json(json!({ "deleted": app.journal.clear(&f) })).into_response())
+}
+
+pub async fn get_faults(State(app): State<AppState>) -> Response {
+    Json(app.faults.get()).into_response()
+}
+
+/// Replaces the fault rules. JSON by default; `Content-Type: application/toml` reads a file.
+pub async fn put_faults(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AdminError> {
+    let bytes = crate::http::read_body(body, app.config.server.body_limit)
+        .await
+        .map_err(|e| AdminError::bad_request(e.to_string()))?;
+    let media = crate::http::media_type(&headers).unwrap_or_default();
+    let faults: crate::faults::FaultConfig = if media.contains("toml") {
+        let text =
+            std::str::from_utf8(&bytes).map_err(|e| AdminError::bad_request(e.to_string()))?;
+        crate::faults::FaultConfig::from_toml(text).map_err(AdminError::bad_request)?
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| AdminError::bad_request(format!("not a fault set: {e}")))?
+    };
+    app.faults.replace(faults).map_err(|problems| {
+        AdminError::bad_request("the fault rules are not valid").with_details(problems)
+    })?;
+    Ok(Json(app.faults.get()).into_response())
+}
+
+pub async fn openapi(State(app): State<AppState>) -> Response {
+    Json(super::openapi::document(&app)).into_response()
 }

@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::providers::whatsapp;
 
 pub mod control;
+pub mod openapi;
 pub mod webhooks;
 
 /// Admin routes of the sandbox itself (provider admin routes are listed by each provider).
@@ -29,6 +30,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/webhooks"),
     ("GET", "/webhooks/{id}"),
     ("POST", "/webhooks/{id}/redeliver"),
+    ("POST", "/reset"),
+    ("GET", "/requests"),
+    ("DELETE", "/requests"),
+    ("GET", "/faults"),
+    ("PUT", "/faults"),
+    ("GET", "/openapi.json"),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -44,6 +51,13 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks", get(webhooks::list))
         .route("/webhooks/{id}", get(webhooks::get))
         .route("/webhooks/{id}/redeliver", post(webhooks::redeliver))
+        .route("/reset", post(control::reset))
+        .route(
+            "/requests",
+            get(control::requests).delete(control::clear_requests),
+        )
+        .route("/faults", get(control::get_faults).put(control::put_faults))
+        .route("/openapi.json", get(control::openapi))
         .nest("/whatsapp", whatsapp::admin_router())
         .nest("/razorpay", crate::providers::razorpay::admin_router())
         .nest("/qonto", crate::providers::qonto::admin_router())

@@ -5,6 +5,9 @@
 pub mod qonto;
 pub mod razorpay;
 
+/// The dashboard's own routes (none yet beyond the hosted pages, which providers route).
+pub const ROUTES: &[(&str, &str)] = &[];
+
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

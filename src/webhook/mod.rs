@@ -117,6 +117,10 @@ pub enum AttemptKind {
     /// Meta's `hub.challenge` verification GET.
     Handshake,
     Delivery,
+    /// The second copy of an event a fault rule duplicates.
+    Duplicate,
+    /// An attempt a fault rule lost before it reached the receiver.
+    Dropped,
 }
 
 /// One try at reaching the receiver.
@@ -155,6 +159,9 @@ pub struct Delivery {
     /// Index in `attempts` where the current series (first try or redelivery) began.
     series_start: usize,
     pub redeliveries: u32,
+    /// Fault injection: lose the first attempt (it is retried), and send a success twice.
+    drop_first: bool,
+    duplicate: bool,
 }
 
 impl Delivery {
@@ -260,6 +267,14 @@ impl Engine {
     /// Records a delivery and schedules its first attempt at sandbox time `due`.
     pub fn enqueue(&self, sandbox: &Sandbox, new: NewDelivery, due: Millis) -> String {
         let now = sandbox.clock.now_ms();
+        let fault = if new.target.is_some() {
+            sandbox
+                .faults
+                .for_webhook(new.provider, &new.event, &new.tenant, &sandbox.ids)
+        } else {
+            crate::faults::WebhookDecision::default()
+        };
+        let due = due + fault.extra_delay_ms;
         let status = if new.target.is_some() {
             Status::Scheduled
         } else {
@@ -281,6 +296,8 @@ impl Engine {
             attempts: Vec::new(),
             series_start: 0,
             redeliveries: 0,
+            drop_first: fault.drop_first,
+            duplicate: fault.duplicate,
         };
         self.insert(delivery);
         if status == Status::Scheduled {
@@ -345,7 +362,7 @@ impl Engine {
 
     /// One attempt (handshake first when the URL needs one), then success, retry or failure.
     async fn attempt(&self, sandbox: &Arc<Sandbox>, id: &str) {
-        let (target, body, number) = {
+        let (target, body, number, drop) = {
             let mut log = self.log.lock();
             let Some(d) = log.map.get_mut(id) else { return };
             if d.status.is_finished() {
@@ -356,8 +373,26 @@ impl Engine {
             };
             d.status = Status::InFlight;
             d.next_attempt_at = None;
-            (target, d.body.clone(), d.attempts.len() + 1)
+            let drop = std::mem::take(&mut d.drop_first);
+            (target, d.body.clone(), d.attempts.len() + 1, drop)
         };
+        if drop {
+            let attempt = Attempt {
+                number,
+                kind: AttemptKind::Dropped,
+                at: sandbox.clock.now_ms(),
+                url: target.url.clone(),
+                status_code: None,
+                latency_ms: 0,
+                ok: false,
+                error: Some(
+                    "dropped by fault injection: the receiver never saw this attempt".into(),
+                ),
+                response_excerpt: String::new(),
+                headers: Vec::new(),
+            };
+            return self.record(sandbox, id, attempt, &target);
+        }
 
         if let Some(token) = &target.verify_token {
             let key = (target.url.clone(), token.clone());
@@ -375,6 +410,7 @@ impl Engine {
         self.deliver(sandbox, id, &target, body, number).await;
     }
 
+    /// Posts the body; on success, posts it once more if a fault rule duplicates it.
     async fn deliver(
         &self,
         sandbox: &Arc<Sandbox>,
@@ -383,6 +419,51 @@ impl Engine {
         body: Bytes,
         number: usize,
     ) {
+        let attempt = self
+            .post(
+                sandbox,
+                id,
+                target,
+                body.clone(),
+                number,
+                AttemptKind::Delivery,
+            )
+            .await;
+        let delivered = attempt.ok;
+        self.record(sandbox, id, attempt, target);
+        let duplicate = delivered && {
+            let mut log = self.log.lock();
+            log.map
+                .get_mut(id)
+                .is_some_and(|d| std::mem::take(&mut d.duplicate))
+        };
+        if duplicate {
+            let again = self
+                .post(
+                    sandbox,
+                    id,
+                    target,
+                    body,
+                    number + 1,
+                    AttemptKind::Duplicate,
+                )
+                .await;
+            if let Some(d) = self.log.lock().map.get_mut(id) {
+                d.attempts.push(again);
+            }
+        }
+    }
+
+    /// One signed POST of the body, measured.
+    async fn post(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        id: &str,
+        target: &Target,
+        body: Bytes,
+        number: usize,
+        kind: AttemptKind,
+    ) -> Attempt {
         let at = sandbox.clock.now_ms();
         let headers = target.signer.headers(&body, at.div_euclid(1000), id);
         let mut request = self
@@ -412,9 +493,9 @@ impl Engine {
                 )
             })
         });
-        let attempt = Attempt {
+        Attempt {
             number,
-            kind: AttemptKind::Delivery,
+            kind,
             at,
             url: target.url.clone(),
             status_code,
@@ -427,8 +508,7 @@ impl Engine {
                 .filter(|(k, _)| *k != "content-type")
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
-        };
-        self.record(sandbox, id, attempt, target);
+        }
     }
 
     async fn handshake(
@@ -439,7 +519,17 @@ impl Engine {
         number: usize,
     ) -> Attempt {
         let at = sandbox.clock.now_ms();
-        let challenge = sandbox.ids.digits(10);
+        // Derived rather than drawn, so background attempts never disturb the seeded stream
+        // that request handling draws ids from.
+        let mac = sign::hmac_sha256_hex(
+            url.as_bytes(),
+            &[token.as_bytes(), &number.to_le_bytes(), &at.to_le_bytes()],
+        );
+        let challenge: String = mac
+            .bytes()
+            .map(|b| char::from(b'0' + b % 10))
+            .take(10)
+            .collect();
         let started = Instant::now();
         let outcome = self
             .client
@@ -615,14 +705,27 @@ impl Engine {
 
     /// Forgets deliveries, for `provider` only when given. Waiting ones are forgotten too: a reset
     /// means starting over.
-    pub fn clear(&self, provider: Option<Provider>) {
+    pub fn clear(&self, provider: Option<Provider>, tenant: Option<&str>) {
         let mut log = self.log.lock();
         let Log { map, order } = &mut *log;
-        map.retain(|_, d| provider.is_some_and(|p| d.provider != p));
+        map.retain(|_, d| {
+            let hit =
+                provider.is_none_or(|p| d.provider == p) && tenant.is_none_or(|t| d.tenant == t);
+            !hit
+        });
         order.retain(|id| map.contains_key(id));
-        if provider.is_none() {
+        if provider.is_none() && tenant.is_none() {
             self.verified.lock().clear();
         }
+    }
+
+    /// The provider and tenant of a delivery, for filtering timeline jobs.
+    pub fn owner(&self, id: &str) -> Option<(Provider, String)> {
+        self.log
+            .lock()
+            .map
+            .get(id)
+            .map(|d| (d.provider, d.tenant.clone()))
     }
 
     /// Forgets which callback URLs passed the handshake (after a subscription change).

@@ -738,6 +738,35 @@ pub async fn delete_subscription(
     .await
 }
 
+/// Qonto's answer to an injected fault: 429 with `Retry-After`, 500 or 503.
+pub fn fault_response(app: &AppState, kind: crate::faults::FaultError) -> Response {
+    use crate::faults::FaultError;
+    let trace = app.ids.hex_lower(32);
+    let (status, code, detail, retry) = match kind {
+        FaultError::RateLimit => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many requests, please retry later",
+            Some(1),
+        ),
+        FaultError::ServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "Internal server error",
+            None,
+        ),
+        FaultError::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "Service temporarily unavailable",
+            Some(1),
+        ),
+    };
+    let mut e = QError::new(status, vec![QErr::new(code, detail, None)]);
+    e.retry_after = retry;
+    render(e.status, Some(&e.to_value(&trace)), &trace, e.retry_after)
+}
+
 /// Any other path under `/qonto`.
 pub async fn unknown(State(app): State<AppState>) -> Response {
     let trace = app.ids.hex_lower(32);

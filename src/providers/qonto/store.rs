@@ -141,6 +141,13 @@ impl Store {
         );
     }
 
+    /// Forgets an organization, its links, subscriptions and tokens.
+    pub fn remove_org(&mut self, login: &str) -> bool {
+        self.tokens.retain(|_, (l, _)| l != login);
+        self.onboarding.retain(|_, l| l != login);
+        self.orgs.remove(login).is_some()
+    }
+
     pub fn org(&self, login: &str) -> Option<&Org> {
         self.orgs.get(login)
     }

@@ -283,6 +283,34 @@ pub async fn notify_by(
     })())
 }
 
+/// The gateway's answer to an injected fault: 429, 500 or 503.
+pub fn fault_response(kind: crate::faults::FaultError) -> Response {
+    use crate::faults::FaultError;
+    let (status, code, description) = match kind {
+        FaultError::RateLimit => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "BAD_REQUEST_ERROR",
+            "Too many requests",
+        ),
+        FaultError::ServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SERVER_ERROR",
+            "The server encountered an error. The incident has been reported to admins",
+        ),
+        FaultError::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVER_ERROR",
+            "The service is temporarily unavailable",
+        ),
+    };
+    RzError::Scripted {
+        status,
+        code: code.into(),
+        description: description.into(),
+    }
+    .into_response()
+}
+
 /// Any other path under `/razorpay`.
 pub async fn unknown() -> Response {
     RzError::UrlNotFound.into_response()

@@ -115,6 +115,12 @@ impl Store {
         );
     }
 
+    /// Forgets an account and its links.
+    pub fn remove_account(&mut self, key_id: &str) -> bool {
+        self.codes.retain(|_, (k, _)| k != key_id);
+        self.accounts.remove(key_id).is_some()
+    }
+
     pub fn account(&self, key_id: &str) -> Option<&Account> {
         self.accounts.get(key_id)
     }

@@ -691,6 +691,39 @@ pub fn graph_error(app: &AppState, version: &str, err: GraphError) -> Response {
     response
 }
 
+/// The Graph error an injected fault answers with: 130429 (rate limit, HTTP 400), 131000 (500)
+/// or 131016 (503).
+pub fn fault_response(app: &AppState, kind: crate::faults::FaultError) -> Response {
+    use crate::faults::FaultError;
+    let (code, status, title, details) = match kind {
+        FaultError::RateLimit => (
+            130429,
+            StatusCode::BAD_REQUEST,
+            super::error::TITLE_RATE_LIMIT,
+            "Cloud API message throughput has been reached.",
+        ),
+        FaultError::ServerError => (
+            131000,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            super::error::TITLE_SOMETHING_WRONG,
+            "Something went wrong. Please try again later.",
+        ),
+        FaultError::Unavailable => (
+            131016,
+            StatusCode::SERVICE_UNAVAILABLE,
+            super::error::TITLE_UNAVAILABLE,
+            "A service is temporarily unavailable.",
+        ),
+    };
+    let err = GraphError::Scripted {
+        code,
+        status,
+        title: title.into(),
+        details: details.into(),
+    };
+    graph_error(app, &app.config.whatsapp.api_version, err)
+}
+
 /// Any path under `/whatsapp` that Graph would not route.
 pub async fn unknown_path(State(app): State<AppState>, method: Method, uri: Uri) -> Response {
     let path = uri.path().to_string();

@@ -123,6 +123,17 @@ impl Store {
         );
     }
 
+    /// Forgets a business (its messages, orders and token).
+    pub fn remove_business(&mut self, phone_number_id: &str) -> bool {
+        match self.businesses.remove(phone_number_id) {
+            Some(b) => {
+                self.by_token.remove(&b.config.access_token);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn business(&self, phone_number_id: &str) -> Option<&Business> {
         self.businesses.get(phone_number_id)
     }

@@ -1,0 +1,460 @@
+//! The subcommands that drive a running sandbox through its admin API, for demos and shell
+//! scripts: `pay`, `clock`, `webhooks`, `reset`. They print readable tables, or JSON with
+//! `--json`. Exit status: 0 on success, 1 when the sandbox refused, 2 when it cannot be reached.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use crate::cli::{ClientArgs, ClockAction, PayArgs, ResetArgs, WebhooksArgs};
+
+struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+#[derive(Debug)]
+enum Failure {
+    /// The sandbox answered with an error.
+    Refused(String),
+    /// The sandbox could not be reached.
+    Unreachable(String),
+}
+
+impl Client {
+    fn new(url: &str) -> Self {
+        Self {
+            base: url.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), Failure> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.map_err(|e| {
+            Failure::Unreachable(format!("cannot reach the sandbox at {}: {e}", self.base))
+        })?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
+    }
+
+    /// A call that must succeed.
+    async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Failure> {
+        let (status, value) = self.call(method, path, body).await?;
+        if status >= 400 {
+            let message = value
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
+            return Err(Failure::Refused(format!("HTTP {status}: {message}")));
+        }
+        Ok(value)
+    }
+}
+
+/// Column-aligned text.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row.clone()));
+        out.push('\n');
+    }
+    out
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn finish(result: Result<String, Failure>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Refused(m)) => {
+            eprintln!("paylink-sandbox: {m}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Unreachable(m)) => {
+            eprintln!("paylink-sandbox: {m}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    // Invariant: a current-thread runtime builds on every supported platform.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.chars().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// What `pay` resolved its target to.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    Razorpay(String),
+    Qonto(String),
+    Whatsapp(String),
+}
+
+async fn resolve(client: &Client, target: &str) -> Result<Target, Failure> {
+    if target.starts_with("plink_") {
+        return Ok(Target::Razorpay(target.to_string()));
+    }
+    if let Some(rest) = target.split("/qonto/pay/").nth(1) {
+        return Ok(Target::Qonto(
+            rest.split(['?', '#', '/']).next().unwrap_or("").to_string(),
+        ));
+    }
+    if is_uuid(target) {
+        return Ok(Target::Qonto(target.to_string()));
+    }
+    let links = client
+        .ok(
+            reqwest::Method::GET,
+            "/__sandbox/razorpay/payment_links",
+            None,
+        )
+        .await?;
+    if let Some(l) = links["payment_links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| {
+            l["short_url"] == target || (!target.contains('/') && l["reference_id"] == target)
+        })
+    {
+        return Ok(Target::Razorpay(s(&l["id"])));
+    }
+    let (status, _) = client
+        .call(
+            reqwest::Method::GET,
+            &format!(
+                "/__sandbox/whatsapp/orders/{}",
+                crate::http::percent_encode(target)
+            ),
+            None,
+        )
+        .await?;
+    if status == 200 {
+        return Ok(Target::Whatsapp(target.to_string()));
+    }
+    let links = client
+        .ok(reqwest::Method::GET, "/__sandbox/qonto/payment_links", None)
+        .await?;
+    if let Some(l) = links["payment_links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["invoice_number"] == target || l["url"] == target)
+    {
+        return Ok(Target::Qonto(s(&l["id"])));
+    }
+    Err(Failure::Refused(format!(
+        "{target:?} is not a payment link id, link URL or order reference this sandbox knows"
+    )))
+}
+
+async fn pay(client: &Client, args: &PayArgs, as_json: bool) -> Result<String, Failure> {
+    let target = resolve(client, &args.target).await?;
+    let outcome = args.outcome.as_deref();
+    let (provider, path, body) = match &target {
+        Target::Razorpay(id) => {
+            let outcome = match outcome {
+                None | Some("success" | "paid" | "captured") => "success",
+                Some("failure" | "failed") => "failure",
+                Some(o) => {
+                    return Err(Failure::Refused(format!(
+                        "outcome {o:?}: use success or failure for gateway links"
+                    )));
+                }
+            };
+            let mut body = json!({"outcome": outcome});
+            if let Some(m) = &args.method {
+                body["method"] = json!(m);
+            }
+            if let Some(a) = args.amount {
+                body["amount"] = json!(a);
+            }
+            (
+                "razorpay",
+                format!("/__sandbox/razorpay/payment_links/{id}/pay"),
+                body,
+            )
+        }
+        Target::Qonto(id) => {
+            let status = match outcome {
+                None | Some("success") => "paid",
+                Some("failure") => "failed",
+                Some(o) => o,
+            };
+            let mut body = json!({"status": status});
+            if let Some(m) = &args.method {
+                body["method"] = json!(m);
+            }
+            (
+                "qonto",
+                format!("/__sandbox/qonto/payment_links/{id}/pay"),
+                body,
+            )
+        }
+        Target::Whatsapp(reference) => {
+            let outcome = match outcome {
+                None | Some("success" | "paid") => "captured",
+                Some("failure") => "failed",
+                Some(o) => o,
+            };
+            let mut body = json!({"outcome": outcome});
+            if let Some(m) = &args.method {
+                body["method"] = json!(m);
+            }
+            (
+                "whatsapp",
+                format!(
+                    "/__sandbox/whatsapp/orders/{}/pay",
+                    crate::http::percent_encode(reference)
+                ),
+                body,
+            )
+        }
+    };
+    let answer = client.ok(reqwest::Method::POST, &path, Some(body)).await?;
+    if as_json {
+        return Ok(format!(
+            "{}\n",
+            json!({"provider": provider, "result": answer})
+        ));
+    }
+    let row = match provider {
+        "razorpay" => vec![
+            provider.to_string(),
+            s(&answer["payment_link"]["id"]),
+            s(&answer["payment_id"]),
+            s(&answer["status"]),
+            s(&answer["payment_link"]["status"]),
+        ],
+        "qonto" => vec![
+            provider.to_string(),
+            s(&answer["payment_link"]["id"]),
+            s(&answer["payment"]["id"]),
+            s(&answer["payment"]["status"]),
+            s(&answer["payment_link"]["status"]),
+        ],
+        _ => vec![
+            provider.to_string(),
+            s(&answer["reference_id"]),
+            s(&answer["message_id"]
+                .as_str()
+                .map(Value::from)
+                .unwrap_or(answer["transaction"]["pg_transaction_id"].clone())),
+            s(&answer["kind"]),
+            s(&answer["payment_status"]),
+        ],
+    };
+    Ok(table(
+        &["PROVIDER", "LINK/ORDER", "PAYMENT", "RESULT", "STATUS"],
+        &[row],
+    ))
+}
+
+async fn clock(
+    client: &Client,
+    action: &Option<ClockAction>,
+    as_json: bool,
+) -> Result<String, Failure> {
+    let v = match action {
+        None => {
+            client
+                .ok(reqwest::Method::GET, "/__sandbox/clock", None)
+                .await?
+        }
+        Some(ClockAction::Advance { duration }) => {
+            if crate::clock::parse_duration(duration).is_none() {
+                return Err(Failure::Refused(format!(
+                    "{duration:?} is not a duration such as 90s, 15m or 1h30m"
+                )));
+            }
+            client
+                .ok(
+                    reqwest::Method::POST,
+                    "/__sandbox/clock/advance",
+                    Some(json!({"duration": duration})),
+                )
+                .await?
+        }
+    };
+    if as_json {
+        return Ok(format!("{v}\n"));
+    }
+    Ok(table(
+        &["NOW", "FROZEN", "OFFSET", "PENDING JOBS"],
+        &[vec![
+            s(&v["now"]),
+            s(&v["frozen"]),
+            format!("{}s", v["offset_ms"].as_i64().unwrap_or(0) / 1000),
+            s(&v["pending_jobs"]),
+        ]],
+    ))
+}
+
+async fn webhooks(client: &Client, args: &WebhooksArgs, as_json: bool) -> Result<String, Failure> {
+    let mut query = Vec::new();
+    if args.failed {
+        query.push("status=failed".to_string());
+    }
+    if let Some(p) = &args.provider {
+        query.push(format!("provider={}", crate::http::percent_encode(p)));
+    }
+    if let Some(l) = args.limit {
+        query.push(format!("limit={l}"));
+    }
+    let path = format!("/__sandbox/webhooks?{}", query.join("&"));
+    let v = client.ok(reqwest::Method::GET, &path, None).await?;
+    if as_json {
+        return Ok(format!("{v}\n"));
+    }
+    let rows: Vec<Vec<String>> = v["deliveries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            vec![
+                s(&d["id"]),
+                s(&d["provider"]),
+                s(&d["event"]),
+                s(&d["status"]),
+                s(&d["attempt_count"]),
+                s(&d["last_attempt"]["status_code"]),
+                s(&d["url"]),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok("no webhook deliveries\n".into());
+    }
+    Ok(table(
+        &[
+            "ID", "PROVIDER", "EVENT", "STATUS", "ATTEMPTS", "LAST", "URL",
+        ],
+        &rows,
+    ))
+}
+
+async fn reset(client: &Client, args: &ResetArgs, as_json: bool) -> Result<String, Failure> {
+    let mut query = Vec::new();
+    if let Some(p) = &args.provider {
+        query.push(format!("provider={}", crate::http::percent_encode(p)));
+    }
+    if let Some(t) = &args.tenant {
+        query.push(format!("tenant={}", crate::http::percent_encode(t)));
+    }
+    let v = client
+        .ok(
+            reqwest::Method::POST,
+            &format!("/__sandbox/reset?{}", query.join("&")),
+            None,
+        )
+        .await?;
+    if as_json {
+        return Ok(format!("{v}\n"));
+    }
+    let scope = match (&args.provider, &args.tenant) {
+        (None, None) => "everything".to_string(),
+        (Some(p), None) => p.clone(),
+        (None, Some(t)) => format!("tenant {t}"),
+        (Some(p), Some(t)) => format!("{p} tenant {t}"),
+    };
+    Ok(format!("reset {scope}\n"))
+}
+
+pub fn run_pay(client: &ClientArgs, args: &PayArgs) -> ExitCode {
+    let c = Client::new(&client.url);
+    finish(runtime().block_on(pay(&c, args, client.json)))
+}
+
+pub fn run_clock(client: &ClientArgs, action: &Option<ClockAction>) -> ExitCode {
+    let c = Client::new(&client.url);
+    finish(runtime().block_on(clock(&c, action, client.json)))
+}
+
+pub fn run_webhooks(client: &ClientArgs, args: &WebhooksArgs) -> ExitCode {
+    let c = Client::new(&client.url);
+    finish(runtime().block_on(webhooks(&c, args, client.json)))
+}
+
+pub fn run_reset(client: &ClientArgs, args: &ResetArgs) -> ExitCode {
+    let c = Client::new(&client.url);
+    finish(runtime().block_on(reset(&c, args, client.json)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_their_columns() {
+        let t = table(
+            &["A", "LONG HEADER"],
+            &[vec!["wide cell".into(), "x".into()]],
+        );
+        assert_eq!(t, "A          LONG HEADER\nwide cell  x\n");
+    }
+
+    #[test]
+    fn uuids_are_recognised() {
+        assert!(is_uuid("0199e1de-4fa1-7324-9aed-0b0f6a65243e"));
+        assert!(!is_uuid("plink_ExjpAUN3gVHrPJ"));
+    }
+}
