@@ -105,14 +105,24 @@ impl Clock {
 /// RFC 3339 in UTC with whole seconds, as Qonto and the admin API print times.
 pub fn rfc3339(ms: Millis) -> String {
     let secs = ms.div_euclid(1000);
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(t) => {
-            let f =
-                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-            t.format(&f).unwrap_or_else(|_| secs.to_string())
-        }
-        Err(_) => secs.to_string(),
-    }
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days: exact for the whole proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Parses a start time given as Unix seconds or RFC 3339.
@@ -221,6 +231,17 @@ mod tests {
             Some(1_700_000_000_000)
         );
         assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(4_102_444_799_000), "2099-12-31T23:59:59Z");
+        for secs in (0..4_102_444_800i64).step_by(9_999_991) {
+            let ours = rfc3339(secs * 1000);
+            let theirs = time::OffsetDateTime::from_unix_timestamp(secs)
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+            assert_eq!(ours, theirs, "{secs}");
+        }
         assert_eq!(parse_instant("yesterday"), None);
     }
 }

@@ -35,10 +35,13 @@ pub struct Entry {
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
-    pub body: String,
+    /// The first bytes of the body (shared with the request, not copied).
+    #[serde(skip)]
+    pub body: axum::body::Bytes,
     pub body_bytes: usize,
     pub status: u16,
-    pub response: String,
+    #[serde(skip)]
+    pub response: axum::body::Bytes,
     pub latency_us: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
@@ -48,8 +51,9 @@ impl Entry {
     /// The entry as the admin API shows it, with bodies parsed back into JSON where they are JSON
     /// and the outcome spelled out.
     pub fn to_json(&self) -> Value {
-        let parse = |text: &str| {
-            serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string()))
+        let parse = |bytes: &[u8]| {
+            serde_json::from_slice::<Value>(bytes)
+                .unwrap_or_else(|_| Value::String(crate::http::excerpt(bytes, EXCERPT_BYTES)))
         };
         let response = parse(&self.response);
         let outcome = if self.status < 400 {
@@ -278,10 +282,12 @@ mod tests {
             path: path.into(),
             query: String::new(),
             headers: vec![],
-            body: "{}".into(),
+            body: axum::body::Bytes::from_static(b"{}"),
             body_bytes: 2,
             status,
-            response: r#"{"error":{"code":131009,"error_data":{"details":"/to: bad"}}}"#.into(),
+            response: axum::body::Bytes::from_static(
+                br#"{"error":{"code":131009,"error_data":{"details":"/to: bad"}}}"#,
+            ),
             latency_us: 1500,
             fault: None,
         }

@@ -74,17 +74,20 @@ pub async fn provider_layer(State(app): State<AppState>, request: Request, next:
         path,
         query: redact_query(&query),
         headers,
-        body: crate::http::excerpt(&bytes[..bytes.len().min(EXCERPT_BYTES)], EXCERPT_BYTES),
+        body: excerpt(&bytes),
         body_bytes: total,
         status: response_parts.status.as_u16(),
-        response: crate::http::excerpt(
-            &response_bytes[..response_bytes.len().min(EXCERPT_BYTES)],
-            EXCERPT_BYTES,
-        ),
+        response: excerpt(&response_bytes),
         latency_us: started.elapsed().as_micros() as u64,
         fault: decision.label(),
     });
     Response::from_parts(response_parts, Body::from(response_bytes))
+}
+
+/// The journal's copy of (the start of) a body. Always a copy: a request body is often a slice
+/// of the connection's whole read buffer, which a shared handle would keep alive.
+fn excerpt(bytes: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(&bytes[..bytes.len().min(EXCERPT_BYTES)])
 }
 
 fn fault_response(app: &AppState, provider: Provider, kind: FaultError) -> Response {

@@ -2,6 +2,11 @@
 
 use std::process::ExitCode;
 
+/// glibc's allocator serialises threads on its arena locks under the many small allocations JSON
+/// handling makes; mimalloc's per-thread heaps do not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use paylink_sandbox::{
     app,

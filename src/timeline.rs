@@ -35,22 +35,40 @@ pub struct Timeline {
     wake: Notify,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Queue {
     jobs: BTreeMap<(Millis, u64), Job>,
     seq: u64,
+    /// The sandbox time the runner will next wake at by itself (`Millis::MAX` when it waits for
+    /// a job). A new job due later than this needs no wake-up.
+    armed: Millis,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self {
+            jobs: BTreeMap::new(),
+            seq: 0,
+            armed: Millis::MIN,
+        }
+    }
 }
 
 impl Timeline {
     /// Schedules `job` at sandbox time `due`.
     pub fn at(&self, due: Millis, job: Job) {
-        {
+        let wake = {
             let mut q = self.queue.lock();
             q.seq += 1;
             let seq = q.seq;
             q.jobs.insert((due, seq), job);
+            due < q.armed
+        };
+        // Waking the runner for a job behind the one it already waits for only costs a context
+        // switch; it will see this one when it wakes.
+        if wake {
+            self.wake.notify_one();
         }
-        self.wake.notify_one();
     }
 
     /// Jobs waiting, for the health endpoint and tests.
@@ -76,8 +94,17 @@ impl Timeline {
         due.into_values().collect()
     }
 
-    fn next_due(&self) -> Option<Millis> {
-        self.queue.lock().jobs.keys().next().map(|(due, _)| *due)
+    /// The next due time, recorded as the time the runner wakes at by itself.
+    fn arm(&self) -> Option<Millis> {
+        let mut q = self.queue.lock();
+        let next = q.jobs.keys().next().map(|(due, _)| *due);
+        q.armed = next.unwrap_or(Millis::MAX);
+        next
+    }
+
+    /// Marks the runner busy, so every new job wakes it again.
+    fn disarm(&self) {
+        self.queue.lock().armed = Millis::MIN;
     }
 }
 
@@ -93,13 +120,14 @@ pub async fn run(sandbox: Weak<Sandbox>) {
         };
         // `notify_one` leaves a permit when nobody waits, so a job scheduled while the due jobs
         // run still wakes the next wait.
+        s.timeline.disarm();
         let now = s.clock.now_ms();
         for job in s.timeline.take_due(now) {
             s.run_job(job);
         }
         let wait = s
             .timeline
-            .next_due()
+            .arm()
             .and_then(|due| s.clock.real_wait_until(due));
         let sleep = async {
             match wait {

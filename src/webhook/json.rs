@@ -8,23 +8,21 @@
 use std::io;
 
 use serde::Serialize;
-use serde_json::{Value, ser::Formatter};
+use serde_json::ser::Formatter;
 
 /// Compact JSON with non-ASCII characters escaped as lowercase `\uXXXX`.
-pub fn to_ascii_vec(value: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+pub fn to_ascii_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, AsciiEscaping);
-    // Invariant: a `Value` always serialises (its map keys are strings).
-    value
-        .serialize(&mut ser)
-        .expect("a serde_json::Value serialises");
+    // Invariant: the sandbox only serialises values with string keys, which always succeed.
+    value.serialize(&mut ser).expect("webhook bodies serialise");
     out
 }
 
 /// Compact JSON as `serde_json` writes it (UTF-8, no extra escaping).
-pub fn to_vec(value: &Value) -> Vec<u8> {
-    // Invariant: a `Value` always serialises (its map keys are strings).
-    serde_json::to_vec(value).expect("a serde_json::Value serialises")
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    // Invariant: the sandbox only serialises values with string keys, which always succeed.
+    serde_json::to_vec(value).expect("values with string keys serialise")
 }
 
 struct AsciiEscaping;
@@ -58,7 +56,7 @@ mod tests {
 
     #[test]
     fn non_ascii_is_escaped_in_lowercase_with_surrogate_pairs() {
-        let v = json!({"text": "äöå 😀 \"q\"\n", "ok": "plain/ascii"});
+        let v: serde_json::Value = json!({"text": "äöå 😀 \"q\"\n", "ok": "plain/ascii"});
         let bytes = to_ascii_vec(&v);
         let text = std::str::from_utf8(&bytes).unwrap();
         assert_eq!(
@@ -66,7 +64,7 @@ mod tests {
             r#"{"text":"\u00e4\u00f6\u00e5 \ud83d\ude00 \"q\"\n","ok":"plain/ascii"}"#
         );
         assert!(bytes.is_ascii());
-        let back: Value = serde_json::from_slice(&bytes).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(back, v);
     }
 }

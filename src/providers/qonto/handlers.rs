@@ -1,8 +1,7 @@
 //! HTTP handlers: `/qonto/v2/...` and the hosted pages (`/qonto/pay/{id}`, `/qonto/connect/{token}`).
 
 use axum::{
-    Json,
-    body::Body,
+    body::{Body, Bytes},
     extract::{Path, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
@@ -23,17 +22,46 @@ const READ: &str = "payment_link.read";
 const WRITE: &str = "payment_link.write";
 const WEBHOOK: &str = "webhook";
 
-/// A success: status and body (`None` for 204).
-type Answer = Result<(StatusCode, Option<Value>), QError>;
+/// A success: status and body (`None` for 204). A body is JSON, either as a value or already
+/// written out (large lists are written straight from the store).
+type Answer<B> = Result<(StatusCode, Option<B>), QError>;
+
+/// A JSON body already written out.
+pub struct Written(Bytes);
+
+/// Anything a handler may answer with, written out.
+pub trait IntoJson {
+    fn into_json(self) -> Bytes;
+}
+
+impl IntoJson for Value {
+    fn into_json(self) -> Bytes {
+        Bytes::from(crate::webhook::json::to_vec(&self))
+    }
+}
+
+impl IntoJson for Written {
+    fn into_json(self) -> Bytes {
+        self.0
+    }
+}
 
 fn render(
     status: StatusCode,
-    body: Option<&Value>,
+    body: Option<Bytes>,
     trace: &str,
     retry_after: Option<u64>,
 ) -> Response {
     let mut response = match body {
-        Some(b) => (status, Json(b.clone())).into_response(),
+        Some(b) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            b,
+        )
+            .into_response(),
         None => status.into_response(),
     };
     if let Ok(v) = HeaderValue::from_str(trace) {
@@ -59,7 +87,7 @@ fn onelogin_page() -> Response {
 
 /// Runs an API handler: staging token, credentials, scope, idempotent replay, then `f`; renders
 /// the answer or Qonto's error envelope with `X-Tyk-Trace-Id`.
-async fn qonto<F>(
+async fn qonto<F, B>(
     app: AppState,
     headers: HeaderMap,
     scope: &'static str,
@@ -67,7 +95,8 @@ async fn qonto<F>(
     f: F,
 ) -> Response
 where
-    F: AsyncFnOnce(&AppState, &Caller) -> Answer,
+    F: AsyncFnOnce(&AppState, &Caller) -> Answer<B>,
+    B: IntoJson,
 {
     let trace = app.ids.hex_lower(32);
     if let Some(expected) = &app.config.qonto.staging_token
@@ -85,7 +114,7 @@ where
         let authenticated = app.qonto.store.lock().authenticate(header);
         match authenticated.and_then(|c| c.require(scope).map(|()| c)) {
             Ok(c) => c,
-            Err(e) => return render(e.status, Some(&e.to_value(&trace)), &trace, e.retry_after),
+            Err(e) => return error(e, &trace),
         }
     };
     let key = write
@@ -101,24 +130,29 @@ where
         && let Some(cached) = app.qonto.store.lock().replay(&caller.login, key, now)
     {
         let status = StatusCode::from_u16(cached.status).unwrap_or(StatusCode::OK);
-        let body = (!cached.body.is_null()).then_some(cached.body);
-        return render(status, body.as_ref(), &trace, None);
+        return render(status, cached.body, &trace, None);
     }
     match f(&app, &caller).await {
         Ok((status, body)) => {
+            let body = body.map(IntoJson::into_json);
             if let Some(key) = &key {
                 app.qonto.store.lock().remember(
                     &caller.login,
                     key,
                     status.as_u16(),
-                    body.clone().unwrap_or(Value::Null),
+                    body.clone(),
                     now,
                 );
             }
-            render(status, body.as_ref(), &trace, None)
+            render(status, body, &trace, None)
         }
-        Err(e) => render(e.status, Some(&e.to_value(&trace)), &trace, e.retry_after),
+        Err(e) => error(e, &trace),
     }
+}
+
+fn error(e: QError, trace: &str) -> Response {
+    let body = e.to_value(trace).into_json();
+    render(e.status, Some(body), trace, e.retry_after)
 }
 
 async fn read_json(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, QError> {
@@ -127,6 +161,12 @@ async fn read_json(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Va
         return Ok(json!({}));
     }
     Ok(http::json_body(headers, &bytes)?)
+}
+
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    payment_links: Vec<super::model::LinkView<'a>>,
+    meta: Value,
 }
 
 /// `page` and `per_page`, and the `meta` object of a list.
@@ -424,12 +464,12 @@ pub async fn list(
             if !errors.is_empty() {
                 return Err(QError::unprocessable(errors));
             }
+            // Filter, sort and write the page from the store itself: no copies of the links.
             let store = app.qonto.store.lock();
-            let mut links: Vec<_> = store
+            let mut links: Vec<&super::model::PaymentLink> = store
                 .org(&caller.login)
-                .map(|o| o.links.values().rev().cloned().collect())
+                .map(|o| o.links.values().rev().collect())
                 .unwrap_or_default();
-            drop(store);
             if let Some(w) = &wanted {
                 links.retain(|l| w.iter().any(|s| s == l.status.as_str()));
             }
@@ -443,11 +483,12 @@ pub async fn list(
                 _ => {}
             }
             let (page_links, meta) = page.slice(&links);
-            let items: Vec<Value> = page_links.iter().map(|l| l.to_json()).collect();
-            Ok((
-                StatusCode::OK,
-                Some(json!({"payment_links": items, "meta": meta})),
-            ))
+            let views: Vec<_> = page_links.iter().map(|l| l.view()).collect();
+            let body = Written(Bytes::from(crate::webhook::json::to_vec(&ListBody {
+                payment_links: views,
+                meta,
+            })));
+            Ok((StatusCode::OK, Some(body)))
         },
     )
     .await
@@ -732,7 +773,7 @@ pub async fn delete_subscription(
                 .store
                 .lock()
                 .delete_subscription(&caller.login, &id)?;
-            Ok((StatusCode::NO_CONTENT, None))
+            Ok((StatusCode::NO_CONTENT, None::<Value>))
         },
     )
     .await
@@ -764,14 +805,13 @@ pub fn fault_response(app: &AppState, kind: crate::faults::FaultError) -> Respon
     };
     let mut e = QError::new(status, vec![QErr::new(code, detail, None)]);
     e.retry_after = retry;
-    render(e.status, Some(&e.to_value(&trace)), &trace, e.retry_after)
+    error(e, &trace)
 }
 
 /// Any other path under `/qonto`.
 pub async fn unknown(State(app): State<AppState>) -> Response {
     let trace = app.ids.hex_lower(32);
-    let e = QError::not_found(None);
-    render(e.status, Some(&e.to_value(&trace)), &trace, None)
+    error(QError::not_found(None), &trace)
 }
 
 /// `GET /qonto/pay/{id}`: the test-mode checkout (method choice, then outcome choice).

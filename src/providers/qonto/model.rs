@@ -8,7 +8,53 @@ use crate::clock::{Millis, rfc3339};
 
 /// Cents as Qonto writes money: `{"value": "13.30", "currency": "EUR"}`.
 pub fn money(cents: i64, currency: &str) -> Value {
-    json!({"value": format!("{}.{:02}", cents / 100, cents % 100), "currency": currency})
+    json!(Money::new(cents, currency))
+}
+
+/// Money on the wire, written without an intermediate JSON value.
+#[derive(Debug, Serialize)]
+pub struct Money<'a> {
+    pub value: String,
+    pub currency: &'a str,
+}
+
+impl<'a> Money<'a> {
+    pub fn new(cents: i64, currency: &'a str) -> Self {
+        Self {
+            value: format!("{}.{:02}", cents / 100, cents % 100),
+            currency,
+        }
+    }
+}
+
+/// A link as the API writes it. Lists serialise these straight from the store.
+#[derive(Serialize)]
+pub struct LinkView<'a> {
+    id: &'a str,
+    status: &'static str,
+    expiration_date: String,
+    potential_payment_methods: &'a [String],
+    amount: Money<'a>,
+    resource_type: &'static str,
+    reusable: bool,
+    created_at: String,
+    url: &'a str,
+    items: Option<Vec<ItemView<'a>>>,
+    invoice_id: Option<&'a str>,
+    invoice_number: Option<&'a str>,
+    debitor_name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ItemView<'a> {
+    title: &'a str,
+    quantity: i64,
+    unit_price: Money<'a>,
+    vat_rate: &'a str,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    description: Option<&'a str>,
+    measure_unit: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -140,38 +186,39 @@ pub struct PaymentLink {
 }
 
 impl PaymentLink {
-    pub fn to_json(&self) -> Value {
-        let items = self.items.as_ref().map(|items| {
-            items
-                .iter()
-                .map(|i| {
-                    json!({
-                        "title": i.title,
-                        "quantity": i.quantity,
-                        "unit_price": money(i.unit_price, &i.currency),
-                        "vat_rate": i.vat_rate,
-                        "type": i.kind,
-                        "description": i.description,
-                        "measure_unit": i.measure_unit,
+    pub fn view(&self) -> LinkView<'_> {
+        LinkView {
+            id: &self.id,
+            status: self.status.as_str(),
+            expiration_date: rfc3339(self.expiration),
+            potential_payment_methods: &self.potential_payment_methods,
+            amount: Money::new(self.amount, &self.currency),
+            resource_type: self.resource_type,
+            reusable: self.reusable,
+            created_at: rfc3339(self.created_at),
+            url: &self.url,
+            items: self.items.as_ref().map(|items| {
+                items
+                    .iter()
+                    .map(|i| ItemView {
+                        title: &i.title,
+                        quantity: i.quantity,
+                        unit_price: Money::new(i.unit_price, &i.currency),
+                        vat_rate: &i.vat_rate,
+                        kind: i.kind.as_deref(),
+                        description: i.description.as_deref(),
+                        measure_unit: i.measure_unit.as_deref(),
                     })
-                })
-                .collect::<Vec<_>>()
-        });
-        json!({
-            "id": self.id,
-            "status": self.status.as_str(),
-            "expiration_date": rfc3339(self.expiration),
-            "potential_payment_methods": self.potential_payment_methods,
-            "amount": money(self.amount, &self.currency),
-            "resource_type": self.resource_type,
-            "reusable": self.reusable,
-            "created_at": rfc3339(self.created_at),
-            "url": self.url,
-            "items": items,
-            "invoice_id": self.invoice_id,
-            "invoice_number": self.invoice_number,
-            "debitor_name": self.debitor_name,
-        })
+                    .collect()
+            }),
+            invoice_id: self.invoice_id.as_deref(),
+            invoice_number: self.invoice_number.as_deref(),
+            debitor_name: self.debitor_name.as_deref(),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!(self.view())
     }
 
     /// The status the link's payments put it in (open links only move among open, processing

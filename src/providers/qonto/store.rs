@@ -4,8 +4,6 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::error::{self, QErr, QError};
 use super::model::{Connection, ConnectionStatus, LinkStatus, Payment, PaymentLink, Subscription};
 use super::rules::{ConnectionDraft, LinkDraft, SubscriptionDraft};
@@ -21,7 +19,7 @@ pub const IDEMPOTENCY_WINDOW_MS: Millis = 30 * 60 * 1000;
 #[derive(Debug, Clone)]
 pub struct Cached {
     pub status: u16,
-    pub body: Value,
+    pub body: Option<axum::body::Bytes>,
     pub expires_at: Millis,
 }
 
@@ -193,7 +191,14 @@ impl Store {
         org.idempotency.get(key).cloned()
     }
 
-    pub fn remember(&mut self, login: &str, key: &str, status: u16, body: Value, now: Millis) {
+    pub fn remember(
+        &mut self,
+        login: &str,
+        key: &str,
+        status: u16,
+        body: Option<axum::body::Bytes>,
+        now: Millis,
+    ) {
         if let Some(org) = self.orgs.get_mut(login) {
             if org.idempotency.len() > 10_000 {
                 org.idempotency.retain(|_, c| c.expires_at > now);
@@ -595,7 +600,13 @@ mod tests {
     fn idempotent_answers_expire_after_thirty_minutes() {
         let mut s = store();
         let login = QontoOrganization::default().login;
-        s.remember(&login, "k", 201, serde_json::json!({"a": 1}), 0);
+        s.remember(
+            &login,
+            "k",
+            201,
+            Some(axum::body::Bytes::from_static(b"{}")),
+            0,
+        );
         assert!(s.replay(&login, "k", IDEMPOTENCY_WINDOW_MS - 1).is_some());
         assert!(s.replay(&login, "k", IDEMPOTENCY_WINDOW_MS).is_none());
     }

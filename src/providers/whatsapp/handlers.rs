@@ -30,6 +30,8 @@ struct GraphRequest {
     token: Option<String>,
     proof: Option<String>,
     body: Result<Value, BodyProblem>,
+    /// The JSON body as sent, when it came as JSON.
+    raw: Option<Box<str>>,
 }
 
 impl GraphRequest {
@@ -75,11 +77,17 @@ impl GraphRequest {
             .or_else(|| from_query("access_token"))
             .or(form_token);
         let proof = from_query("appsecret_proof").or(form_proof);
+        // The bytes parsed as JSON, so they are valid UTF-8 JSON text.
+        let raw = (!is_form && body.is_ok())
+            .then(|| std::str::from_utf8(&bytes).ok())
+            .flatten()
+            .map(|text| text.trim().into());
         Ok(Self {
             query,
             token,
             proof,
             body,
+            raw,
         })
     }
 
@@ -159,7 +167,7 @@ pub async fn send_message(
         async move |app: &AppState, phone_number_id: &str| {
             let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
             request.authorize(app, phone_number_id, "post")?;
-            send(app, phone_number_id, request.body).await
+            send(app, phone_number_id, request.body, request.raw).await
         },
     )
     .await
@@ -169,6 +177,7 @@ async fn send(
     app: &AppState,
     phone_number_id: &str,
     body: Result<Value, BodyProblem>,
+    raw: Option<Box<str>>,
 ) -> Result<Value, GraphError> {
     let configuration_names = app
         .whatsapp
@@ -214,11 +223,15 @@ async fn send(
     if let Some(reject) = plan.as_ref().and_then(|p| p.reject.clone()) {
         return Err(scripted_rejection(&reject));
     }
+    let raw = match raw {
+        Some(r) => r,
+        None => super::store::raw_json(&message),
+    };
     let accepted = app
         .whatsapp
         .store
         .lock()
-        .accept(phone_number_id, checked, message, now, &app.ids)
+        .accept(phone_number_id, checked, &message, raw, now, &app.ids)
         .map_err(GraphError::Validation)?;
 
     if mark_read {
@@ -673,8 +686,10 @@ fn graph_ok(app: &AppState, version: &str, phone_number_id: &str, body: &Value) 
         .business(phone_number_id)
         .map(|b| b.config.waba_id.clone());
     if let Some(waba) = waba {
-        let usage = json!({ waba: [{"type": "whatsapp", "call_count": 1, "total_cputime": 1, "total_time": 1, "estimated_time_to_regain_access": 0}] });
-        if let Ok(v) = HeaderValue::from_str(&usage.to_string()) {
+        let usage = format!(
+            r#"{{"{waba}":[{{"type":"whatsapp","call_count":1,"total_cputime":1,"total_time":1,"estimated_time_to_regain_access":0}}]}}"#
+        );
+        if let Ok(v) = HeaderValue::from_str(&usage) {
             response
                 .headers_mut()
                 .insert("x-business-use-case-usage", v);

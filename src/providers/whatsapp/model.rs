@@ -2,7 +2,15 @@
 //! and payment history, and the rules for moving an order from one status to another.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value, value::RawValue};
+
+/// Writes JSON text as JSON (not as a string), checking it only when it is read.
+fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    match serde_json::from_str::<&RawValue>(text) {
+        Ok(raw) => raw.serialize(s),
+        Err(_) => s.serialize_str(text),
+    }
+}
 
 /// Which market's payments flavour an order uses; decided by `payment_type: "br"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -186,7 +194,9 @@ pub struct Message {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_id: Option<String>,
-    pub body: Value,
+    /// The body as sent, kept as JSON text (cheaper to keep, and to drop, than a parsed value).
+    #[serde(serialize_with = "raw_json")]
+    pub body: Box<str>,
     /// Unix seconds on the sandbox clock.
     pub timestamp: i64,
     pub statuses: Vec<StatusEntry>,
@@ -307,8 +317,15 @@ pub struct Order {
     pub history: Vec<OrderEvent>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transactions: Vec<Transaction>,
-    /// The `action.parameters` object as sent.
-    pub parameters: Value,
+    /// The payment gateway of a `payment_gateway` order (`razorpay`, `payu`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pg_type: Option<String>,
+    /// The gateway-specific fields echoed back in payment webhooks (`receipt`, `notes`, `udf1`...).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub pg_extras: Map<String, Value>,
+    /// The card of a one-click order (`last_four_digits`, `credential_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offsite_card: Option<Value>,
 }
 
 impl Order {

@@ -6,7 +6,7 @@
 //! Rules that depend on state (reference_id uniqueness, known orders, status transitions) live in
 //! the store, which applies them under its lock.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::model::{OrderStatus, PaymentStatus, Region};
 use crate::schema::{Schemas, Violation};
@@ -84,7 +84,9 @@ pub struct OrderDraft {
     pub configuration_name: Option<String>,
     pub payment_link: Option<String>,
     pub expires_at: Option<i64>,
-    pub parameters: Value,
+    pub pg_type: Option<String>,
+    pub pg_extras: Map<String, Value>,
+    pub offsite_card: Option<Value>,
 }
 
 /// An `order_status` message, reduced to what the store applies.
@@ -476,6 +478,16 @@ fn order_details(schemas: &Schemas, body: &Value, ctx: &Context<'_>, c: &mut Che
         .map(str::to_string);
     let reference_id = params.get("reference_id").and_then(Value::as_str);
     let total = minor(params.get("total_amount")).and_then(|t| i64::try_from(t).ok());
+    // The legacy `payment_configuration` form settles through Razorpay.
+    let pg_type = params
+        .pointer("/payment_settings/0/payment_gateway/type")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            params
+                .get("payment_configuration")
+                .map(|_| "razorpay".to_string())
+        });
     if let (Some(reference_id), Some(total)) = (reference_id, total) {
         c.order = Some(OrderDraft {
             reference_id: reference_id.to_string(),
@@ -488,7 +500,24 @@ fn order_details(schemas: &Schemas, body: &Value, ctx: &Context<'_>, c: &mut Che
             expires_at: order
                 .and_then(|o| o.pointer("/expiration/timestamp"))
                 .and_then(timestamp_value),
-            parameters: params.clone(),
+            pg_type: pg_type.clone(),
+            pg_extras: pg_type
+                .as_deref()
+                .and_then(|t| params.pointer(&format!("/payment_settings/0/payment_gateway/{t}")))
+                .and_then(Value::as_object)
+                .map(|extras| {
+                    extras
+                        .iter()
+                        .filter(|(k, _)| *k != "encrypted_payment_gateway_data")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            offsite_card: params
+                .get("payment_settings")
+                .and_then(Value::as_array)
+                .and_then(|s| s.iter().find_map(|s| s.get("offsite_card_pay")))
+                .cloned(),
         });
     }
 }

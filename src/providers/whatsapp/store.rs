@@ -52,6 +52,11 @@ impl Business {
     }
 }
 
+/// A value as JSON text.
+pub fn raw_json(value: &Value) -> Box<str> {
+    value.to_string().into_boxed_str()
+}
+
 /// A refused `order_status` update, reported later as a `failed` status of its message.
 #[derive(Debug, Clone)]
 pub struct Refusal {
@@ -178,7 +183,8 @@ impl Store {
         &mut self,
         phone_number_id: &str,
         checked: Checked,
-        body: Value,
+        body: &Value,
+        raw: Box<str>,
         now_secs: i64,
         ids: &Ids,
     ) -> Result<Accepted, Vec<Violation>> {
@@ -290,7 +296,7 @@ impl Store {
                 .get("biz_opaque_callback_data")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            body,
+            body: raw,
             timestamp: now_secs,
             statuses: vec![StatusEntry {
                 status: "accepted".into(),
@@ -326,7 +332,9 @@ impl Store {
                         None,
                     )],
                     transactions: Vec::new(),
-                    parameters: draft.parameters,
+                    pg_type: draft.pg_type,
+                    pg_extras: draft.pg_extras,
+                    offsite_card: draft.offsite_card,
                 },
             );
         }
@@ -448,7 +456,7 @@ impl Store {
                 .pointer("/interactive/payment_method/reference_id")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            body,
+            body: raw_json(&body),
             timestamp: now_secs,
             statuses: Vec::new(),
             warnings: Vec::new(),
@@ -487,13 +495,7 @@ impl Store {
             )));
         }
         if order.payment_types.iter().any(|t| t == "offsite_card_pay") {
-            let card = order
-                .parameters
-                .get("payment_settings")
-                .and_then(Value::as_array)
-                .and_then(|s| s.iter().find_map(|s| s.get("offsite_card_pay")))
-                .cloned()
-                .unwrap_or(Value::Null);
+            let card = order.offsite_card.clone().unwrap_or(Value::Null);
             let wa_id = order.wa_id.clone().unwrap_or_default();
             let body = serde_json::json!({
                 "from_logical_id": ids.digits(14),
