@@ -40,6 +40,8 @@ pub struct Sandbox {
     pub scenario: Scenario,
     pub faults: Faults,
     pub journal: Journal,
+    /// Tells open dashboards that something changed.
+    pub events: crate::events::Events,
     pub whatsapp: whatsapp::WhatsApp,
     pub razorpay: razorpay::Razorpay,
     pub qonto: qonto::Qonto,
@@ -78,6 +80,7 @@ impl Sandbox {
             scenario: Scenario::new(config.scenario.clone()),
             faults: Faults::new(config.faults.clone()),
             journal: Journal::new(config.server.history_limit),
+            events: Default::default(),
             whatsapp: whatsapp::WhatsApp::new(&config),
             razorpay: razorpay::Razorpay::new(&config),
             base_url,
@@ -221,6 +224,7 @@ impl Sandbox {
             Job::Razorpay(job) => razorpay::webhooks::run(self, job),
             Job::Qonto(job) => qonto::webhooks::run(self, job),
         }
+        self.events.changed();
     }
 }
 
@@ -233,6 +237,7 @@ pub fn route_count() -> usize {
         + qonto::ROUTES.len()
         + qonto::ADMIN_ROUTES.len()
         + admin::ROUTES.len()
+        + crate::ui::ROUTES.len()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -244,7 +249,14 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::layer::provider_layer,
         ))
-        .nest("/__sandbox", admin::router())
+        .nest(
+            "/__sandbox",
+            admin::router().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                admin::notify_changes,
+            )),
+        )
+        .merge(crate::ui::router())
         .fallback(not_found)
         .with_state(state)
 }
@@ -279,6 +291,13 @@ pub async fn run(
         "paylink-sandbox ready"
     );
     let background = start_background(&state);
+    // Tell long-lived streams (open dashboards) to end as soon as shutdown starts; graceful
+    // shutdown waits for every open connection.
+    let stopping = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.shut_down();
+    };
     let served = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -328,6 +347,9 @@ pub fn banner(config: &Config, addr: SocketAddr, seed: u64) -> String {
             o.login, o.secret_key
         ));
     }
+    out.push_str(&format!(
+        "  dashboard {base}/  (chats, payment links, timeline; play the customer)\n"
+    ));
     out.push_str(&format!("  admin     {base}/__sandbox/health\n"));
     out
 }

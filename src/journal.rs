@@ -94,25 +94,70 @@ impl Entry {
 /// What went wrong, pulled from any of the three vendor envelopes.
 fn error_summary(response: &Value) -> Option<Value> {
     if let Some(e) = response.get("error") {
-        // Graph: code + details; the gateway: code + description.
+        // Graph: code + details; the gateway: code + description (+ field).
         let details = e
             .pointer("/error_data/details")
             .or_else(|| e.get("description"))
             .or_else(|| e.get("message"))
             .cloned()
             .unwrap_or(Value::Null);
-        return Some(
-            json!({"code": e.get("code").cloned().unwrap_or(Value::Null), "details": details}),
-        );
+        let mut violations = split_violations(details.as_str().unwrap_or(""));
+        if let [one] = violations.as_mut_slice()
+            && one["pointer"] == ""
+            && let Some(field) = e.get("field").and_then(Value::as_str)
+            && !field.is_empty()
+        {
+            one["pointer"] = json!(format!("/{}", field.replace('.', "/")));
+        }
+        return Some(json!({
+            "code": e.get("code").cloned().unwrap_or(Value::Null),
+            "details": details,
+            "violations": violations,
+        }));
     }
     let errors = response.get("errors")?.as_array()?;
+    let violations: Vec<Value> = errors
+        .iter()
+        .map(|e| {
+            let at = e
+                .pointer("/source/pointer")
+                .or_else(|| e.pointer("/source/parameter"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            json!({"pointer": at, "message": e.get("detail").and_then(Value::as_str).unwrap_or("")})
+        })
+        .collect();
     Some(json!({
         "code": errors.first().and_then(|e| e.get("code")).cloned().unwrap_or(Value::Null),
-        "details": errors.iter().map(|e| {
-            let at = e.pointer("/source/pointer").or_else(|| e.pointer("/source/parameter")).and_then(Value::as_str).unwrap_or("");
-            format!("{at}: {}", e.get("detail").and_then(Value::as_str).unwrap_or(""))
-        }).collect::<Vec<_>>().join("; "),
+        "details": violations.iter().map(|v| format!("{}: {}", v["pointer"].as_str().unwrap_or(""), v["message"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("; "),
+        "violations": violations,
     }))
+}
+
+/// Splits a "pointer: message; pointer: message" error text (as the Graph and gateway emulations
+/// write it) into `{pointer, message}` pairs. A `; ` that is not followed by a pointer belongs to
+/// the message it is in.
+fn split_violations(text: &str) -> Vec<Value> {
+    let mut parts: Vec<String> = Vec::new();
+    for piece in text.split("; ") {
+        match parts.last_mut() {
+            Some(last) if !piece.starts_with('/') => {
+                last.push_str("; ");
+                last.push_str(piece);
+            }
+            _ => parts.push(piece.to_string()),
+        }
+    }
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once(": ") {
+            Some((at, message)) if at.starts_with('/') && !at.contains(' ') => {
+                json!({"pointer": at, "message": message})
+            }
+            _ => json!({"pointer": "", "message": p}),
+        })
+        .collect()
 }
 
 /// Replaces secret header values.
@@ -271,6 +316,33 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_texts_split_into_pointers_and_messages() {
+        let graph = json!({"error": {"code": 131009, "error_data": {"details":
+            "/to: must not be empty; /interactive/body/text: \"a; b\" is too long; and more; /x: bad"}}});
+        let v = error_summary(&graph).unwrap();
+        assert_eq!(
+            v["violations"],
+            json!([
+                {"pointer": "/to", "message": "must not be empty"},
+                {"pointer": "/interactive/body/text", "message": "\"a; b\" is too long; and more"},
+                {"pointer": "/x", "message": "bad"},
+            ])
+        );
+        let gateway = json!({"error": {"code": "BAD_REQUEST_ERROR",
+            "description": "The amount must be atleast INR 1.00", "field": "amount"}});
+        assert_eq!(
+            error_summary(&gateway).unwrap()["violations"],
+            json!([{"pointer": "/amount", "message": "The amount must be atleast INR 1.00"}])
+        );
+        let qonto = json!({"errors": [{"code": "invalid", "detail": "is required",
+            "source": {"pointer": "/payment_link/amount"}}]});
+        assert_eq!(
+            error_summary(&qonto).unwrap()["violations"],
+            json!([{"pointer": "/payment_link/amount", "message": "is required"}])
+        );
+    }
 
     fn entry(provider: Provider, path: &str, status: u16, at: Millis) -> Entry {
         Entry {

@@ -81,6 +81,7 @@ pub async fn provider_layer(State(app): State<AppState>, request: Request, next:
         latency_us: started.elapsed().as_micros() as u64,
         fault: decision.label(),
     });
+    app.events.changed();
     Response::from_parts(response_parts, Body::from(response_bytes))
 }
 

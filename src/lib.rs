@@ -41,6 +41,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod events;
 pub mod faults;
 pub mod http;
 pub mod ids;

@@ -36,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/faults"),
     ("PUT", "/faults"),
     ("GET", "/openapi.json"),
+    ("GET", "/events"),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -58,10 +59,25 @@ pub fn router() -> Router<AppState> {
         )
         .route("/faults", get(control::get_faults).put(control::put_faults))
         .route("/openapi.json", get(control::openapi))
+        .route("/events", get(crate::events::stream))
         .nest("/whatsapp", whatsapp::admin_router())
         .nest("/razorpay", crate::providers::razorpay::admin_router())
         .nest("/qonto", crate::providers::qonto::admin_router())
         .fallback(unknown)
+}
+
+/// Tells open dashboards about every admin call that may have changed something (all but reads).
+pub async fn notify_changes(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let read = request.method() == axum::http::Method::GET;
+    let response = next.run(request).await;
+    if !read {
+        app.events.changed();
+    }
+    response
 }
 
 async fn health(State(app): State<AppState>) -> Response {
@@ -76,6 +92,7 @@ async fn health(State(app): State<AppState>) -> Response {
         "routes": crate::app::route_count(),
         "webhooks": app.webhooks.counts(),
         "pending_jobs": app.timeline.pending(),
+        "dashboards": app.events.listeners(),
     }))
     .into_response()
 }

@@ -1,12 +1,77 @@
-//! Pages the sandbox serves to browsers: the hosted checkout pages and, later, the dashboard.
-//! Everything is rendered on the server and embedded in the binary: no CDN, no external fonts,
-//! no scripts needed to pay.
+//! Pages the sandbox serves to browsers: the dashboard at `/` and the hosted checkout and
+//! onboarding pages (which their providers route). Everything is embedded in the binary: no CDN,
+//! no external fonts, nothing fetched from anywhere but the sandbox itself. Checkout pages are
+//! rendered on the server and need no script to pay; the dashboard is one small script that
+//! reads the admin API and redraws on the server-sent events of `/__sandbox/events`.
+
+use axum::{
+    Router,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+
+use crate::app::AppState;
 
 pub mod qonto;
 pub mod razorpay;
 
-/// The dashboard's own routes (none yet beyond the hosted pages, which providers route).
-pub const ROUTES: &[(&str, &str)] = &[];
+/// The dashboard's own routes, mounted at the root.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/ui/app.js"),
+    ("GET", "/ui/app.css"),
+    ("GET", "/favicon.ico"),
+];
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+/// A small inline SVG (a speech bubble with a check), so browsers stop asking for a favicon.
+const FAVICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><path fill="#2f855a" d="M4 4h24a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H12l-6 5v-5H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/><path fill="none" stroke="#fff" stroke-width="3" d="M9 14l5 5 9-10"/></svg>"##;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/ui/app.js",
+            get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/ui/app.css",
+            get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }),
+        )
+        .route(
+            "/favicon.ico",
+            get(|| async { asset(FAVICON, "image/svg+xml") }),
+        )
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            // The assets change only with the binary; revalidate so an upgrade shows at once.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                     connect-src 'self'; frame-ancestors 'none'",
+                ),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(text: &str) -> String {

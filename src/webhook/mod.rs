@@ -451,6 +451,7 @@ impl Engine {
             if let Some(d) = self.log.lock().map.get_mut(id) {
                 d.attempts.push(again);
             }
+            sandbox.events.changed();
         }
     }
 
@@ -610,6 +611,7 @@ impl Engine {
                 }
             }
         };
+        sandbox.events.changed();
         if !ok {
             tracing::debug!(delivery = id, url = %target.url, "webhook attempt failed");
         }

@@ -1,0 +1,463 @@
+// The paylink-sandbox dashboard: reads the admin API, redraws when the server says something
+// changed (server-sent events), and lets you act as the customer. No framework, no build step,
+// no network beyond the sandbox itself.
+"use strict";
+
+const state = {
+  tab: "chats",
+  conversation: null,
+  messages: [],
+  orders: [],
+  openPay: new Set(),
+  expanded: new Set(),
+  details: new Map(),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/** Creates an element; children may be strings, nodes, arrays, or null. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+async function api(path, options = {}) {
+  const init = { ...options, headers: { "content-type": "application/json", ...(options.headers || {}) } };
+  if (init.body && typeof init.body !== "string") init.body = JSON.stringify(init.body);
+  const r = await fetch("/__sandbox" + path, init);
+  const text = await r.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch { body = text; }
+  if (!r.ok) throw new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
+  return body;
+}
+
+function digits(currency) {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  } catch { return 2; }
+}
+
+/** An amount in minor units, in its currency with the right decimals (Indian grouping for INR). */
+function money(minor, currency, offset) {
+  const d = digits(currency);
+  const major = Number(minor) / (offset || 10 ** d);
+  const locale = currency === "INR" ? "en-IN" : currency === "BRL" ? "pt-BR" : "en";
+  try {
+    return new Intl.NumberFormat(locale, { style: "currency", currency, minimumFractionDigits: d, maximumFractionDigits: d }).format(major);
+  } catch { return `${currency} ${major.toFixed(d)}`; }
+}
+
+/** A decimal-string amount (Qonto's `"13.30"`) in its currency, without float rounding. */
+function decimalMoney(value, currency) {
+  const d = digits(currency);
+  const [whole, frac = ""] = String(value).split(".");
+  const minor = BigInt(whole.replace("-", "") + frac.padEnd(d, "0").slice(0, d));
+  return (whole.startsWith("-") ? "-" : "") + money(Number(minor), currency);
+}
+
+function when(ms) {
+  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+function parseParams(p) {
+  if (typeof p === "string") { try { return JSON.parse(p); } catch { return {}; } }
+  return p || {};
+}
+
+function badge(text, kind) {
+  return h("span", { class: `badge ${kind || "info"}` }, text);
+}
+
+function statusKind(s) {
+  if (["paid", "captured", "completed", "delivered", "read", "enabled", "success"].includes(s)) return "ok";
+  if (["failed", "canceled", "cancelled", "expired", "disabled", "no_target"].includes(s)) return "bad";
+  if (["pending", "processing", "partially_paid", "partially_shipped", "shipped", "retrying", "scheduled"].includes(s)) return "warn";
+  return "info";
+}
+
+function report(error) {
+  const live = document.getElementById("live");
+  live.title = String(error);
+  console.error(error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tabs and clock
+
+function showTab(tab) {
+  state.tab = ["chats", "links", "timeline"].includes(tab) ? tab : "chats";
+  for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== state.tab;
+  for (const a of document.querySelectorAll("[data-tab]")) {
+    if (a.dataset.tab === state.tab) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  refresh();
+}
+
+async function loadClock() {
+  const c = await api("/clock");
+  document.getElementById("clock-now").textContent = `${c.now}${c.frozen ? " (frozen)" : ""}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chats
+
+function conversationKey(m) {
+  return `${m.phone_number_id}|${m.wa_id || m.input || m.user_id || "?"}`;
+}
+
+async function loadChats() {
+  const [messages, orders] = await Promise.all([api("/whatsapp/messages?limit=2000"), api("/whatsapp/orders")]);
+  state.messages = messages.messages;
+  state.orders = orders.orders;
+  const groups = new Map();
+  for (const m of state.messages) {
+    const key = conversationKey(m);
+    if (!groups.has(key)) groups.set(key, { key, label: phoneLabel(m), last: m, count: 0 });
+    const g = groups.get(key);
+    g.count += 1;
+    g.last = m;
+  }
+  const list = document.getElementById("conversation-list");
+  document.getElementById("no-conversations").hidden = groups.size > 0;
+  if (!state.conversation && groups.size) state.conversation = [...groups.keys()][0];
+  list.replaceChildren(...[...groups.values()].reverse().map((g) =>
+    h("li", { "data-key": g.key }, h("button", {
+      type: "button",
+      "aria-pressed": String(g.key === state.conversation),
+      onclick: () => { state.conversation = g.key; renderChats(); },
+    }, h("strong", {}, g.label), h("br"), h("span", { class: "muted" }, `${g.count} message${g.count === 1 ? "" : "s"}`)))));
+  renderConversation();
+}
+
+/** The customer's number as WhatsApp shows it: `+` and the wa_id digits. */
+function phoneLabel(m) {
+  const id = m.wa_id || m.input || m.user_id || "?";
+  return /^\d+$/.test(id) ? `+${id}` : id;
+}
+
+function renderChats() {
+  for (const b of document.querySelectorAll("#conversation-list button")) b.setAttribute("aria-pressed", "false");
+  loadChats().catch(report);
+}
+
+function orderOf(m) {
+  return state.orders.find((o) => o.reference_id === m.reference_id && o.phone_number_id === m.phone_number_id);
+}
+
+function ticks(m) {
+  const s = m.statuses && m.statuses.length ? m.statuses[m.statuses.length - 1].status : "accepted";
+  const text = { accepted: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠ failed" }[s] || s;
+  return h("span", { class: `ticks ${s}`, title: s, "aria-label": `status ${s}` }, text);
+}
+
+async function customerSays(body) {
+  const [phone, waId] = state.conversation.split("|");
+  await api(`/whatsapp/users/${encodeURIComponent(waId)}/messages`, { method: "POST", body: { phone_number_id: phone, ...body } });
+}
+
+function renderConversation() {
+  const ol = document.getElementById("messages");
+  const title = document.getElementById("phone-title");
+  const composer = document.getElementById("composer");
+  if (!state.conversation) { ol.replaceChildren(); composer.hidden = true; return; }
+  const mine = state.messages.filter((m) => conversationKey(m) === state.conversation);
+  title.textContent = mine.length ? phoneLabel(mine[0]) : "Select a conversation";
+  composer.hidden = false;
+  const stick = state.shownConversation !== state.conversation || ol.scrollTop + ol.clientHeight >= ol.scrollHeight - 8;
+  state.shownConversation = state.conversation;
+  ol.replaceChildren(...mine.map((m) => h("li", { class: `bubble ${m.direction === "outbound" ? "out" : "in"}`, "data-id": m.id, "data-key": m.id, "data-kind": m.kind },
+    renderMessage(m),
+    (m.warnings || []).map((w) => h("p", { class: "warning" }, "⚠ ", w)),
+    h("span", { class: "meta" }, when(m.timestamp * 1000).slice(11, 16), " ", m.direction === "outbound" ? ticks(m) : null))));
+  if (stick) ol.scrollTop = ol.scrollHeight;
+}
+
+function renderMessage(m) {
+  const b = m.body || {};
+  const i = b.interactive || {};
+  if (m.direction === "inbound") {
+    if (b.type === "text") return h("p", {}, b.text.body);
+    if (i.type === "button_reply") return h("p", {}, "↩ ", i.button_reply.title);
+    if (i.type === "list_reply") return h("p", {}, "↩ ", i.list_reply.title);
+    if (i.type === "payment_method") return h("p", {}, `💳 Payment sent with card •••• ${i.payment_method.last_four_digits}`);
+    return h("p", {}, `[${b.type}]`);
+  }
+  switch (m.kind) {
+    case "text": return h("p", {}, b.text.body);
+    case "interactive.button":
+      return [header(i), h("p", {}, i.body && i.body.text), footer(i),
+        h("div", { class: "actions" }, (i.action.buttons || []).map((btn) =>
+          h("button", { type: "button", onclick: () => customerSays({ button_reply: btn.reply, context: m.id }).then(refresh, report) }, btn.reply.title)))];
+    case "interactive.list":
+      return [header(i), h("p", {}, i.body && i.body.text), footer(i),
+        h("details", {}, h("summary", {}, i.action.button),
+          h("div", { class: "actions" }, (i.action.sections || []).flatMap((s) => (s.rows || []).map((row) =>
+            h("button", { type: "button", onclick: () => customerSays({ list_reply: row, context: m.id }).then(refresh, report) },
+              row.title, row.description ? h("span", { class: "muted" }, ` — ${row.description}`) : null)))))];
+    case "interactive.cta_url":
+      return [header(i), h("p", {}, i.body && i.body.text), footer(i),
+        h("div", { class: "actions" }, h("a", { class: "button", href: i.action.parameters.url, target: "_blank", rel: "noopener" }, i.action.parameters.display_text))];
+    case "interactive.order_details": return orderCard(m, i);
+    case "interactive.order_status": {
+      const p = parseParams(i.action && i.action.parameters);
+      return [h("p", {}, h("strong", {}, "Order update "), p.reference_id, ": ",
+        p.order ? badge(p.order.status, statusKind(p.order.status)) : null, " ",
+        p.payment ? badge(`payment ${p.payment.status}`, statusKind(p.payment.status)) : null),
+        p.order && p.order.description ? h("p", { class: "muted" }, p.order.description) : null,
+        h("p", {}, i.body && i.body.text)];
+    }
+    case "template": return h("p", {}, "📄 Template ", h("strong", {}, b.template.name), ` (${b.template.language.code})`);
+    default: return h("p", {}, `[${m.kind}]`, b[b.type] && b[b.type].caption ? ` ${b[b.type].caption}` : "");
+  }
+}
+
+function header(i) {
+  return i.header && i.header.type === "text" ? h("p", { class: "header" }, i.header.text) : null;
+}
+
+function footer(i) {
+  return i.footer ? h("p", { class: "footer" }, i.footer.text) : null;
+}
+
+function orderCard(m, i) {
+  const p = parseParams(i.action && i.action.parameters);
+  const order = orderOf(m);
+  const cur = p.currency || "INR";
+  const fmt = (a) => (a ? money(a.value, cur, a.offset) : "");
+  const o = p.order;
+  const rows = [];
+  if (o) {
+    for (const it of o.items || []) {
+      const unit = it.sale_amount || it.amount;
+      rows.push(h("tr", {}, h("td", {}, `${it.name} × ${it.quantity}`), h("td", { class: "num" }, money(unit.value * it.quantity, cur, unit.offset))));
+    }
+    rows.push(h("tr", {}, h("td", {}, "Subtotal"), h("td", { class: "num" }, fmt(o.subtotal))));
+    if (o.tax && o.tax.value) rows.push(h("tr", {}, h("td", {}, o.tax.description || "Tax"), h("td", { class: "num" }, fmt(o.tax))));
+    if (o.shipping) rows.push(h("tr", {}, h("td", {}, o.shipping.description || "Shipping"), h("td", { class: "num" }, fmt(o.shipping))));
+    if (o.discount) rows.push(h("tr", {}, h("td", {}, o.discount.description || "Discount"), h("td", { class: "num" }, `−${fmt(o.discount)}`)));
+  }
+  rows.push(h("tr", { class: "total" }, h("td", {}, "Total"), h("td", { class: "num", "data-total": "" }, fmt(p.total_amount))));
+  const status = order ? order.status : "pending";
+  const paid = order && order.payment_status === "captured";
+  const closed = ["completed", "canceled"].includes(status);
+  const quick = o && o.type === "quick_pay";
+  const open = state.openPay.has(m.id);
+  const exp = o && o.expiration;
+  return h("div", { class: "order", "data-reference": p.reference_id },
+    h("h4", {}, "🛒 Order ", p.reference_id, " ", h("span", { "data-order-status": status }, badge(status, statusKind(status))),
+      order && order.payment_status ? [" ", badge(`payment ${order.payment_status}`, statusKind(order.payment_status))] : null),
+    h("p", {}, i.body && i.body.text),
+    h("table", {}, h("tbody", {}, rows)),
+    exp ? h("p", { class: "muted" }, `Expires ${when(Number(exp.timestamp) * 1000)}`, exp.description ? ` — ${exp.description}` : "") : null,
+    footer(i),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "primary", disabled: closed || paid, "aria-expanded": String(open),
+        onclick: () => { open ? state.openPay.delete(m.id) : state.openPay.add(m.id); renderConversation(); } },
+        paid ? "Paid" : quick ? "Pay now" : "Review and pay"),
+      open && !closed && !paid ? payPanel(m, p, order) : null));
+}
+
+function payPanel(m, p, order) {
+  const settings = p.payment_settings || (p.payment_configuration ? [{ type: "payment_configuration" }] : []);
+  const pay = (body) => api(`/whatsapp/orders/${encodeURIComponent(p.reference_id)}/pay`, { method: "POST", body: { phone_number_id: m.phone_number_id, ...body } }).then(refresh, report);
+  return h("div", { class: "pay-panel" }, settings.map((s) => {
+    switch (s.type) {
+      case "payment_link": {
+        const own = s.payment_link.uri.startsWith(location.origin + "/");
+        return [h("a", { class: "button", href: s.payment_link.uri, target: "_blank", rel: "noopener" }, "Pay on the payment page"),
+          own ? null : h("p", { class: "muted" }, "This link is not one of the sandbox's own; opening it needs the internet.")];
+      }
+      case "payment_gateway":
+      case "payment_configuration":
+        return [h("button", { type: "button", onclick: () => pay({ outcome: "captured", method: "upi" }) }, "Pay with UPI"),
+          h("button", { type: "button", onclick: () => pay({ outcome: "failed", method: "upi" }) }, "Try to pay, and fail")];
+      case "offsite_card_pay":
+        return h("button", { type: "button", onclick: () => pay({}) }, `Send payment (card •••• ${s.offsite_card_pay.last_four_digits})`);
+      case "upi_intent_link":
+        return h("p", { class: "muted" }, "Pay in a UPI app: ", h("span", { class: "code" }, s.upi_intent_link.link));
+      case "pix_dynamic_code":
+        return h("p", { class: "muted" }, "Pix copia e cola: ", h("span", { class: "code" }, s.pix_dynamic_code.code));
+      case "boleto":
+        return h("p", { class: "muted" }, "Boleto: ", h("span", { class: "code" }, s.boleto.digitable_line));
+      default:
+        return null;
+    }
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payment links
+
+async function loadLinks() {
+  const [rzp, qonto, conns] = await Promise.all([api("/razorpay/payment_links"), api("/qonto/payment_links"), api("/qonto/connections")]);
+  document.querySelector("#razorpay-links tbody").replaceChildren(...rzp.payment_links.slice().reverse().map((l) => h("tr", { "data-id": l.id, "data-key": l.id },
+    h("td", {}, h("code", {}, l.id)), h("td", {}, l.reference_id || "—"),
+    h("td", { class: "num" }, money(l.amount, l.currency)), h("td", { class: "num" }, money(l.amount_paid, l.currency)),
+    h("td", {}, badge(l.status, statusKind(l.status))),
+    h("td", {}, (l.payments || []).map((p) => h("div", {}, `${p.method} ${money(p.amount, l.currency)}`))),
+    h("td", {}, h("a", { href: l.short_url, target: "_blank", rel: "noopener" }, "Open checkout")))));
+  document.getElementById("qonto-connections").replaceChildren(...conns.connections.map((c) => h("li", {},
+    h("strong", {}, c.login), ": connection ", badge(c.connection ? c.connection.status : "not_connected", statusKind(c.connection ? c.connection.status : "")),
+    c.connection ? [" ", h("a", { href: c.connection.connection_location, target: "_blank", rel: "noopener" }, "Onboarding page")] : null,
+    ` · ${c.subscriptions} webhook subscription${c.subscriptions === 1 ? "" : "s"}`)));
+  document.querySelector("#qonto-links tbody").replaceChildren(...qonto.payment_links.slice().reverse().map((l) => h("tr", { "data-id": l.id, "data-key": l.id },
+    h("td", {}, h("code", {}, l.id.slice(0, 13) + "…")), h("td", {}, l.invoice_number || `${(l.items || []).length} item basket`),
+    h("td", { class: "num" }, decimalMoney(l.amount.value, l.amount.currency)),
+    h("td", {}, badge(l.status, statusKind(l.status))),
+    h("td", {}, (l.payments || []).map((p) => h("div", {}, `${p.payment_method} `, badge(p.status, statusKind(p.status))))),
+    h("td", {}, h("a", { href: l.url, target: "_blank", rel: "noopener" }, "Open checkout")))));
+  document.getElementById("no-razorpay-links").hidden = rzp.payment_links.length > 0;
+  document.getElementById("no-qonto-links").hidden = qonto.payment_links.length > 0;
+  for (const t of document.querySelectorAll("#links table")) labelCells(t);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timeline
+
+async function loadTimeline() {
+  const [requests, deliveries] = await Promise.all([api("/requests?limit=200"), api("/webhooks?limit=200")]);
+  const items = [
+    ...requests.requests.map((r) => ({ at: r.at, kind: "request", key: `r${r.id}`, r })),
+    ...deliveries.deliveries.map((d) => ({ at: d.created_at, kind: "webhook", key: `w${d.id}`, d })),
+  ].sort((a, b) => b.at - a.at || (a.key < b.key ? 1 : -1));
+  document.getElementById("events").replaceChildren(...items.map((it) => it.kind === "request" ? requestItem(it) : webhookItem(it)));
+}
+
+/** Copies each table's column headings onto its cells, so narrow screens can stack rows. */
+function labelCells(table) {
+  const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const row of table.querySelectorAll("tbody tr")) {
+    [...row.children].forEach((td, i) => td.setAttribute("data-label", heads[i] || ""));
+  }
+}
+
+function pretty(v) {
+  return h("pre", {}, typeof v === "string" ? v : JSON.stringify(v, null, 2));
+}
+
+/**
+ * Remembers which entries are open across redraws. Browsers also fire `toggle` when a redraw
+ * creates an element that is already open; only a real change counts (it returns true).
+ */
+function toggle(key, e) {
+  if (e.target.open === state.expanded.has(key)) return false;
+  if (e.target.open) state.expanded.add(key); else state.expanded.delete(key);
+  return true;
+}
+
+function requestItem({ r, key }) {
+  const violations = (r.error && r.error.violations) || [];
+  return h("li", { "data-kind": "request", "data-key": key }, h("details", { open: state.expanded.has(key), ontoggle: (e) => toggle(key, e) },
+    h("summary", {}, h("span", { class: "when" }, when(r.at)), badge(r.provider), h("code", {}, `${r.method} ${r.path}`),
+      badge(String(r.status), r.status < 400 ? "ok" : "bad"), r.fault ? badge(`fault: ${r.fault}`, "warn") : null),
+    violations.length ? h("ul", { class: "violations", "aria-label": "Validation errors" },
+      violations.map((v) => h("li", {}, v.pointer ? [h("code", {}, v.pointer), " "] : null, v.message))) : null,
+    r.error && !violations.length ? h("p", {}, `Error ${r.error.code}`) : null,
+    h("p", { class: "muted" }, "Request"), pretty(r.body),
+    h("p", { class: "muted" }, "Answer"), pretty(r.response)));
+}
+
+function webhookItem({ d, key }) {
+  const detail = state.details.get(d.id);
+  const open = state.expanded.has(key);
+  if (open && !detail) loadDelivery(d.id);
+  return h("li", { "data-kind": "webhook", "data-key": key, "data-event": d.event, "data-status": d.status },
+    h("details", { open, ontoggle: (e) => { if (toggle(key, e) && e.target.open) loadDelivery(d.id); } },
+      h("summary", {}, h("span", { class: "when" }, when(d.created_at)), badge(`${d.provider} webhook`), h("code", {}, d.event),
+        badge(d.status, statusKind(d.status)), h("span", { class: "muted" }, `${d.attempt_count} attempt${d.attempt_count === 1 ? "" : "s"}`),
+        d.last_attempt && d.last_attempt.status_code ? badge(`HTTP ${d.last_attempt.status_code}`, d.last_attempt.ok ? "ok" : "bad") : null),
+      h("p", {}, "To ", d.url ? h("code", {}, d.url) : "no webhook URL configured", " ",
+        h("button", { type: "button", disabled: d.status === "in_flight",
+          onclick: () => api(`/webhooks/${encodeURIComponent(d.id)}/redeliver`, { method: "POST" }).then(() => { state.details.delete(d.id); refresh(); }, report) }, "Redeliver")),
+      detail ? [
+        h("table", {}, h("thead", {}, h("tr", {}, ["#", "Kind", "Time", "Status", "Latency", "Error"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, detail.attempts.map((a) => h("tr", {}, h("td", {}, a.number), h("td", {}, a.kind), h("td", {}, when(a.at).slice(11)),
+            h("td", {}, a.status_code || "—"), h("td", {}, `${a.latency_ms} ms`), h("td", {}, a.error || ""))))),
+        detail.attempts.length ? h("p", {}, "Headers: ", detail.attempts[detail.attempts.length - 1].headers.map(([k, v]) => h("code", {}, `${k}: ${v} `))) : null,
+        pretty(detail.body)] : h("p", { class: "muted" }, "Open to load the attempts and body.")));
+}
+
+async function loadDelivery(id) {
+  try {
+    state.details.set(id, await api(`/webhooks/${encodeURIComponent(id)}`));
+    const focus = focusToken();
+    await loadTimeline();
+    restoreFocus(focus);
+  } catch (e) { report(e); }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refresh on events
+
+let pending = null;
+
+// Redraws replace elements; these keep the keyboard focus on the same control across them.
+const FOCUSABLE = "button, a[href], summary, input";
+
+function focusToken() {
+  const active = document.activeElement;
+  const host = active && active.closest && active.closest("[data-key]");
+  if (!host) return null;
+  return { key: host.dataset.key, index: [...host.querySelectorAll(FOCUSABLE)].indexOf(active) };
+}
+
+function restoreFocus(token) {
+  if (!token) return;
+  const host = [...document.querySelectorAll("[data-key]")].find((el) => el.dataset.key === token.key);
+  const target = host && host.querySelectorAll(FOCUSABLE)[token.index];
+  if (target && target !== document.activeElement) target.focus({ preventScroll: true });
+}
+
+function refresh() {
+  if (pending) return;
+  pending = setTimeout(async () => {
+    pending = null;
+    const focus = focusToken();
+    try {
+      state.details.clear();
+      await loadClock();
+      if (state.tab === "chats") await loadChats();
+      else if (state.tab === "links") await loadLinks();
+      else await loadTimeline();
+    } catch (e) { report(e); }
+    restoreFocus(focus);
+  }, 120);
+}
+
+function connect() {
+  const live = document.getElementById("live");
+  const source = new EventSource("/__sandbox/events");
+  source.addEventListener("open", () => { live.classList.add("on"); live.title = "Live updates on"; refresh(); });
+  source.addEventListener("change", refresh);
+  source.addEventListener("error", () => { live.classList.remove("on"); live.title = "Live updates lost; retrying"; });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
+  document.getElementById("clock-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const duration = document.getElementById("clock-advance").value.trim();
+    api("/clock/advance", { method: "POST", body: { duration } }).then(refresh, report);
+  });
+  document.getElementById("composer").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const input = document.getElementById("composer-text");
+    if (!input.value.trim() || !state.conversation) return;
+    customerSays({ text: input.value }).then(() => { input.value = ""; refresh(); }, report);
+  });
+  showTab(location.hash.slice(1) || "chats");
+  connect();
+});
