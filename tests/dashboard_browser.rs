@@ -59,6 +59,17 @@ fn tools() -> Result<(String, PathBuf), String> {
     Ok((chromium, dir))
 }
 
+/// The first webhook POST matching `wanted`, waiting up to 5 s for it.
+async fn posts_until(receiver: &Receiver, wanted: impl Fn(&Received) -> bool) -> Received {
+    wait_for("a matching webhook", 5, || async {
+        receiver
+            .posts()
+            .into_iter()
+            .find(|p| serde_json::from_slice::<Value>(&p.body).is_ok() && wanted(p))
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_pays_from_the_chat_and_the_dashboard_follows_live() {
     let (chromium, dir) = match tools() {
@@ -90,6 +101,12 @@ async fn a_customer_pays_from_the_chat_and_the_dashboard_follows_live() {
     assert_eq!(status, 200, "{sent}");
     let wa_id = sent["contacts"][0]["wa_id"].as_str().unwrap().to_string();
 
+    // And a Brazil one-click card order for another customer.
+    let card_order = fixture("whatsapp/valid/order_details-br-offsite_card_pay.json");
+    let (status, card_sent) = app.send_message_json(&card_order).await;
+    assert_eq!(status, 200, "{card_sent}");
+    let card_params = &card_order["interactive"]["action"]["parameters"];
+
     // A broken copy, so the timeline has validation errors to show against their pointers.
     let mut broken = order.clone();
     broken["interactive"]["action"]["parameters"]["reference_id"] = json!("bakery-bad-1");
@@ -114,6 +131,11 @@ async fn a_customer_pays_from_the_chat_and_the_dashboard_follows_live() {
             "base": app.base, "chromium": chromium, "screenshots": screenshots,
             "token": TOKEN, "phone_number_id": PHONE_ID, "reference_id": reference_id,
             "wa_id": wa_id, "amount_text": "₹497.50", "violations": pointers,
+            "one_click": {
+                "wa_id": card_sent["contacts"][0]["wa_id"],
+                "reference_id": card_params["reference_id"],
+                "last_four": card_params["payment_settings"][0]["offsite_card_pay"]["last_four_digits"],
+            },
         })
         .to_string(),
     )
@@ -144,6 +166,8 @@ async fn a_customer_pays_from_the_chat_and_the_dashboard_follows_live() {
         "browser flow failed: {seen:#}\nstderr:\n{stderr}"
     );
     assert_eq!(seen["status_before"], "pending");
+    // BRL in Brazilian style, two decimals, from {"value": 34000, "offset": 100}.
+    assert_eq!(seen["one_click_total"], "R$\u{a0}340,00");
     assert_eq!(seen["status_after"], "processing");
     let rows = seen["card_rows"].to_string();
     for text in [
@@ -179,6 +203,27 @@ async fn a_customer_pays_from_the_chat_and_the_dashboard_follows_live() {
     assert_eq!(
         paid.json()["payload"]["payment_link"]["entity"]["reference_id"],
         "bakery-1003"
+    );
+    // "Send payment" reached the merchant as WhatsApp's signed payment_method message.
+    let method = posts_until(&receiver, |p| {
+        p.json()["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"]["type"]
+            == "payment_method"
+    })
+    .await;
+    let signature = method.header("x-hub-signature-256").unwrap();
+    assert!(meta_signature_ok_raw(APP_SECRET, &method.body, &signature));
+    let message = &method.json()["entry"][0]["changes"][0]["value"]["messages"][0];
+    assert_eq!(
+        message["interactive"]["payment_method"]["reference_id"],
+        card_params["reference_id"]
+    );
+    assert!(
+        seen["one_click_reply"].as_str().unwrap().contains(
+            message["interactive"]["payment_method"]["last_four_digits"]
+                .as_str()
+                .unwrap()
+        ),
+        "{seen}"
     );
     let (_, order) = app.admin_order(&reference_id).await;
     assert_eq!(order["status"], "processing", "{order}");

@@ -126,6 +126,18 @@ try {
   step(`order card status changed live to ${seen.status_after}`);
   await page.screenshot({ path: join(cfg.screenshots, "dashboard-flow.png"), fullPage: true });
 
+  // A Brazil one-click card order: "Send payment" makes the customer's payment_method message.
+  await page.getByRole("button", { name: new RegExp(`\\+${cfg.one_click.wa_id}`) }).click();
+  const oneClick = page.locator(`.order[data-reference="${cfg.one_click.reference_id}"]`);
+  await oneClick.waitFor();
+  seen.one_click_total = await oneClick.locator("[data-total]").textContent();
+  await oneClick.getByRole("button", { name: "Review and pay" }).click();
+  await oneClick.getByRole("button", { name: /^Send payment/ }).click();
+  const reply = page.locator("li.bubble.in", { hasText: "•••• " + cfg.one_click.last_four });
+  await reply.waitFor();
+  seen.one_click_reply = (await reply.locator("p").first().textContent()).trim();
+  step(`one-click order paid from the chat: ${seen.one_click_reply}`);
+
   // A phone-width window: no horizontal scrolling of the page itself.
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
