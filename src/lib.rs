@@ -17,6 +17,7 @@
 //! src/scenario.rs     scripted outcomes: default status sequences and matching rules
 //! src/webhook/        delivery engine: queue, sign, POST, record, retry; the delivery log
 //! src/journal.rs      the bounded request journal
+//! src/events.rs       change notifications and the /__sandbox/events stream for dashboards
 //! src/faults.rs       injected latency, vendor errors, duplicated/reordered/dropped webhooks
 //! src/layer.rs        the middleware around every provider: tenants, faults, journal
 //! src/tenants.rs      who a request belongs to; new tenants for unknown credentials
@@ -27,11 +28,15 @@
 //!                     error.rs (Graph envelope), rules.rs (checks a schema cannot express)
 //! src/providers/razorpay/
 //!                     the payment-links gateway: same files, plus admin.rs and webhooks.rs
-//! src/ui/             hosted checkout pages (and the dashboard), rendered server-side
+//! src/providers/qonto/
+//!                     Qonto payment links: same files, plus the connection flow
+//! src/ui/             the dashboard (ui/assets/, served at /) and the hosted checkout and
+//!                     onboarding pages, all embedded in the binary
 //! src/admin/          the control API under /__sandbox/
 //! schemas/<provider>/ JSON Schemas, embedded at build time
 //! fixtures/<provider>/ valid and invalid example requests
-//! tests/              integration tests that start the real server on port 0
+//! tests/              integration tests that start the real server on port 0; tests/sdk/
+//!                     (real SDKs) and tests/browser/ (headless Chromium) are driven from them
 //! ```
 
 pub mod admin;
