@@ -26,7 +26,10 @@ fn skip(why: String) {
     if std::env::var_os("PAYLINK_REQUIRE_BROWSER").is_some() {
         panic!("PAYLINK_REQUIRE_BROWSER is set but {why}");
     }
-    eprintln!("SKIPPED browser test: {why}");
+    // Straight to the stream, not through eprintln!, so `cargo test` shows it even when the
+    // (passing) test's output is captured.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED browser test: {why}");
 }
 
 fn runs(program: &str, arg: &str) -> bool {
@@ -39,7 +42,8 @@ fn runs(program: &str, arg: &str) -> bool {
 /// The browser, node and playwright-core, or the reason one is missing.
 fn tools() -> Result<(String, PathBuf), String> {
     let chromium = match std::env::var("PAYLINK_CHROMIUM") {
-        Ok(path) => path,
+        Ok(path) if runs(&path, "--version") => path,
+        Ok(path) => return Err(format!("PAYLINK_CHROMIUM={path} does not run")),
         Err(_) => ["/usr/bin/chromium", "chromium", "chromium-browser"]
             .into_iter()
             .find(|c| runs(c, "--version"))

@@ -35,7 +35,10 @@ fn skip(why: String) {
     if std::env::var_os("PAYLINK_REQUIRE_SDKS").is_some() {
         panic!("PAYLINK_REQUIRE_SDKS is set but there is {why}");
     }
-    eprintln!("SKIPPED real-SDK test: {why}");
+    // Straight to the stream, not through eprintln!, so `cargo test` shows it even when the
+    // (passing) test's output is captured.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED real-SDK test: {why}");
 }
 
 fn node() -> Option<PathBuf> {
