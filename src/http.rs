@@ -104,6 +104,14 @@ pub fn query_pairs(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The first value given for `name` among decoded pairs.
+pub fn pair<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// Percent-decodes one query component, replacing invalid UTF-8 rather than failing.
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();

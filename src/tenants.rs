@@ -34,10 +34,7 @@ fn bearer(headers: &HeaderMap, query: &str) -> Option<String> {
         })
         .map(|(_, t)| t.trim().to_string())
         .or_else(|| {
-            crate::http::query_pairs(query)
-                .into_iter()
-                .find(|(k, _)| k == "access_token")
-                .map(|(_, v)| v)
+            crate::http::pair(&crate::http::query_pairs(query), "access_token").map(str::to_string)
         })
         .filter(|t| !t.is_empty())
 }

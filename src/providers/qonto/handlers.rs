@@ -255,10 +255,7 @@ fn sort_by<'a>(
     allowed: &[&str],
     errors: &mut Vec<QErr>,
 ) -> Option<&'a str> {
-    let v = pairs
-        .iter()
-        .find(|(k, _)| k == "sort_by")
-        .map(|(_, v)| v.as_str())?;
+    let v = http::pair(pairs, "sort_by")?;
     if !allowed.contains(&v) {
         errors.push(QErr::param(
             "sort_by",
@@ -821,14 +818,8 @@ pub async fn checkout(
     RawQuery(query): RawQuery,
 ) -> Response {
     let pairs = http::query_pairs(query.as_deref().unwrap_or(""));
-    let method = pairs
-        .iter()
-        .find(|(k, _)| k == "method")
-        .map(|(_, v)| v.clone());
-    let done = pairs
-        .iter()
-        .find(|(k, _)| k == "done")
-        .map(|(_, v)| v.clone());
+    let method = http::pair(&pairs, "method").map(str::to_string);
+    let done = http::pair(&pairs, "done").map(str::to_string);
     let store = app.qonto.store.lock();
     let Some(login) = store.owner(&id) else {
         return (StatusCode::NOT_FOUND, Html(crate::ui::qonto::missing())).into_response();
@@ -924,11 +915,9 @@ pub async fn onboarding_submit(
 ) -> Response {
     let bytes = http::read_body(body, 16 * 1024).await.unwrap_or_default();
     let form = http::query_pairs(std::str::from_utf8(&bytes).unwrap_or(""));
-    let decision = form
-        .iter()
-        .find(|(k, _)| k == "decision")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let decision = http::pair(&form, "decision")
+        .unwrap_or_default()
+        .to_string();
     let Some(login) = app.qonto.store.lock().login_of_onboarding(&token) else {
         return (StatusCode::NOT_FOUND, Html(crate::ui::qonto::missing())).into_response();
     };

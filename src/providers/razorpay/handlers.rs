@@ -323,14 +323,8 @@ pub async fn page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let pairs = http::query_pairs(query.as_deref().unwrap_or(""));
-    let note = pairs
-        .iter()
-        .find(|(k, _)| k == "result")
-        .map(|(_, v)| v.clone());
-    let detail = pairs
-        .iter()
-        .find(|(k, _)| k == "detail")
-        .map(|(_, v)| v.clone());
+    let note = http::pair(&pairs, "result").map(str::to_string);
+    let detail = http::pair(&pairs, "detail").map(str::to_string);
     let store = app.razorpay.store.lock();
     match store.by_code(&code) {
         Some((key_id, link)) => {

@@ -67,12 +67,7 @@ impl GraphRequest {
         };
         let form_token = form_param("access_token");
         let form_proof = form_param("appsecret_proof");
-        let from_query = |name: &str| {
-            query
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
+        let from_query = |name: &str| crate::http::pair(&query, name).map(str::to_string);
         let token = bearer_token(headers)?
             .or_else(|| from_query("access_token"))
             .or(form_token);
@@ -92,10 +87,7 @@ impl GraphRequest {
     }
 
     fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        crate::http::pair(&self.query, name)
     }
 
     fn token(&self) -> Result<&str, GraphError> {
