@@ -73,16 +73,9 @@ pub async fn pay(
             PayError::Amount(_) => AdminError::bad_request(e.to_string()),
         })?;
     let deliveries = webhooks::payment_events(&app, &key_id, &result);
-    let secret = app
-        .razorpay
-        .store
-        .lock()
-        .account(&key_id)
-        .map(|a| a.config.key_secret.clone())
-        .unwrap_or_default();
     let callback = (success && !result.link.callback_url.is_empty()).then(|| {
         let params: serde_json::Map<String, Value> =
-            webhooks::callback_params(&result.link, &result.payment.id, &secret)
+            webhooks::callback_params(&app, &key_id, &result)
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), Value::String(v)))
                 .collect();

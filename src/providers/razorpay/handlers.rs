@@ -410,14 +410,7 @@ pub async fn page_pay(
                 return back("failed", &result.payment.id);
             }
             if !result.link.callback_url.is_empty() {
-                let secret = app
-                    .razorpay
-                    .store
-                    .lock()
-                    .account(&key_id)
-                    .map(|a| a.config.key_secret.clone())
-                    .unwrap_or_default();
-                let params = webhooks::callback_params(&result.link, &result.payment.id, &secret);
+                let params = webhooks::callback_params(&app, &key_id, &result);
                 let query: Vec<String> = params
                     .iter()
                     .map(|(k, v)| format!("{k}={}", http::percent_encode(v)))

@@ -266,12 +266,21 @@ pub fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
 }
 
 /// The query parameters of the callback redirect, with `razorpay_signature` computed as
-/// `hex(HMAC_SHA256(key_secret, "<plink>|<reference>|<status>|<payment>"))`.
+/// `hex(HMAC_SHA256(key_secret, "<plink>|<reference>|<status>|<payment>"))` with the secret of
+/// the account that owns the link.
 pub fn callback_params(
-    link: &PaymentLink,
-    payment_id: &str,
-    key_secret: &str,
+    sandbox: &Sandbox,
+    key_id: &str,
+    result: &PayResult,
 ) -> Vec<(&'static str, String)> {
+    let key_secret = sandbox
+        .razorpay
+        .store
+        .lock()
+        .account(key_id)
+        .map(|a| a.config.key_secret.clone())
+        .unwrap_or_default();
+    let (link, payment_id) = (&result.link, result.payment.id.as_str());
     let message = format!(
         "{}|{}|{}|{}",
         link.id,
