@@ -1,5 +1,6 @@
-//! Clock and scenario controls: `GET /__sandbox/clock`, `POST /__sandbox/clock/advance`,
-//! `GET` and `PUT /__sandbox/scenario`.
+//! The sandbox-wide controls: the clock (`/clock`, `/clock/advance`), the scenario and fault
+//! rules (`GET`/`PUT /scenario`, `/faults`), reset, the request journal (`/requests`) and the
+//! OpenAPI document, all under `/__sandbox`.
 
 use std::time::Duration;
 
@@ -77,6 +78,28 @@ pub async fn advance(
     Ok(Json(clock_json(&app)).into_response())
 }
 
+/// Reads a rule set sent as JSON, or as a TOML file with `Content-Type: application/toml`.
+async fn json_or_toml<T: serde::de::DeserializeOwned>(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    from_toml: fn(&str) -> Result<T, String>,
+    what: &str,
+) -> Result<T, AdminError> {
+    let bytes = crate::http::read_body(body, app.config.server.body_limit)
+        .await
+        .map_err(|e| AdminError::bad_request(e.to_string()))?;
+    let media = crate::http::media_type(headers).unwrap_or_default();
+    if media.contains("toml") {
+        let text =
+            std::str::from_utf8(&bytes).map_err(|e| AdminError::bad_request(e.to_string()))?;
+        from_toml(text).map_err(AdminError::bad_request)
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| AdminError::bad_request(format!("not a {what}: {e}")))
+    }
+}
+
 pub async fn get_scenario(State(app): State<AppState>) -> Response {
     Json(app.scenario.get()).into_response()
 }
@@ -87,18 +110,8 @@ pub async fn put_scenario(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AdminError> {
-    let bytes = crate::http::read_body(body, app.config.server.body_limit)
-        .await
-        .map_err(|e| AdminError::bad_request(e.to_string()))?;
-    let media = crate::http::media_type(&headers).unwrap_or_default();
-    let scenario: ScenarioConfig = if media.contains("toml") {
-        let text =
-            std::str::from_utf8(&bytes).map_err(|e| AdminError::bad_request(e.to_string()))?;
-        ScenarioConfig::from_toml(text).map_err(AdminError::bad_request)?
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| AdminError::bad_request(format!("not a scenario: {e}")))?
-    };
+    let scenario =
+        json_or_toml(&app, &headers, body, ScenarioConfig::from_toml, "scenario").await?;
     app.scenario.replace(scenario).map_err(|problems| {
         AdminError::bad_request("the scenario is not valid").with_details(problems)
     })?;
@@ -154,18 +167,14 @@ pub async fn put_faults(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AdminError> {
-    let bytes = crate::http::read_body(body, app.config.server.body_limit)
-        .await
-        .map_err(|e| AdminError::bad_request(e.to_string()))?;
-    let media = crate::http::media_type(&headers).unwrap_or_default();
-    let faults: crate::faults::FaultConfig = if media.contains("toml") {
-        let text =
-            std::str::from_utf8(&bytes).map_err(|e| AdminError::bad_request(e.to_string()))?;
-        crate::faults::FaultConfig::from_toml(text).map_err(AdminError::bad_request)?
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| AdminError::bad_request(format!("not a fault set: {e}")))?
-    };
+    let faults = json_or_toml(
+        &app,
+        &headers,
+        body,
+        crate::faults::FaultConfig::from_toml,
+        "fault set",
+    )
+    .await?;
     app.faults.replace(faults).map_err(|problems| {
         AdminError::bad_request("the fault rules are not valid").with_details(problems)
     })?;
