@@ -405,6 +405,13 @@ async fn closed_loop(
             anyhow::Ok((lat, errors))
         }));
     }
+    gather(tasks, started).await
+}
+
+type Connection = tokio::task::JoinHandle<anyhow::Result<(Vec<u64>, usize)>>;
+
+/// Joins the connections' latencies (µs) and error counts into one set of figures.
+async fn gather(tasks: Vec<Connection>, started: Instant) -> anyhow::Result<Figures> {
     let mut all = Vec::new();
     let mut errors = 0;
     for t in tasks {
@@ -451,14 +458,7 @@ async fn open_loop(
             anyhow::Ok((lat, errors))
         }));
     }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (lat, e) = t.await??;
-        all.extend(lat);
-        errors += e;
-    }
-    Ok(figures(all, started.elapsed(), errors))
+    gather(tasks, started).await
 }
 
 /// From spawning the sandbox to its first accepted `order_details`.
