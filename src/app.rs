@@ -47,6 +47,8 @@ pub struct Sandbox {
     pub qonto: qonto::Qonto,
     /// The sandbox's own base URL, as written into links it hands out.
     pub base_url: String,
+    /// Host, cross-site, form and loop checks.
+    pub guard: crate::guard::Guard,
     pub started: Instant,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -58,15 +60,14 @@ impl Sandbox {
     pub fn new(config: Config, addr: SocketAddr) -> anyhow::Result<Self> {
         let schemas = Schemas::load()?;
         let seed = config.seed.unwrap_or_else(Ids::random_seed);
-        let base_url = config
-            .server
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
+        let base_url = base_url(&config, addr);
+        let guard = crate::guard::Guard::new(addr, &base_url, &config.server.allowed_hosts);
+        check_configured_webhooks(&config, &guard)?;
         let webhooks = webhook::Engine::new(webhook::Settings {
             retry_schedule: config.webhooks.retry_schedule.iter().map(|s| s.0).collect(),
             timeout: config.webhooks.timeout.0,
             history_limit: config.server.history_limit,
+            loop_token: guard.loop_token().to_string(),
         });
         let ids = Ids::new(seed);
         let qonto = qonto::Qonto::new(&config, &base_url, &ids);
@@ -84,6 +85,7 @@ impl Sandbox {
             whatsapp: whatsapp::WhatsApp::new(&config),
             razorpay: razorpay::Razorpay::new(&config),
             base_url,
+            guard,
             config,
             started: Instant::now(),
             shutdown: tokio::sync::watch::channel(false).0,
@@ -110,23 +112,24 @@ impl Sandbox {
         }
     }
 
-    /// Which provider and tenant a waiting job belongs to.
-    fn job_owner(&self, job: &Job) -> Option<(webhook::Provider, String)> {
+    /// Which provider and tenant a waiting provider job belongs to (deliveries are looked up in
+    /// the delivery log, before the timeline is locked).
+    fn job_owner(job: &Job) -> Option<(webhook::Provider, &str)> {
         use webhook::Provider as P;
         Some(match job {
-            Job::Deliver { delivery_id } => return self.webhooks.owner(delivery_id),
+            Job::Deliver { .. } => return None,
             Job::WhatsApp(whatsapp::webhooks::Job::Status {
                 phone_number_id, ..
-            }) => (P::Whatsapp, phone_number_id.clone()),
+            }) => (P::Whatsapp, phone_number_id.as_str()),
             Job::Razorpay(
                 razorpay::webhooks::Job::Expire { key_id, .. }
                 | razorpay::webhooks::Job::Pay { key_id, .. },
-            ) => (P::Razorpay, key_id.clone()),
+            ) => (P::Razorpay, key_id.as_str()),
             Job::Qonto(
                 qonto::webhooks::Job::Settle { login, .. }
                 | qonto::webhooks::Job::Expire { login, .. }
                 | qonto::webhooks::Job::Pay { login, .. },
-            ) => (P::Qonto, login.clone()),
+            ) => (P::Qonto, login.as_str()),
         })
     }
 
@@ -135,12 +138,15 @@ impl Sandbox {
     /// clock, the scenario, the fault rules and the id stream.
     pub fn reset(&self, provider: Option<webhook::Provider>, tenant: Option<&str>) {
         use webhook::Provider as P;
-        self.timeline.retain(|job| {
-            let Some((p, t)) = self.job_owner(job) else {
-                return false;
-            };
-            let hit = provider.is_none_or(|x| x == p) && tenant.is_none_or(|x| x == t);
-            !hit
+        // The deliveries to forget are read first: the timeline's lock is never held while
+        // another is taken.
+        let deliveries = self.webhooks.ids_of(provider, tenant);
+        self.timeline.retain(|job| match job {
+            Job::Deliver { delivery_id } => !deliveries.contains(delivery_id),
+            other => Self::job_owner(other).is_some_and(|(p, t)| {
+                let hit = provider.is_none_or(|x| x == p) && tenant.is_none_or(|x| x == t);
+                !hit
+            }),
         });
         let wants = |p: P| provider.is_none_or(|x| x == p);
         let cfg = &self.config;
@@ -228,6 +234,50 @@ impl Sandbox {
     }
 }
 
+/// The base URL links use: `--public-url`, else the bound address, or for a sandbox bound to every
+/// interface the address other machines reach it at (`0.0.0.0` is no address to hand out).
+pub fn base_url(config: &Config, addr: SocketAddr) -> String {
+    if let Some(url) = &config.server.public_url {
+        return url.clone();
+    }
+    let ip = if addr.ip().is_unspecified() {
+        crate::guard::reachable_address().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Webhook URLs from the configuration must not point at the sandbox itself.
+fn check_configured_webhooks(config: &Config, guard: &crate::guard::Guard) -> anyhow::Result<()> {
+    let urls = config
+        .whatsapp
+        .callback_url
+        .iter()
+        .chain(
+            config
+                .whatsapp
+                .businesses
+                .iter()
+                .filter_map(|b| b.callback_url.as_ref()),
+        )
+        .chain(
+            config
+                .razorpay
+                .accounts
+                .iter()
+                .filter_map(|a| a.webhook_url.as_ref()),
+        );
+    let problems: Vec<String> = urls
+        .filter_map(|u| guard.check_webhook_url(u).err())
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "))
+    }
+}
+
 /// How many routes the sandbox serves (emulated and admin).
 pub fn route_count() -> usize {
     whatsapp::ROUTES.len()
@@ -241,14 +291,20 @@ pub fn route_count() -> usize {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let providers = Router::new()
         .nest("/whatsapp", whatsapp::router())
         .nest("/razorpay", razorpay::router())
         .nest("/qonto", qonto::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::layer::provider_layer,
-        ))
+        ));
+    let providers = match cors(&state.config.server.cors_origins) {
+        Some(cors) => providers.layer(cors),
+        None => providers,
+    };
+    Router::new()
+        .merge(providers)
         .nest(
             "/__sandbox",
             admin::router().layer(axum::middleware::from_fn_with_state(
@@ -258,7 +314,35 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::ui::router())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::layer::guard_layer,
+        ))
         .with_state(state)
+}
+
+/// Cross-origin access to the emulated APIs, only for the origins configured.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| axum::http::HeaderValue::from_str(o.trim_end_matches('/')).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods(Any)
+            .allow_headers(Any)
+            .expose_headers(Any),
+    )
 }
 
 async fn not_found(uri: Uri) -> Response {
@@ -290,6 +374,8 @@ pub async fn run(
         seed = state.ids.seed(),
         "paylink-sandbox ready"
     );
+    #[cfg(debug_assertions)]
+    watch_for_deadlocks();
     let background = start_background(&state);
     // Tell long-lived streams (open dashboards) to end as soon as shutdown starts; graceful
     // shutdown waits for every open connection.
@@ -307,6 +393,41 @@ pub async fn run(
     Ok(())
 }
 
+/// In debug and test builds, a thread that checks for threads deadlocked on a lock every 100 ms
+/// and aborts the process with their backtraces: a lock taken twice fails loudly instead of
+/// hanging the server (and CI) for good.
+#[cfg(debug_assertions)]
+pub fn watch_for_deadlocks() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("deadlock-watch".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    let deadlocks = parking_lot::deadlock::check_deadlock();
+                    if deadlocks.is_empty() {
+                        continue;
+                    }
+                    eprintln!("paylink-sandbox: {} deadlock(s) detected", deadlocks.len());
+                    for (i, threads) in deadlocks.iter().enumerate() {
+                        for t in threads {
+                            eprintln!(
+                                "deadlock {i}, thread {:?}:\n{:?}",
+                                t.thread_id(),
+                                t.backtrace()
+                            );
+                        }
+                    }
+                    std::process::abort();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("deadlock watch not started: {e}");
+        }
+    });
+}
+
 /// Starts the task that runs timeline jobs (due statuses, webhook attempts, expiries).
 pub fn start_background(state: &Arc<Sandbox>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(timeline::run(Arc::downgrade(state)))
@@ -314,15 +435,19 @@ pub fn start_background(state: &Arc<Sandbox>) -> tokio::task::JoinHandle<()> {
 
 /// The lines printed at start-up: where each provider lives and the credentials to use.
 pub fn banner(config: &Config, addr: SocketAddr, seed: u64) -> String {
-    let base = config
-        .server
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+    let base = base_url(config, addr);
     let mut out = format!(
         "paylink-sandbox {} listening on http://{addr} (seed {seed})\n",
         env!("CARGO_PKG_VERSION")
     );
+    if !addr.ip().is_loopback() {
+        out.push_str(&format!(
+            "  WARNING: bound to {}, not loopback: anyone who can reach this machine can drive the\n  \
+             admin API (reset, pay links, move the clock) and read every request. Links use {base};\n  \
+             set --public-url if that is not how others reach it.\n",
+            addr.ip()
+        ));
+    }
     let wa = &config.whatsapp;
     out.push_str(&format!(
         "  whatsapp  {base}/whatsapp  (Graph base URL; POST {base}/whatsapp/{}/<phone_number_id>/messages)\n",
@@ -352,4 +477,27 @@ pub fn banner(config: &Config, addr: SocketAddr, seed: u64) -> String {
     ));
     out.push_str(&format!("  admin     {base}/__sandbox/health\n"));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sandbox_bound_beyond_loopback_warns_and_hands_out_a_reachable_address() {
+        let config = Config::default();
+        let text = banner(&config, "0.0.0.0:5080".parse().unwrap(), 1);
+        assert!(text.contains("WARNING: bound to 0.0.0.0"), "{text}");
+        let links: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("/__sandbox/health") || l.contains("/whatsapp "))
+            .collect();
+        assert!(!links.is_empty());
+        assert!(
+            links.iter().all(|l| !l.contains("http://0.0.0.0")),
+            "{links:?}"
+        );
+        let quiet = banner(&config, "127.0.0.1:5080".parse().unwrap(), 1);
+        assert!(!quiet.contains("WARNING"));
+    }
 }

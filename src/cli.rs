@@ -212,6 +212,24 @@ pub struct ServeArgs {
     /// Treat unknown credentials as a fresh, isolated tenant (one per test) instead of refusing them.
     #[arg(long, env = "PAYLINK_SANDBOX_ACCEPT_ANY_CREDENTIALS", global = true)]
     pub accept_any_credentials: bool,
+    /// Also answer to this host name (repeat or separate with commas; `*` for any), for a
+    /// sandbox reached through a container name or a tunnel. Other hosts are refused.
+    #[arg(
+        long = "allowed-host",
+        env = "PAYLINK_SANDBOX_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Let pages from this origin call the emulated APIs from a browser (CORS; repeat or
+    /// separate with commas; `*` for any). The admin API stays closed to other origins.
+    #[arg(
+        long = "cors-origin",
+        env = "PAYLINK_SANDBOX_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
     /// Require this `X-Qonto-Staging-Token` on every Qonto request, as Qonto's sandbox does.
     #[arg(long, env = "PAYLINK_SANDBOX_QONTO_STAGING_TOKEN", global = true)]
     pub qonto_staging_token: Option<String>,
@@ -285,6 +303,14 @@ impl ServeArgs {
         if self.accept_any_credentials {
             config.server.accept_any_credentials = true;
         }
+        config
+            .server
+            .allowed_hosts
+            .extend(self.allowed_hosts.iter().map(|h| h.trim().to_string()));
+        config
+            .server
+            .cors_origins
+            .extend(self.cors_origins.iter().map(|o| o.trim().to_string()));
         if let Some(token) = &self.qonto_staging_token {
             config.qonto.staging_token = Some(token.clone());
         }

@@ -40,7 +40,20 @@ pub struct QontoConfig {
     pub settlement_delay: Span,
     /// Expiry of a new link, counted from its creation.
     pub link_lifetime: Span,
+    /// What an `X-Qonto-Idempotency-Key` sent again with a different body gets.
+    pub idempotency_reuse: IdempotencyReuse,
     pub organizations: Vec<QontoOrganization>,
+}
+
+/// The answer to an idempotency key reused with a different request body.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IdempotencyReuse {
+    /// 422 `idempotency_key_reused`: the client has a bug worth hearing about.
+    #[default]
+    Reject,
+    /// The first answer again, as Qonto's documentation says production does.
+    Replay,
 }
 
 impl Default for QontoConfig {
@@ -50,6 +63,7 @@ impl Default for QontoConfig {
             staging_token: None,
             settlement_delay: Span(std::time::Duration::from_secs(1)),
             link_lifetime: Span(std::time::Duration::from_secs(30 * 86_400)),
+            idempotency_reuse: IdempotencyReuse::Reject,
             organizations: vec![QontoOrganization::default()],
         }
     }
@@ -200,6 +214,12 @@ pub struct ServerConfig {
     /// Treat unknown credentials as a new, empty tenant instead of refusing them, so parallel
     /// tests can each use their own and never see each other's state.
     pub accept_any_credentials: bool,
+    /// Host names the sandbox answers to besides loopback, the bound address and the public
+    /// URL's host (for containers and tunnels); `"*"` answers to any.
+    pub allowed_hosts: Vec<String>,
+    /// Origins whose pages may call the emulated APIs from a browser (CORS); `"*"` for any. The
+    /// admin API is never opened to other origins.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -213,6 +233,8 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             log_level: "info".into(),
             accept_any_credentials: false,
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -353,6 +375,22 @@ impl Config {
             problems.push(format!(
                 "server.public_url must start with http:// or https:// (got {url:?})"
             ));
+        }
+        for origin in &self.server.cors_origins {
+            if origin != "*"
+                && (!is_http_url(origin) || origin.trim_end_matches('/').matches('/').count() > 2)
+            {
+                problems.push(format!(
+                    "server.cors_origins: {origin:?} is not an origin like https://app.example or *"
+                ));
+            }
+        }
+        for host in &self.server.allowed_hosts {
+            if host.is_empty() || host.contains(['/', ' ', ':']) && host != "*" {
+                problems.push(format!(
+                    "server.allowed_hosts: {host:?} is not a host name (no scheme, port or path)"
+                ));
+            }
         }
         if let Some(start) = &self.clock.start
             && crate::clock::parse_instant(start).is_none()

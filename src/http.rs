@@ -137,6 +137,27 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether a request path percent-decodes to UTF-8 text, as every route's parameters must.
+pub fn path_is_utf8(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&out).is_ok()
+}
+
 /// Percent-encodes a query component (RFC 3986 unreserved characters pass through).
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -174,6 +195,14 @@ mod tests {
         assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(percent_decode("%e2%82%ac"), "€");
         assert_eq!(percent_encode("a b/€"), "a%20b%2F%E2%82%AC");
+    }
+
+    #[test]
+    fn paths_must_decode_to_text() {
+        assert!(path_is_utf8("/razorpay/v1/payment_links/plink_abc"));
+        assert!(path_is_utf8("/a/%e2%82%ac/%zz/100%"));
+        assert!(!path_is_utf8("/razorpay/v1/payment_links/plink_%ff"));
+        assert!(!path_is_utf8("/%c3"));
     }
 
     #[test]

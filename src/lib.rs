@@ -19,8 +19,8 @@
 //! src/journal.rs      the bounded request journal
 //! src/events.rs       change notifications and the /__sandbox/events stream for dashboards
 //! src/faults.rs       injected latency, vendor errors, duplicated/reordered/dropped webhooks
-//! src/layer.rs        the middleware around every provider: tenants, faults, journal
-//! src/tenants.rs      who a request belongs to; new tenants for unknown credentials
+//! src/layer.rs        the middleware around every provider: credentials and tenants (through
+//!                     each provider's auth.rs), faults, journal
 //! src/validate.rs     the `validate` subcommand: offline checks of payload files
 //! src/client.rs       the pay/clock/webhooks/reset subcommands, driving a running sandbox
 //! src/providers/whatsapp/
@@ -48,6 +48,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod faults;
+pub mod guard;
 pub mod http;
 pub mod ids;
 pub mod journal;
@@ -55,7 +56,6 @@ pub mod layer;
 pub mod providers;
 pub mod scenario;
 pub mod schema;
-pub mod tenants;
 pub mod timeline;
 pub mod ui;
 pub mod validate;

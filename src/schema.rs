@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use jsonschema::{Registry, Validator, error::ValidationErrorKind};
+use jsonschema::{Keyword, Registry, ValidationError, Validator, error::ValidationErrorKind};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -21,6 +21,73 @@ mod embedded {
 
 /// The URI prefix under which schema files are registered.
 pub const BASE_URI: &str = "https://paylink-sandbox.local/schemas/";
+
+/// The keyword added beside every `"type": "integer"`: JSON Schema counts `5000.0` and `5e3` as
+/// integers, but the vendors' parsers do not, and a client that sends them has a bug worth
+/// hearing about. See [`strict_integers`].
+const STRICT_INTEGER: &str = "x-strict-integer";
+
+/// The message of a number that is not written as a whole number in `i64` range.
+pub const MSG_NOT_INTEGER: &str = "must be an integer";
+pub const MSG_OUT_OF_RANGE: &str = "is out of range";
+
+/// Accepts numbers written as integers that fit an `i64`, and anything that is not a number
+/// (the `type` keyword beside it judges those).
+struct StrictInteger;
+
+impl StrictInteger {
+    fn problem(instance: &Value) -> Option<&'static str> {
+        let Value::Number(n) = instance else {
+            return None;
+        };
+        if n.is_i64() {
+            None
+        } else if n.is_u64() {
+            Some(MSG_OUT_OF_RANGE)
+        } else {
+            // `1.5` already fails `type`; only whole numbers written as decimals get here.
+            n.as_f64()
+                .is_some_and(|f| f.fract() == 0.0)
+                .then_some(MSG_NOT_INTEGER)
+        }
+    }
+}
+
+impl<'i> Keyword<'i> for StrictInteger {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        match Self::problem(instance) {
+            None => Ok(()),
+            Some(message) => Err(ValidationError::custom(message)),
+        }
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        Self::problem(instance).is_none()
+    }
+}
+
+/// Adds [`STRICT_INTEGER`] to every subschema whose `type` allows integers but not numbers.
+fn strict_integers(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let integer = match map.get("type") {
+                Some(Value::String(t)) => t == "integer",
+                Some(Value::Array(ts)) => {
+                    ts.iter().any(|t| t == "integer") && !ts.iter().any(|t| t == "number")
+                }
+                _ => false,
+            };
+            if integer {
+                map.insert(STRICT_INTEGER.into(), Value::Bool(true));
+            }
+            for value in map.values_mut() {
+                strict_integers(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strict_integers),
+        _ => {}
+    }
+}
 
 /// What kind of mistake a violation is; providers map these to their own error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -127,29 +194,40 @@ impl Schemas {
             })?;
             sources.insert((*id).to_string(), value);
         }
+        // What is compiled carries the strict-integer keyword; `sources` stay as written, for the
+        // OpenAPI document.
+        let compiled: BTreeMap<&String, Value> = sources
+            .iter()
+            .map(|(id, value)| {
+                let mut value = value.clone();
+                strict_integers(&mut value);
+                (id, value)
+            })
+            .collect();
         let registry = Registry::new()
             .extend(
-                sources
+                compiled
                     .iter()
                     .map(|(id, value)| (format!("{BASE_URI}{id}.json"), value.clone())),
             )
             .and_then(|b| b.prepare())
             .map_err(|e| SchemaError::Registry(e.to_string()))?;
         let mut validators = BTreeMap::new();
-        for (id, value) in &sources {
+        for (id, value) in &compiled {
             if !id.ends_with(".request") {
                 continue;
             }
             let validator = jsonschema::options()
+                .with_keyword(STRICT_INTEGER, |_, _, _| Ok(Box::new(StrictInteger)))
                 .with_registry(&registry)
                 .with_base_uri(format!("{BASE_URI}{id}.json"))
                 .should_validate_formats(true)
                 .build(value)
                 .map_err(|e| SchemaError::Compile {
-                    id: id.clone(),
+                    id: (*id).clone(),
                     message: e.to_string(),
                 })?;
-            validators.insert(id.clone(), validator);
+            validators.insert((*id).clone(), validator);
         }
         Ok(Self {
             validators,
@@ -241,6 +319,7 @@ fn describe(base: &str, kind: &ValidationErrorKind, fallback: &str, out: &mut Ve
             "does not match any of the accepted forms".to_string()
         }
         K::OneOfMultipleValid { .. } => "matches more than one accepted form".to_string(),
+        K::Custom { message, .. } => message.clone(),
         _ => fallback.to_string(),
     };
     out.push(Violation::invalid(base.to_string(), message));
@@ -296,6 +375,37 @@ mod tests {
         );
         assert!(
             pointers.contains(&("/preview_url", ViolationKind::Invalid)),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn integers_must_be_written_as_integers() {
+        let schemas = Schemas::load().unwrap();
+        let id = "razorpay/payment_link.create.request";
+        assert!(schemas.validate(id, &json!({"amount": 5000})).is_empty());
+        for (amount, message) in [
+            (json!(5000.0), MSG_NOT_INTEGER),
+            (json!(5e3), MSG_NOT_INTEGER),
+            (json!(1e10), MSG_NOT_INTEGER),
+            (json!(u64::MAX), MSG_OUT_OF_RANGE),
+        ] {
+            let v = schemas.validate(id, &json!({ "amount": amount }));
+            assert!(
+                v.iter()
+                    .any(|v| v.pointer == "/amount" && v.message == message),
+                "{amount}: {v:?}"
+            );
+        }
+        // Through a `$ref` into another file too.
+        let v = schemas.validate(
+            "whatsapp/order_details-in.send.request",
+            &json!({"type": "order_details", "action": {"name": "review_and_pay", "parameters":
+                {"total_amount": {"value": 100.0, "offset": 100}}}}),
+        );
+        assert!(
+            v.iter().any(|v| v.pointer.ends_with("/total_amount/value")
+                && v.message == MSG_NOT_INTEGER),
             "{v:?}"
         );
     }

@@ -365,9 +365,10 @@ async fn the_connection_flow_enables_links_and_sends_its_webhook() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let token = app.form_token(&location).await;
     let r = no_redirect
         .post(&location)
-        .form(&[("decision", "pending")])
+        .form(&[("decision", "pending"), ("form_token", &token)])
         .send()
         .await
         .unwrap();
@@ -378,7 +379,7 @@ async fn the_connection_flow_enables_links_and_sends_its_webhook() {
     assert_eq!(c["status"], "pending");
     let r = no_redirect
         .post(&location)
-        .form(&[("decision", "enable")])
+        .form(&[("decision", "enable"), ("form_token", &token)])
         .send()
         .await
         .unwrap();
@@ -493,6 +494,7 @@ async fn paying_on_the_checkout_moves_link_and_payment_and_notifies() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let token = app.form_token(&format!("{url}&method=credit_card")).await;
     let pay = |status: &str, method: &str| {
         no_redirect
             .post(app.url(&format!("/qonto/pay/{id}")))
@@ -500,6 +502,7 @@ async fn paying_on_the_checkout_moves_link_and_payment_and_notifies() {
                 ("method", method.to_string()),
                 ("status", status.to_string()),
                 ("email", "payer@example.com".into()),
+                ("form_token", token.clone()),
             ])
             .send()
     };
@@ -877,12 +880,20 @@ async fn an_idempotency_key_replays_the_first_answer_for_thirty_minutes() {
             .send()
     };
     let first: Value = post(invoice("INV-A")).await.unwrap().json().await.unwrap();
-    let r = post(invoice("INV-B")).await.unwrap();
+    let r = post(invoice("INV-A")).await.unwrap();
     assert_eq!(r.status(), 201);
     let second: Value = r.json().await.unwrap();
     assert_eq!(
         first, second,
-        "the first answer is replayed whatever the body"
+        "the same request gets the first answer again"
+    );
+    let r = post(invoice("INV-B")).await.unwrap();
+    assert_eq!(r.status(), 422, "a key reused with another body is refused");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errors"][0]["code"], "idempotency_key_reused");
+    assert_eq!(
+        v["errors"][0]["source"]["parameter"],
+        "X-Qonto-Idempotency-Key"
     );
     let (_, list) = app.qonto_json(Method::GET, "/v2/payment_links", None).await;
     assert_eq!(list["meta"]["total_count"], 1);
@@ -905,6 +916,61 @@ async fn an_idempotency_key_replays_the_first_answer_for_thirty_minutes() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    let r = app
+        .qonto(Method::POST, "/v2/webhook_subscriptions")
+        .header("x-qonto-idempotency-key", "k2")
+        .json(&json!({"callback_url": "https://hooks.example/q", "types": ["v1/payment-links"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "a key is scoped to its route");
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v.get("payment_link").is_none() && v["callback_url"].is_string(),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_can_replay_whatever_the_body_as_qonto_documents() {
+    let mut config = frozen();
+    config.qonto.idempotency_reuse = paylink_sandbox::config::IdempotencyReuse::Replay;
+    let app = TestApp::spawn_with(config).await;
+    let post = |body: Value| {
+        app.qonto(Method::POST, "/v2/payment_links")
+            .header("x-qonto-idempotency-key", "k")
+            .json(&body)
+            .send()
+    };
+    let first: Value = post(invoice("INV-A")).await.unwrap().json().await.unwrap();
+    let r = post(invoice("INV-B")).await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(first, r.json::<Value>().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_with_one_key_make_one_link() {
+    let app = TestApp::spawn_with(frozen()).await;
+    for k in 0..20 {
+        let key = format!("concurrent-{k}");
+        let requests = (0..25).map(|_| {
+            app.qonto(Method::POST, "/v2/payment_links")
+                .header("x-qonto-idempotency-key", &key)
+                .json(&invoice(&format!("INV-{k}")))
+                .send()
+        });
+        let answers = futures_util::future::join_all(requests).await;
+        let mut ids = std::collections::BTreeSet::new();
+        for r in answers {
+            let r = r.unwrap();
+            assert_eq!(r.status(), 201);
+            let v: Value = r.json().await.unwrap();
+            ids.insert(v["payment_link"]["id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(ids.len(), 1, "key {key}: {ids:?}");
+    }
+    let (_, list) = app.qonto_json(Method::GET, "/v2/payment_links", None).await;
+    assert_eq!(list["meta"]["total_count"], 20);
 }
 
 #[tokio::test]
@@ -994,9 +1060,10 @@ async fn the_whole_flow_connect_create_pay_notify_list() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let token = app.form_token(location).await;
     no_redirect
         .post(location)
-        .form(&[("decision", "enable")])
+        .form(&[("decision", "enable"), ("form_token", &token)])
         .send()
         .await
         .unwrap();
@@ -1021,9 +1088,14 @@ async fn the_whole_flow_connect_create_pay_notify_list() {
             .unwrap()
             .contains("value=\"paid\"")
     );
+    let token = app.form_token(&url).await;
     app.client
         .post(app.url(&format!("/qonto/pay/{}", link["id"].as_str().unwrap())))
-        .form(&[("method", "apple_pay"), ("status", "paid")])
+        .form(&[
+            ("method", "apple_pay"),
+            ("status", "paid"),
+            ("form_token", &token),
+        ])
         .send()
         .await
         .unwrap();

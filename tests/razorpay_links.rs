@@ -522,9 +522,16 @@ async fn paying_on_the_hosted_page_redirects_with_a_verifiable_signature_and_sen
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let token = app
+        .form_token(&app.url(&format!("/razorpay/i/{code}")))
+        .await;
     let r = no_redirect
         .post(app.url(&format!("/razorpay/i/{code}/pay")))
-        .form(&[("method", "card"), ("outcome", "success")])
+        .form(&[
+            ("method", "card"),
+            ("outcome", "success"),
+            ("form_token", &token),
+        ])
         .send()
         .await
         .unwrap();

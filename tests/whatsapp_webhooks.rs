@@ -428,11 +428,20 @@ async fn an_invalid_scenario_is_refused_with_every_problem() {
     let r = app
         .client
         .put(app.url("/__sandbox/scenario"))
+        .header("content-type", "application/json")
         .body("{")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    let r = app
+        .client
+        .put(app.url("/__sandbox/scenario"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415, "a body must say what it is");
 }
 
 #[tokio::test]

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use axum::{
     Json,
-    body::Body,
-    extract::State,
-    http::HeaderMap,
+    extract::{Request, State},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -81,15 +79,16 @@ pub async fn advance(
 /// Reads a rule set sent as JSON, or as a TOML file with `Content-Type: application/toml`.
 async fn json_or_toml<T: serde::de::DeserializeOwned>(
     app: &AppState,
-    headers: &HeaderMap,
-    body: Body,
+    request: Request,
     from_toml: fn(&str) -> Result<T, String>,
     what: &str,
 ) -> Result<T, AdminError> {
-    let bytes = crate::http::read_body(body, app.config.server.body_limit)
-        .await
-        .map_err(|e| AdminError::bad_request(e.to_string()))?;
-    let media = crate::http::media_type(headers).unwrap_or_default();
+    let (headers, bytes) = super::read_admin_body(
+        request,
+        app.config.server.body_limit.max(super::ADMIN_BODY_LIMIT),
+    )
+    .await?;
+    let media = crate::http::media_type(&headers).unwrap_or_default();
     if media.contains("toml") {
         let text =
             std::str::from_utf8(&bytes).map_err(|e| AdminError::bad_request(e.to_string()))?;
@@ -107,11 +106,9 @@ pub async fn get_scenario(State(app): State<AppState>) -> Response {
 /// Replaces the scenario. JSON by default; `Content-Type: application/toml` reads a scenario file.
 pub async fn put_scenario(
     State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, AdminError> {
-    let scenario =
-        json_or_toml(&app, &headers, body, ScenarioConfig::from_toml, "scenario").await?;
+    let scenario = json_or_toml(&app, request, ScenarioConfig::from_toml, "scenario").await?;
     app.scenario.replace(scenario).map_err(|problems| {
         AdminError::bad_request("the scenario is not valid").with_details(problems)
     })?;
@@ -164,13 +161,11 @@ pub async fn get_faults(State(app): State<AppState>) -> Response {
 /// Replaces the fault rules. JSON by default; `Content-Type: application/toml` reads a file.
 pub async fn put_faults(
     State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, AdminError> {
     let faults = json_or_toml(
         &app,
-        &headers,
-        body,
+        request,
         crate::faults::FaultConfig::from_toml,
         "fault set",
     )

@@ -64,14 +64,20 @@ pub fn router() -> Router<AppState> {
         .nest("/razorpay", crate::providers::razorpay::admin_router())
         .nest("/qonto", crate::providers::qonto::admin_router())
         .fallback(unknown)
+        .method_not_allowed_fallback(wrong_method)
 }
 
 /// Tells open dashboards about every admin call that may have changed something (all but reads).
+/// Also refuses, in the admin envelope, a path whose parameters are not text.
 pub async fn notify_changes(
     State(app): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    if !crate::http::path_is_utf8(request.uri().path()) {
+        return AdminError::bad_request("the path does not percent-decode to UTF-8 text")
+            .into_response();
+    }
     let read = request.method() == axum::http::Method::GET;
     let response = next.run(request).await;
     if !read {
@@ -101,6 +107,41 @@ async fn unknown(uri: Uri) -> AdminError {
     AdminError::not_found(format!("no admin route {}", uri.path()))
 }
 
+async fn wrong_method(method: axum::http::Method, uri: Uri) -> AdminError {
+    AdminError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: format!("{method} is not a method of {}", uri.path()),
+        details: Vec::new(),
+    }
+}
+
+/// The most an admin body may hold.
+pub const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Reads an admin body: at most `limit` bytes, typed when it is not empty (a body without a
+/// content type is refused rather than guessed at).
+pub async fn read_admin_body(
+    request: axum::extract::Request,
+    limit: usize,
+) -> Result<(axum::http::HeaderMap, axum::body::Bytes), AdminError> {
+    let (parts, body) = request.into_parts();
+    let bytes = crate::http::read_body(body, limit)
+        .await
+        .map_err(AdminError::from_body)?;
+    if !bytes.iter().all(u8::is_ascii_whitespace)
+        && crate::http::media_type(&parts.headers).is_none()
+    {
+        return Err(AdminError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: "send the body with Content-Type: application/json".into(),
+            details: Vec::new(),
+        });
+    }
+    Ok((parts.headers, bytes))
+}
+
 /// A JSON body for the admin API: an empty body reads as `{}`, and a bad one is refused in the
 /// admin envelope rather than as plain text.
 #[derive(Debug)]
@@ -114,9 +155,7 @@ where
     type Rejection = AdminError;
 
     async fn from_request(req: axum::extract::Request, _state: &S) -> Result<Self, AdminError> {
-        let bytes = crate::http::read_body(req.into_body(), 1024 * 1024)
-            .await
-            .map_err(|e| AdminError::bad_request(e.to_string()))?;
+        let (_, bytes) = read_admin_body(req, ADMIN_BODY_LIMIT).await?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -184,6 +223,19 @@ impl AdminError {
             code: "conflict",
             message: message.into(),
             details: Vec::new(),
+        }
+    }
+
+    /// A body that could not be read: 413 when it is too large.
+    pub fn from_body(problem: crate::http::BodyProblem) -> Self {
+        match problem {
+            crate::http::BodyProblem::TooLarge { .. } => Self {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "payload_too_large",
+                message: problem.to_string(),
+                details: Vec::new(),
+            },
+            other => Self::bad_request(other.to_string()),
         }
     }
 

@@ -152,6 +152,15 @@ fn group(n: u64, indian: bool) -> String {
     format!("{},{last3}", parts.join(","))
 }
 
+/// The answer to a form post that did not come from the page that carries the form: a stale
+/// page (the sandbox restarted) or another site posting on the user's behalf.
+pub fn forged() -> String {
+    page(
+        "Form expired",
+        "<div class=\"card\"><h1>This form has expired</h1><p class=\"muted\">The request did not come from this sandbox's own page (or the sandbox restarted since it was opened). Nothing was changed. Reload the page and try again.</p></div>",
+    )
+}
+
 /// The shared page shell: a title, the sandbox banner and the page's own markup.
 pub fn page(title: &str, body: &str) -> String {
     format!(
@@ -161,7 +170,7 @@ pub fn page(title: &str, body: &str) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>{CSS}</style>
+<style>{PAGE_CSS}</style>
 </head>
 <body>
 <p class="sandbox-banner" role="note">Sandbox — no real money moves.</p>
@@ -175,7 +184,8 @@ pub fn page(title: &str, body: &str) -> String {
     )
 }
 
-const CSS: &str = r#"
+/// The pages' one stylesheet, inline; the content security policy allows it by its hash.
+pub const PAGE_CSS: &str = r#"
 :root { color-scheme: light dark; --accent: #2b6cb0; --ok: #2f855a; --bad: #c53030; --muted: #666;
   --card: #fff; --bg: #f3f4f6; --line: #d9dce1; }
 @media (prefers-color-scheme: dark) { :root { --card: #1e2228; --bg: #121418; --line: #333a44; --muted: #a0a6ae; } }

@@ -72,6 +72,7 @@ pub fn checkout(
     merchant: &str,
     method: Option<&str>,
     done: Option<&str>,
+    form_token: &str,
 ) -> String {
     let mut body = summary(link, merchant);
     match done {
@@ -127,6 +128,7 @@ pub fn checkout(
                 .collect::<String>();
             body.push_str(&format!(
                 r#"<form class="card" method="post" action="/qonto/pay/{id}">
+<input type="hidden" name="form_token" value="{form_token}">
 <input type="hidden" name="method" value="{m}">
 <fieldset><legend>Test mode: {label} — choose the payment status</legend>
 {choices}</fieldset>
@@ -139,6 +141,7 @@ pub fn checkout(
                 id = esc(&link.id),
                 m = esc(m),
                 label = esc(method_label(m)),
+                form_token = esc(form_token),
             ));
         }
     }
@@ -149,7 +152,7 @@ pub fn checkout(
 }
 
 /// The provider's onboarding page: finish, leave pending, or refuse.
-pub fn onboarding(org: &Org, token: &str) -> String {
+pub fn onboarding(org: &Org, token: &str, form_token: &str) -> String {
     let status = org
         .connection
         .as_ref()
@@ -163,6 +166,7 @@ pub fn onboarding(org: &Org, token: &str) -> String {
 <dt>Bank account</dt><dd>{account}</dd></dl>
 </section>
 <form class="card" method="post" action="/qonto/connect/{token}">
+<input type="hidden" name="form_token" value="{form_token}">
 <fieldset><legend>Finish onboarding</legend>
 <label class="choice"><input type="radio" name="decision" value="enable" checked> Complete onboarding (connection enabled)</label>
 <label class="choice"><input type="radio" name="decision" value="pending"> Leave it for later (connection pending)</label>
@@ -178,6 +182,7 @@ pub fn onboarding(org: &Org, token: &str) -> String {
             .map(|c| c.bank_account_id.as_str())
             .unwrap_or("")),
         token = esc(token),
+        form_token = esc(form_token),
     );
     page("Payment links onboarding", &body)
 }

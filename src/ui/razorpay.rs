@@ -19,12 +19,13 @@ fn major(minor: i64, currency: &str) -> String {
 }
 
 /// The page for `link`. `result` is the outcome of the last form post (`paid`, `failed`,
-/// `error`) and `detail` its payment id or error text.
+/// `error`) and `detail` its payment id or error text; `form_token` proves a post came from it.
 pub fn checkout(
     link: &PaymentLink,
     merchant: &str,
     result: Option<&str>,
     detail: Option<&str>,
+    form_token: &str,
 ) -> String {
     let cur = &link.currency;
     let mut body = String::new();
@@ -116,6 +117,7 @@ pub fn checkout(
             .collect::<String>();
         body.push_str(&format!(
             r#"<form class="card" method="post" action="/razorpay/i/{code}/pay">
+<input type="hidden" name="form_token" value="{form_token}">
 <fieldset><legend>Payment method</legend>
 {methods}</fieldset>
 <fieldset><legend>Sandbox outcome</legend>
@@ -127,6 +129,7 @@ pub fn checkout(
 "#,
             code = esc(&link.short_code),
             due_fmt = esc(&money(link.amount_due(), cur)),
+            form_token = esc(form_token),
         ));
     } else {
         let why = match link.status {

@@ -205,6 +205,9 @@ pub struct Settings {
     /// Per-attempt timeout.
     pub timeout: Duration,
     pub history_limit: usize,
+    /// Sent in `x-paylink-sandbox-loop` with every request, so the sandbox can refuse its own
+    /// webhooks should a receiver's host name resolve back to it.
+    pub loop_token: String,
 }
 
 #[derive(Debug, Default)]
@@ -471,6 +474,7 @@ impl Engine {
             .client
             .post(&target.url)
             .timeout(self.settings.timeout)
+            .header(crate::guard::LOOP_HEADER, &self.settings.loop_token)
             .body(body);
         for (name, value) in &headers {
             request = request.header(*name, value);
@@ -535,6 +539,7 @@ impl Engine {
         let outcome = self
             .client
             .get(url)
+            .header(crate::guard::LOOP_HEADER, &self.settings.loop_token)
             .query(&[
                 ("hub.mode", "subscribe"),
                 ("hub.challenge", challenge.as_str()),
@@ -708,17 +713,31 @@ impl Engine {
     /// Forgets deliveries, for `provider` only when given. Waiting ones are forgotten too: a reset
     /// means starting over.
     pub fn clear(&self, provider: Option<Provider>, tenant: Option<&str>) {
-        let mut log = self.log.lock();
-        let Log { map, order } = &mut *log;
-        map.retain(|_, d| {
-            let hit =
-                provider.is_none_or(|p| d.provider == p) && tenant.is_none_or(|t| d.tenant == t);
-            !hit
-        });
-        order.retain(|id| map.contains_key(id));
+        {
+            let mut log = self.log.lock();
+            let Log { map, order } = &mut *log;
+            map.retain(|_, d| {
+                let hit = provider.is_none_or(|p| d.provider == p)
+                    && tenant.is_none_or(|t| d.tenant == t);
+                !hit
+            });
+            order.retain(|id| map.contains_key(id));
+        }
         if provider.is_none() && tenant.is_none() {
             self.verified.lock().clear();
         }
+    }
+
+    /// The ids of the deliveries of `provider` and `tenant` (all of them when `None`).
+    pub fn ids_of(&self, provider: Option<Provider>, tenant: Option<&str>) -> HashSet<String> {
+        let log = self.log.lock();
+        log.map
+            .values()
+            .filter(|d| {
+                provider.is_none_or(|p| d.provider == p) && tenant.is_none_or(|t| d.tenant == t)
+            })
+            .map(|d| d.id.clone())
+            .collect()
     }
 
     /// The provider and tenant of a delivery, for filtering timeline jobs.

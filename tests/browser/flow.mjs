@@ -63,8 +63,12 @@ try {
     context.waitForEvent("page"),
     card.getByRole("link", { name: "Pay on the payment page" }).click(),
   ]);
+  checkout.on("console", (m) => { if (m.type() === "error") errors.push(`checkout console error: ${m.text()}`); });
   await checkout.waitForLoadState();
   step(`checkout opened at ${checkout.url()}`);
+  // The page's content security policy allows its one stylesheet by hash: the styles apply.
+  const radius = await checkout.locator(".card").first().evaluate((e) => getComputedStyle(e).borderTopLeftRadius);
+  if (radius === "0px") throw new Error("the checkout page's stylesheet was blocked");
   const amount = await checkout.locator(".amount").textContent();
   if (amount !== cfg.amount_text) throw new Error(`checkout amount ${amount}, expected ${cfg.amount_text}`);
   await checkout.getByLabel("UPI").check();

@@ -191,9 +191,17 @@ impl TestApp {
     }
 
     pub async fn admin_post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.admin_send(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn admin_put(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.admin_send(reqwest::Method::PUT, path, body).await
+    }
+
+    async fn admin_send(&self, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
         let r = self
             .client
-            .post(self.url(&format!("/__sandbox{path}")))
+            .request(method, self.url(&format!("/__sandbox{path}")))
             .json(body)
             .send()
             .await
@@ -240,6 +248,25 @@ impl TestApp {
     pub async fn admin_order(&self, reference_id: &str) -> (u16, Value) {
         self.admin_get(&format!("/whatsapp/orders/{reference_id}"))
             .await
+    }
+
+    /// The anti-forgery token of the hosted form on the page at `url`, as a browser submits it.
+    pub async fn form_token(&self, url: &str) -> String {
+        let page = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .expect("page reachable")
+            .text()
+            .await
+            .expect("page text");
+        let marker = "name=\"form_token\" value=\"";
+        let start = page
+            .find(marker)
+            .unwrap_or_else(|| panic!("no form on {url}"))
+            + marker.len();
+        page[start..].split('"').next().unwrap_or("").to_string()
     }
 
     pub async fn stop(mut self) {

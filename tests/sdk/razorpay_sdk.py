@@ -3,6 +3,7 @@ cancel; pay on the hosted page; verify the callback and a webhook with the SDK's
 
 import json
 import os
+import re
 import sys
 
 import razorpay
@@ -63,7 +64,10 @@ except razorpay.errors.BadRequestError as e:
 # The customer pays on the hosted page; the browser follows the redirect to the callback.
 page = requests.get(link["short_url"])
 assert page.status_code == 200 and "Asha Rao" in page.text
-paid = requests.post(link["short_url"] + "/pay", data={"method": "upi", "outcome": "success"})
+token = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text).group(1)
+forged = requests.post(link["short_url"] + "/pay", data={"method": "upi", "outcome": "success"})
+assert forged.status_code == 403, "a post without the page's token is refused"
+paid = requests.post(link["short_url"] + "/pay", data={"method": "upi", "outcome": "success", "form_token": token})
 assert paid.status_code == 200, paid.status_code
 callback = wait("the callback", lambda: [r for r in receiver.requests if r["path"] == "/return"])[0]["query"]
 assert callback["razorpay_payment_link_status"] == "paid", callback

@@ -13,6 +13,9 @@ pub const MSG_NOT_FOUND: &str = "Resource not found";
 pub const MSG_CONNECTION_REQUIRED: &str = "Payment links are not enabled for this organization: connect to the payment links provider first (POST /v2/payment_links/connections)";
 pub const MSG_ALREADY_CONNECTED: &str =
     "An active connection to the payment links provider already exists for this user";
+pub const MSG_KEY_REUSED: &str = "This idempotency key was already used with a different request body; use a new key for a new request";
+pub const MSG_KEY_IN_USE: &str =
+    "A request with this idempotency key is still being processed; retry once it has finished";
 pub const MSG_NO_CONNECTION: &str = "No connection to the payment links provider exists";
 
 /// Where in the request an error points.
@@ -109,6 +112,27 @@ impl QError {
                 "not_found",
                 MSG_NOT_FOUND,
                 parameter.map(|p| Source::Parameter(p.into())),
+            )],
+        )
+    }
+
+    /// An idempotency key sent again with another body (see `qonto.idempotency_reuse`).
+    pub fn key_reused() -> Self {
+        Self::unprocessable(vec![QErr::new(
+            "idempotency_key_reused",
+            MSG_KEY_REUSED,
+            Some(Source::Parameter("X-Qonto-Idempotency-Key".into())),
+        )])
+    }
+
+    /// An idempotency key whose first request has not finished within a minute.
+    pub fn key_in_use() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            vec![QErr::new(
+                "conflict",
+                MSG_KEY_IN_USE,
+                Some(Source::Parameter("X-Qonto-Idempotency-Key".into())),
             )],
         )
     }

@@ -8,12 +8,14 @@ use axum::{
 };
 use serde_json::{Value, json};
 
+use super::auth::QontoAuth;
 use super::error::{QErr, QError};
 use super::model::{LinkStatus, METHODS};
 use super::rules;
-use super::store::{Caller, PayAttempt};
+use super::store::{Caller, Claim, PayAttempt};
 use super::webhooks;
 use crate::app::AppState;
+use crate::config::IdempotencyReuse;
 use crate::http;
 use crate::scenario::Facts;
 use crate::webhook::Provider;
@@ -85,68 +87,174 @@ fn onelogin_page() -> Response {
     .into_response()
 }
 
-/// Runs an API handler: staging token, credentials, scope, idempotent replay, then `f`; renders
-/// the answer or Qonto's error envelope with `X-Tyk-Trace-Id`.
-async fn qonto<F, B>(
+/// One call to a Qonto API route: the credentials the provider layer resolved, the request line
+/// and headers, and the body (read only by the routes that take one).
+pub struct QontoCall {
     app: AppState,
+    auth: QontoAuth,
+    /// `POST /v2/payment_links`: the scope of an idempotency key.
+    route: String,
     headers: HeaderMap,
-    scope: &'static str,
-    write: bool,
-    f: F,
-) -> Response
-where
-    F: AsyncFnOnce(&AppState, &Caller) -> Answer<B>,
-    B: IntoJson,
-{
-    let trace = app.ids.hex_lower(32);
-    if let Some(expected) = &app.config.qonto.staging_token
-        && headers
-            .get("x-qonto-staging-token")
-            .and_then(|v| v.to_str().ok())
-            != Some(expected.as_str())
-    {
-        return onelogin_page();
+    body: Body,
+}
+
+impl axum::extract::FromRequest<AppState> for QontoCall {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let auth = {
+            use axum::extract::FromRequestParts;
+            QontoAuth::from_request_parts(&mut parts, state).await?
+        };
+        Ok(Self {
+            app: state.clone(),
+            auth,
+            route: format!("{} {}", parts.method, parts.uri.path()),
+            headers: parts.headers,
+            body,
+        })
     }
-    let caller = {
-        let header = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let authenticated = app.qonto.store.lock().authenticate(header);
-        match authenticated.and_then(|c| c.require(scope).map(|()| c)) {
+}
+
+/// How a route treats `X-Qonto-Idempotency-Key`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keyed {
+    /// A read: the header means nothing.
+    No,
+    /// A write: the first successful answer is replayed for the same key.
+    Yes,
+}
+
+impl QontoCall {
+    /// Runs an API handler: staging token, scope, idempotency, then `f` with the body's bytes;
+    /// renders the answer or Qonto's error envelope with `X-Tyk-Trace-Id`.
+    async fn run<F, B>(self, scope: &'static str, keyed: Keyed, f: F) -> Response
+    where
+        F: AsyncFnOnce(&AppState, &Caller, &HeaderMap, Bytes) -> Answer<B>,
+        B: IntoJson,
+    {
+        let Self {
+            app,
+            auth,
+            route,
+            headers,
+            body,
+        } = self;
+        let trace = app.ids.hex_lower(32);
+        if !auth.staging_ok {
+            return onelogin_page();
+        }
+        let caller = match auth.caller.and_then(|c| c.require(scope).map(|()| c)) {
             Ok(c) => c,
             Err(e) => return error(e, &trace),
-        }
-    };
-    let key = write
-        .then(|| {
-            headers
-                .get("x-qonto-idempotency-key")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        })
-        .flatten();
-    let now = app.clock.now_ms();
-    if let Some(key) = &key
-        && let Some(cached) = app.qonto.store.lock().replay(&caller.login, key, now)
-    {
-        let status = StatusCode::from_u16(cached.status).unwrap_or(StatusCode::OK);
-        return render(status, cached.body, &trace, None);
-    }
-    match f(&app, &caller).await {
-        Ok((status, body)) => {
-            let body = body.map(IntoJson::into_json);
-            if let Some(key) = &key {
-                app.qonto.store.lock().remember(
-                    &caller.login,
-                    key,
-                    status.as_u16(),
-                    body.clone(),
-                    now,
-                );
+        };
+        let bytes = match http::read_body(body, app.config.server.body_limit).await {
+            Ok(b) => b,
+            Err(e) => return error(QError::body(e), &trace),
+        };
+        let key = (keyed == Keyed::Yes)
+            .then(|| {
+                headers
+                    .get("x-qonto-idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_string)
+            })
+            .flatten();
+        let Some(key) = key else {
+            return match f(&app, &caller, &headers, bytes).await {
+                Ok((status, body)) => render(status, body.map(IntoJson::into_json), &trace, None),
+                Err(e) => error(e, &trace),
+            };
+        };
+        let fingerprint: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
+        let replay_reused = app.config.qonto.idempotency_reuse == IdempotencyReuse::Replay;
+        // Claim the key, or wait for the request that holds it; at most a minute of waiting.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let done = loop {
+            let claim = app.qonto.store.lock().claim_key(
+                &caller.login,
+                &route,
+                &key,
+                fingerprint,
+                app.clock.now_ms(),
+                replay_reused,
+            );
+            match claim {
+                Claim::Mine(done) => break done,
+                Claim::Replay(cached) => {
+                    let status = StatusCode::from_u16(cached.status).unwrap_or(StatusCode::OK);
+                    return render(status, cached.body, &trace, None);
+                }
+                Claim::Reused => return error(QError::key_reused(), &trace),
+                Claim::Wait(mut running) => {
+                    // The holder drops its sender when it finishes: `changed` then fails.
+                    if tokio::time::timeout_at(deadline, running.changed())
+                        .await
+                        .is_err()
+                    {
+                        return error(QError::key_in_use(), &trace);
+                    }
+                }
             }
-            render(status, body, &trace, None)
+        };
+        let mut claim = KeyClaim {
+            app: app.clone(),
+            login: caller.login.clone(),
+            route,
+            key,
+            done: Some(done),
+        };
+        match f(&app, &caller, &headers, bytes).await {
+            Ok((status, body)) => {
+                let body = body.map(IntoJson::into_json);
+                claim.finish(status.as_u16(), body.clone());
+                render(status, body, &trace, None)
+            }
+            Err(e) => error(e, &trace),
         }
-        Err(e) => error(e, &trace),
+    }
+}
+
+/// A claimed idempotency key. Finishing it keeps the answer; dropping it unfinished (an error, or
+/// a client that went away mid-request) frees the key. Either way the waiters wake after the
+/// store changed, because the sender is dropped last.
+struct KeyClaim {
+    app: AppState,
+    login: String,
+    route: String,
+    key: String,
+    done: Option<tokio::sync::watch::Sender<()>>,
+}
+
+impl KeyClaim {
+    fn finish(&mut self, status: u16, body: Option<Bytes>) {
+        let now = self.app.clock.now_ms();
+        self.app.qonto.store.lock().finish_key(
+            &self.login,
+            &self.route,
+            &self.key,
+            status,
+            body,
+            now,
+        );
+        self.done = None;
+    }
+}
+
+impl Drop for KeyClaim {
+    fn drop(&mut self) {
+        if self.done.take().is_some() {
+            self.app
+                .qonto
+                .store
+                .lock()
+                .release_key(&self.login, &self.route, &self.key);
+        }
     }
 }
 
@@ -155,12 +263,11 @@ fn error(e: QError, trace: &str) -> Response {
     render(e.status, Some(body), trace, e.retry_after)
 }
 
-async fn read_json(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, QError> {
-    let bytes = http::read_body(body, app.config.server.body_limit).await?;
+fn parse_json(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, QError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
-    Ok(http::json_body(headers, &bytes)?)
+    Ok(http::json_body(headers, bytes)?)
 }
 
 #[derive(serde::Serialize)]
@@ -267,15 +374,12 @@ fn sort_by<'a>(
 }
 
 /// `POST /v2/payment_links/connections`.
-pub async fn connect(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let h = headers.clone();
-    qonto(
-        app,
-        headers,
+pub async fn connect(call: QontoCall) -> Response {
+    call.run(
         WRITE,
-        true,
-        async move |app: &AppState, caller: &Caller| {
-            let value = read_json(app, &h, body).await?;
+        Keyed::Yes,
+        async move |app: &AppState, caller: &Caller, headers: &HeaderMap, body: Bytes| {
+            let value = parse_json(headers, &body)?;
             let accounts = app
                 .qonto
                 .store
@@ -297,13 +401,11 @@ pub async fn connect(State(app): State<AppState>, headers: HeaderMap, body: Body
 }
 
 /// `GET /v2/payment_links/connections`: 404 when the organization never connected.
-pub async fn connection(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    qonto(
-        app,
-        headers,
+pub async fn connection(call: QontoCall) -> Response {
+    call.run(
         READ,
-        false,
-        async move |app: &AppState, caller: &Caller| {
+        Keyed::No,
+        async move |app: &AppState, caller: &Caller, _: &HeaderMap, _: Bytes| {
             let store = app.qonto.store.lock();
             let connection = store
                 .org(&caller.login)
@@ -325,15 +427,12 @@ pub async fn connection(State(app): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 /// `POST /v2/payment_links`.
-pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let h = headers.clone();
-    qonto(
-        app,
-        headers,
+pub async fn create(call: QontoCall) -> Response {
+    call.run(
         WRITE,
-        true,
-        async move |app: &AppState, caller: &Caller| {
-            let value = read_json(app, &h, body).await?;
+        Keyed::Yes,
+        async move |app: &AppState, caller: &Caller, headers: &HeaderMap, body: Bytes| {
+            let value = parse_json(headers, &body)?;
             let methods = app
                 .qonto
                 .store
@@ -429,17 +528,11 @@ pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body)
 }
 
 /// `GET /v2/payment_links`.
-pub async fn list(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    qonto(
-        app,
-        headers,
+pub async fn list(RawQuery(query): RawQuery, call: QontoCall) -> Response {
+    call.run(
         READ,
-        false,
-        async move |app: &AppState, caller: &Caller| {
+        Keyed::No,
+        async move |app: &AppState, caller: &Caller, _: &HeaderMap, _: Bytes| {
             let pairs = http::query_pairs(query.as_deref().unwrap_or(""));
             let mut errors = Vec::new();
             let page = Page::parse(&pairs, &mut errors);
@@ -492,17 +585,11 @@ pub async fn list(
 }
 
 /// `GET /v2/payment_links/{id}`.
-pub async fn show(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    qonto(
-        app,
-        headers,
+pub async fn show(Path(id): Path<String>, call: QontoCall) -> Response {
+    call.run(
         READ,
-        false,
-        async move |app: &AppState, caller: &Caller| {
+        Keyed::No,
+        async move |app: &AppState, caller: &Caller, _: &HeaderMap, _: Bytes| {
             let link = app.qonto.store.lock().link(&caller.login, &id)?.to_json();
             let body = if app.config.qonto.wrap_single_link {
                 json!({"payment_link": link})
@@ -516,17 +603,11 @@ pub async fn show(
 }
 
 /// `PATCH /v2/payment_links/{id}/deactivate`.
-pub async fn deactivate(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    qonto(
-        app,
-        headers,
+pub async fn deactivate(Path(id): Path<String>, call: QontoCall) -> Response {
+    call.run(
         WRITE,
-        true,
-        async move |app: &AppState, caller: &Caller| {
+        Keyed::Yes,
+        async move |app: &AppState, caller: &Caller, _: &HeaderMap, _: Bytes| {
             let link = app
                 .qonto
                 .store
@@ -544,17 +625,14 @@ pub async fn deactivate(
 
 /// `GET /v2/payment_links/{id}/payments`.
 pub async fn payments(
-    State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
+    call: QontoCall,
 ) -> Response {
-    qonto(
-        app,
-        headers,
+    call.run(
         READ,
-        false,
-        async move |app: &AppState, caller: &Caller| {
+        Keyed::No,
+        async move |app: &AppState, caller: &Caller, _: &HeaderMap, _: Bytes| {
             let pairs = http::query_pairs(query.as_deref().unwrap_or(""));
             let mut errors = Vec::new();
             let page = Page::parse(&pairs, &mut errors);
@@ -592,13 +670,11 @@ pub async fn payments(
 }
 
 /// `GET /v2/payment_links/payment_methods`.
-pub async fn payment_methods(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    qonto(
-        app,
-        headers,
+pub async fn payment_methods(call: QontoCall) -> Response {
+    call.run(
         READ,
-        false,
-        async move |app: &AppState, caller: &Caller| {
+        Keyed::No,
+        async move |app: &AppState, caller: &Caller, _: &HeaderMap, _: Bytes| {
             let enabled = app
                 .qonto
                 .store
@@ -619,6 +695,18 @@ pub async fn payment_methods(State(app): State<AppState>, headers: HeaderMap) ->
     .await
 }
 
+/// A subscription's callback may not point at the sandbox itself.
+fn check_callback(app: &AppState, url: Option<&str>) -> Result<(), QError> {
+    match url.map(|u| app.guard.check_webhook_url(u)) {
+        Some(Err(why)) => Err(QError::unprocessable(vec![QErr::at(
+            "/callback_url",
+            "invalid",
+            why,
+        )])),
+        _ => Ok(()),
+    }
+}
+
 fn org_ids(app: &AppState, login: &str) -> (String, String) {
     app.qonto
         .store
@@ -634,17 +722,15 @@ fn org_ids(app: &AppState, login: &str) -> (String, String) {
 }
 
 /// `POST /v2/webhook_subscriptions`.
-pub async fn subscribe(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let h = headers.clone();
-    qonto(
-        app,
-        headers,
+pub async fn subscribe(call: QontoCall) -> Response {
+    call.run(
         WEBHOOK,
-        true,
-        async move |app: &AppState, caller: &Caller| {
-            let value = read_json(app, &h, body).await?;
+        Keyed::Yes,
+        async move |app: &AppState, caller: &Caller, headers: &HeaderMap, body: Bytes| {
+            let value = parse_json(headers, &body)?;
             let draft = rules::check_subscription(&app.schemas, &value, false)
                 .map_err(QError::unprocessable)?;
+            check_callback(app, draft.callback_url.as_deref())?;
             let s = app.qonto.store.lock().add_subscription(
                 &caller.login,
                 draft,
@@ -659,17 +745,11 @@ pub async fn subscribe(State(app): State<AppState>, headers: HeaderMap, body: Bo
 }
 
 /// `GET /v2/webhook_subscriptions`.
-pub async fn subscriptions(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    qonto(
-        app,
-        headers,
+pub async fn subscriptions(RawQuery(query): RawQuery, call: QontoCall) -> Response {
+    call.run(
         WEBHOOK,
-        false,
-        async move |app: &AppState, caller: &Caller| {
+        Keyed::No,
+        async move |app: &AppState, caller: &Caller, _: &HeaderMap, _: Bytes| {
             let pairs = http::query_pairs(query.as_deref().unwrap_or(""));
             let mut errors = Vec::new();
             let page = Page::parse(&pairs, &mut errors);
@@ -699,17 +779,11 @@ pub async fn subscriptions(
 }
 
 /// `GET /v2/webhook_subscriptions/{id}`.
-pub async fn subscription(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    qonto(
-        app,
-        headers,
+pub async fn subscription(Path(id): Path<String>, call: QontoCall) -> Response {
+    call.run(
         WEBHOOK,
-        false,
-        async move |app: &AppState, caller: &Caller| {
+        Keyed::No,
+        async move |app: &AppState, caller: &Caller, _: &HeaderMap, _: Bytes| {
             let s = app
                 .qonto
                 .store
@@ -724,23 +798,16 @@ pub async fn subscription(
 }
 
 /// `PUT /v2/webhook_subscriptions/{id}`.
-pub async fn update_subscription(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Body,
-) -> Response {
-    let h = headers.clone();
-    qonto(
-        app,
-        headers,
+pub async fn update_subscription(Path(id): Path<String>, call: QontoCall) -> Response {
+    call.run(
         WEBHOOK,
-        true,
-        async move |app: &AppState, caller: &Caller| {
-            let value = read_json(app, &h, body).await?;
+        Keyed::Yes,
+        async move |app: &AppState, caller: &Caller, headers: &HeaderMap, body: Bytes| {
+            let value = parse_json(headers, &body)?;
             app.qonto.store.lock().subscription(&caller.login, &id)?;
             let draft = rules::check_subscription(&app.schemas, &value, true)
                 .map_err(QError::unprocessable)?;
+            check_callback(app, draft.callback_url.as_deref())?;
             let s = app.qonto.store.lock().update_subscription(
                 &caller.login,
                 &id,
@@ -755,17 +822,11 @@ pub async fn update_subscription(
 }
 
 /// `DELETE /v2/webhook_subscriptions/{id}`: 204.
-pub async fn delete_subscription(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    qonto(
-        app,
-        headers,
+pub async fn delete_subscription(Path(id): Path<String>, call: QontoCall) -> Response {
+    call.run(
         WEBHOOK,
-        true,
-        async move |app: &AppState, caller: &Caller| {
+        Keyed::Yes,
+        async move |app: &AppState, caller: &Caller, _: &HeaderMap, _: Bytes| {
             app.qonto
                 .store
                 .lock()
@@ -805,6 +866,20 @@ pub fn fault_response(app: &AppState, kind: crate::faults::FaultError) -> Respon
     error(e, &trace)
 }
 
+/// A request the sandbox refused before routing (a foreign host, a webhook loop).
+pub fn refusal_response(app: &AppState, status: StatusCode, message: &str) -> Response {
+    let trace = app.ids.hex_lower(32);
+    let code = if status == StatusCode::FORBIDDEN {
+        "forbidden"
+    } else {
+        "loop_detected"
+    };
+    error(
+        QError::new(status, vec![QErr::new(code, message, None)]),
+        &trace,
+    )
+}
+
 /// Any other path under `/qonto`.
 pub async fn unknown(State(app): State<AppState>) -> Response {
     let trace = app.ids.hex_lower(32);
@@ -831,11 +906,13 @@ pub async fn checkout(
         .org(&login)
         .map(|o| o.config.login.clone())
         .unwrap_or_default();
+    let form_token = app.guard.form_token(&format!("qonto:checkout:{id}"));
     Html(crate::ui::qonto::checkout(
         link,
         &merchant,
         method.as_deref(),
         done.as_deref(),
+        &form_token,
     ))
     .into_response()
 }
@@ -845,11 +922,19 @@ pub async fn checkout(
 pub async fn checkout_submit(
     State(app): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let bytes = match http::read_body(body, 64 * 1024).await {
         Ok(b) => b,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(e) => {
+            let body = format!("<p class=\"card\">{}</p>", crate::ui::esc(&e.to_string()));
+            return (
+                StatusCode::BAD_REQUEST,
+                Html(crate::ui::page("Checkout", &body)),
+            )
+                .into_response();
+        }
     };
     let form = http::query_pairs(std::str::from_utf8(&bytes).unwrap_or(""));
     let get = |k: &str| {
@@ -857,6 +942,13 @@ pub async fn checkout_submit(
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.trim().to_string())
     };
+    let scope = format!("qonto:checkout:{id}");
+    if !app
+        .guard
+        .form_allowed(&scope, http::pair(&form, "form_token"), &headers)
+    {
+        return (StatusCode::FORBIDDEN, Html(crate::ui::forged())).into_response();
+    }
     let Some(login) = app.qonto.store.lock().owner(&id) else {
         return (StatusCode::NOT_FOUND, Html(crate::ui::qonto::missing())).into_response();
     };
@@ -901,7 +993,10 @@ pub async fn checkout_submit(
 pub async fn onboarding(State(app): State<AppState>, Path(token): Path<String>) -> Response {
     let store = app.qonto.store.lock();
     match store.onboarding_org(&token) {
-        Some(org) => Html(crate::ui::qonto::onboarding(org, &token)).into_response(),
+        Some(org) => {
+            let form_token = app.guard.form_token(&format!("qonto:connect:{token}"));
+            Html(crate::ui::qonto::onboarding(org, &token, &form_token)).into_response()
+        }
         None => (StatusCode::NOT_FOUND, Html(crate::ui::qonto::missing())).into_response(),
     }
 }
@@ -911,10 +1006,18 @@ pub async fn onboarding(State(app): State<AppState>, Path(token): Path<String>) 
 pub async fn onboarding_submit(
     State(app): State<AppState>,
     Path(token): Path<String>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let bytes = http::read_body(body, 16 * 1024).await.unwrap_or_default();
     let form = http::query_pairs(std::str::from_utf8(&bytes).unwrap_or(""));
+    let scope = format!("qonto:connect:{token}");
+    if !app
+        .guard
+        .form_allowed(&scope, http::pair(&form, "form_token"), &headers)
+    {
+        return (StatusCode::FORBIDDEN, Html(crate::ui::forged())).into_response();
+    }
     let decision = http::pair(&form, "decision")
         .unwrap_or_default()
         .to_string();

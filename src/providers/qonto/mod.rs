@@ -43,14 +43,22 @@
 //!   status change; one delivery per subscription whose `types` include the event type; no
 //!   subscription means no event. `callback_url` must be https, except plain http to a loopback
 //!   host. A subscription's `secret` is shown only when it is created.
-//! - `X-Qonto-Idempotency-Key` replays the first successful answer for 30 minutes of sandbox time,
-//!   whatever the new body says.
+//! - `X-Qonto-Idempotency-Key` is scoped to the organization and the route (`POST
+//!   /v2/payment_links` and `POST /v2/webhook_subscriptions` never share an answer). The key is
+//!   claimed before the work, so of concurrent requests with one key exactly one does it and the
+//!   others wait and get its answer; the first successful answer is replayed for 30 minutes of
+//!   sandbox time; a failed request frees its key. A key sent again with a **different body** is
+//!   refused with 422 `idempotency_key_reused` (source parameter `X-Qonto-Idempotency-Key`).
+//!   Qonto's documentation says production replays the first answer "even if the request body
+//!   differs"; that hides a client bug, so the sandbox reports it by default and
+//!   `qonto.idempotency_reuse = "replay"` restores the documented behaviour.
 //!
 //! # Known deviations
 //! - Rate limits (1,000 requests per 10 s per IP) are not enforced unless a fault rule asks.
 //! - Only payment-link webhook types are ever sent; other `types` are accepted and stay silent.
 
 pub mod admin;
+pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod model;
@@ -152,10 +160,17 @@ pub fn router() -> Router<AppState> {
                 .delete(h::delete_subscription)
                 .fallback(h::unknown),
         )
-        .route("/pay/{id}", get(h::checkout).post(h::checkout_submit))
+        .route(
+            "/pay/{id}",
+            get(h::checkout)
+                .post(h::checkout_submit)
+                .fallback(h::unknown),
+        )
         .route(
             "/connect/{token}",
-            get(h::onboarding).post(h::onboarding_submit),
+            get(h::onboarding)
+                .post(h::onboarding_submit)
+                .fallback(h::unknown),
         )
         .fallback(h::unknown)
 }

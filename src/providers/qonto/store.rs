@@ -15,13 +15,44 @@ use crate::ids::Ids;
 /// How long a successful answer is replayed for the same `X-Qonto-Idempotency-Key`.
 pub const IDEMPOTENCY_WINDOW_MS: Millis = 30 * 60 * 1000;
 
-/// A cached successful answer.
+/// A cached successful answer, and the body of the request that produced it.
 #[derive(Debug, Clone)]
 pub struct Cached {
+    pub fingerprint: [u8; 32],
     pub status: u16,
     pub body: Option<axum::body::Bytes>,
     pub expires_at: Millis,
 }
+
+/// Where an idempotency key stands within one organization and route.
+#[derive(Debug)]
+enum Slot {
+    /// The first request with the key is being handled; the same request again waits for it.
+    Running {
+        fingerprint: [u8; 32],
+        done: tokio::sync::watch::Receiver<()>,
+    },
+    Done(Cached),
+}
+
+/// What a request with an idempotency key does.
+#[derive(Debug)]
+pub enum Claim {
+    /// Nobody answered this key yet: this request does the work, then calls
+    /// [`Store::finish_key`] or [`Store::release_key`]. Dropping the sender wakes the waiters.
+    Mine(tokio::sync::watch::Sender<()>),
+    /// The answer to send again.
+    Replay(Cached),
+    /// The same request is being handled right now: wait for the receiver to close, then claim
+    /// again.
+    Wait(tokio::sync::watch::Receiver<()>),
+    /// The key was first used with another body.
+    Reused,
+}
+
+/// An idempotency key is scoped to its organization and to the route it was sent to
+/// (`POST /v2/payment_links`), so one key on two routes is two keys.
+type KeySlot = (String, String);
 
 #[derive(Debug)]
 pub struct Org {
@@ -29,7 +60,7 @@ pub struct Org {
     pub connection: Option<Connection>,
     pub links: BoundedMap<String, PaymentLink>,
     pub subscriptions: Vec<Subscription>,
-    idempotency: HashMap<String, Cached>,
+    idempotency: HashMap<KeySlot, Slot>,
 }
 
 impl Org {
@@ -158,59 +189,102 @@ impl Store {
         self.orgs.values()
     }
 
-    /// `Authorization: <login>:<secret-key>` or `Authorization: Bearer <token>`.
-    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, QError> {
-        let header = header.ok_or_else(QError::unauthorized)?.trim();
-        if let Some(token) = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-        {
-            let (login, scopes) = self
-                .tokens
-                .get(token.trim())
-                .ok_or_else(QError::unauthorized)?;
-            return Ok(Caller {
-                login: login.clone(),
-                scopes: Some(scopes.clone()),
-            });
-        }
-        let (login, secret) = header.split_once(':').ok_or_else(QError::unauthorized)?;
-        match self.orgs.get(login) {
-            Some(o) if o.config.secret_key == secret => Ok(Caller {
-                login: login.to_string(),
-                scopes: None,
-            }),
-            _ => Err(QError::unauthorized()),
-        }
+    /// The organization and scopes of an OAuth token.
+    pub fn token(&self, token: &str) -> Option<(&str, &[String])> {
+        self.tokens
+            .get(token)
+            .map(|(login, scopes)| (login.as_str(), scopes.as_slice()))
     }
 
-    /// A cached answer for `key`, if one is still fresh.
-    pub fn replay(&mut self, login: &str, key: &str, now: Millis) -> Option<Cached> {
-        let org = self.orgs.get_mut(login)?;
-        org.idempotency.retain(|_, c| c.expires_at > now);
-        org.idempotency.get(key).cloned()
-    }
-
-    pub fn remember(
+    /// Claims `key` for a request to `route` whose body hashes to `fingerprint`. Checking and
+    /// claiming happen under one lock, so of many concurrent requests with one key exactly one
+    /// does the work. With `replay_reused`, a key sent with another body replays the first answer
+    /// (what Qonto documents); otherwise it is [`Claim::Reused`].
+    pub fn claim_key(
         &mut self,
         login: &str,
+        route: &str,
+        key: &str,
+        fingerprint: [u8; 32],
+        now: Millis,
+        replay_reused: bool,
+    ) -> Claim {
+        let Some(org) = self.orgs.get_mut(login) else {
+            // The organization went away (a reset): nothing to deduplicate against.
+            return Claim::Mine(tokio::sync::watch::channel(()).0);
+        };
+        if org.idempotency.len() > 10_000 {
+            org.idempotency
+                .retain(|_, slot| !matches!(slot, Slot::Done(c) if c.expires_at <= now));
+        }
+        let slot_key = (route.to_string(), key.to_string());
+        match org.idempotency.get(&slot_key) {
+            Some(Slot::Done(c)) if c.expires_at > now => {
+                if c.fingerprint == fingerprint || replay_reused {
+                    Claim::Replay(c.clone())
+                } else {
+                    Claim::Reused
+                }
+            }
+            Some(Slot::Running {
+                fingerprint: first,
+                done,
+            }) => {
+                if *first == fingerprint || replay_reused {
+                    Claim::Wait(done.clone())
+                } else {
+                    Claim::Reused
+                }
+            }
+            _ => {
+                let (tx, rx) = tokio::sync::watch::channel(());
+                org.idempotency.insert(
+                    slot_key,
+                    Slot::Running {
+                        fingerprint,
+                        done: rx,
+                    },
+                );
+                Claim::Mine(tx)
+            }
+        }
+    }
+
+    /// Keeps the successful answer to a claimed key for [`IDEMPOTENCY_WINDOW_MS`].
+    pub fn finish_key(
+        &mut self,
+        login: &str,
+        route: &str,
         key: &str,
         status: u16,
         body: Option<axum::body::Bytes>,
         now: Millis,
     ) {
-        if let Some(org) = self.orgs.get_mut(login) {
-            if org.idempotency.len() > 10_000 {
-                org.idempotency.retain(|_, c| c.expires_at > now);
-            }
+        let Some(org) = self.orgs.get_mut(login) else {
+            return;
+        };
+        let slot_key = (route.to_string(), key.to_string());
+        if let Some(Slot::Running { fingerprint, .. }) = org.idempotency.get(&slot_key) {
+            let fingerprint = *fingerprint;
             org.idempotency.insert(
-                key.to_string(),
-                Cached {
+                slot_key,
+                Slot::Done(Cached {
+                    fingerprint,
                     status,
                     body,
                     expires_at: now + IDEMPOTENCY_WINDOW_MS,
-                },
+                }),
             );
+        }
+    }
+
+    /// Frees a claimed key whose request failed (only successes are replayed).
+    pub fn release_key(&mut self, login: &str, route: &str, key: &str) {
+        if let Some(org) = self.orgs.get_mut(login) {
+            let slot_key = (route.to_string(), key.to_string());
+            if matches!(org.idempotency.get(&slot_key), Some(Slot::Running { .. })) {
+                org.idempotency.remove(&slot_key);
+            }
         }
     }
 
@@ -572,42 +646,61 @@ mod tests {
     }
 
     #[test]
-    fn api_keys_and_bearer_tokens_authenticate() {
-        let s = store();
-        let org = QontoOrganization::default();
-        let caller = s
-            .authenticate(Some(&format!("{}:{}", org.login, org.secret_key)))
-            .unwrap();
-        assert_eq!(caller.scopes, None);
-        let caller = s
-            .authenticate(Some("Bearer qonto_sandbox_readonly_token_0001"))
-            .unwrap();
-        assert!(caller.require("payment_link.read").is_ok());
-        assert_eq!(
-            caller.require("payment_link.write").unwrap_err().status,
-            axum::http::StatusCode::FORBIDDEN
-        );
-        assert!(s.authenticate(Some("Bearer nope")).is_err());
-        assert!(
-            s.authenticate(Some(&format!("{}:wrong", org.login)))
-                .is_err()
-        );
-        assert!(s.authenticate(None).is_err());
-        assert!(s.authenticate(Some("Basic abc")).is_err());
-    }
-
-    #[test]
     fn idempotent_answers_expire_after_thirty_minutes() {
         let mut s = store();
         let login = QontoOrganization::default().login;
-        s.remember(
-            &login,
-            "k",
-            201,
-            Some(axum::body::Bytes::from_static(b"{}")),
-            0,
-        );
-        assert!(s.replay(&login, "k", IDEMPOTENCY_WINDOW_MS - 1).is_some());
-        assert!(s.replay(&login, "k", IDEMPOTENCY_WINDOW_MS).is_none());
+        let route = "POST /v2/payment_links";
+        let Claim::Mine(_done) = s.claim_key(&login, route, "k", [1; 32], 0, false) else {
+            panic!("the first request claims the key");
+        };
+        assert!(matches!(
+            s.claim_key(&login, route, "k", [1; 32], 0, false),
+            Claim::Wait(_)
+        ));
+        assert!(matches!(
+            s.claim_key(&login, route, "k", [2; 32], 0, false),
+            Claim::Reused
+        ));
+        s.finish_key(&login, route, "k", 201, None, 0);
+        let at = IDEMPOTENCY_WINDOW_MS - 1;
+        assert!(matches!(
+            s.claim_key(&login, route, "k", [1; 32], at, false),
+            Claim::Replay(_)
+        ));
+        assert!(matches!(
+            s.claim_key(&login, route, "k", [2; 32], at, true),
+            Claim::Replay(_)
+        ));
+        assert!(matches!(
+            s.claim_key(
+                &login,
+                "POST /v2/webhook_subscriptions",
+                "k",
+                [2; 32],
+                at,
+                false
+            ),
+            Claim::Mine(_)
+        ));
+        assert!(matches!(
+            s.claim_key(&login, route, "k", [2; 32], IDEMPOTENCY_WINDOW_MS, false),
+            Claim::Mine(_)
+        ));
+    }
+
+    #[test]
+    fn a_failed_request_frees_its_key() {
+        let mut s = store();
+        let login = QontoOrganization::default().login;
+        let route = "POST /v2/payment_links";
+        assert!(matches!(
+            s.claim_key(&login, route, "k", [1; 32], 0, false),
+            Claim::Mine(_)
+        ));
+        s.release_key(&login, route, "k");
+        assert!(matches!(
+            s.claim_key(&login, route, "k", [2; 32], 0, false),
+            Claim::Mine(_)
+        ));
     }
 }

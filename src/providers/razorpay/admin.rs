@@ -124,6 +124,25 @@ pub struct WebhookSetting {
     pub key_id: Option<String>,
 }
 
+#[derive(Debug, Deserialize, Default)]
+pub struct AccountQuery {
+    pub key_id: Option<String>,
+}
+
+/// `GET /__sandbox/razorpay/webhook`: where each account's webhooks go (`?key_id=` for one).
+pub async fn webhooks(
+    State(app): State<AppState>,
+    AdminQuery(q): AdminQuery<AccountQuery>,
+) -> Response {
+    let store = app.razorpay.store.lock();
+    let accounts: Vec<Value> = store
+        .accounts()
+        .filter(|a| q.key_id.as_deref().is_none_or(|k| k == a.config.key_id))
+        .map(|a| json!({"key_id": a.config.key_id, "url": a.webhook_url}))
+        .collect();
+    Json(json!({ "webhooks": accounts })).into_response()
+}
+
 /// `PUT /__sandbox/razorpay/webhook`: where an account's webhooks go, as the gateway's dashboard
 /// would set it.
 pub async fn set_webhook(
@@ -136,6 +155,11 @@ pub async fn set_webhook(
         return Err(AdminError::bad_request(format!(
             "url {url:?} is not an http:// or https:// URL"
         )));
+    }
+    if let Some(url) = &setting.url {
+        app.guard
+            .check_webhook_url(url)
+            .map_err(AdminError::bad_request)?;
     }
     if setting.secret.as_deref() == Some("") {
         return Err(AdminError::bad_request("secret must not be empty"));

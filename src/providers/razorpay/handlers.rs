@@ -4,11 +4,12 @@ use axum::{
     Json,
     body::Body,
     extract::{Path, RawQuery, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
 };
 use serde_json::{Value, json};
 
+use super::auth::KeyAuth;
 use super::error::RzError;
 use super::rules;
 use super::store::{ListFilter, PayAttempt};
@@ -17,14 +18,6 @@ use crate::app::AppState;
 use crate::http;
 use crate::scenario::{ErrorSpec, Facts};
 use crate::webhook::Provider;
-
-fn auth(app: &AppState, headers: &HeaderMap) -> Result<String, RzError> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().map_err(|_| RzError::InvalidKey))
-        .transpose()?;
-    app.razorpay.store.lock().authenticate(header)
-}
 
 async fn json_body(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, RzError> {
     let bytes = http::read_body(body, app.config.server.body_limit).await?;
@@ -102,10 +95,15 @@ fn schedule(
 }
 
 /// `POST /v1/payment_links`.
-pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn create(
+    State(app): State<AppState>,
+    auth: KeyAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     answer(
         async {
-            let key_id = auth(&app, &headers)?;
+            let key_id = auth.key_id.clone()?;
             let value = json_body(&app, &headers, body).await?;
             let now = app.clock.now_secs();
             let draft = rules::check_create(
@@ -154,13 +152,9 @@ pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body)
 }
 
 /// `GET /v1/payment_links/{id}`.
-pub async fn fetch(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn fetch(State(app): State<AppState>, auth: KeyAuth, Path(id): Path<String>) -> Response {
     answer((|| {
-        let key_id = auth(&app, &headers)?;
+        let key_id = auth.key_id.clone()?;
         Ok(app.razorpay.store.lock().get(&key_id, &id)?.to_json(true))
     })())
 }
@@ -213,11 +207,11 @@ fn parse_list(query: Option<&str>) -> Result<ListFilter, RzError> {
 /// `GET /v1/payment_links`: `{"payment_links": [...]}`, newest first.
 pub async fn list(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: KeyAuth,
     RawQuery(query): RawQuery,
 ) -> Response {
     answer((|| {
-        let key_id = auth(&app, &headers)?;
+        let key_id = auth.key_id.clone()?;
         let filter = parse_list(query.as_deref())?;
         let links = app.razorpay.store.lock().list(&key_id, &filter)?;
         Ok(json!({ "payment_links": links }))
@@ -227,13 +221,14 @@ pub async fn list(
 /// `PATCH /v1/payment_links/{id}`.
 pub async fn update(
     State(app): State<AppState>,
+    auth: KeyAuth,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Body,
 ) -> Response {
     answer(
         async {
-            let key_id = auth(&app, &headers)?;
+            let key_id = auth.key_id.clone()?;
             let value = json_body(&app, &headers, body).await?;
             super::store::check_id(&id)?;
             let now = app.clock.now_secs();
@@ -252,11 +247,11 @@ pub async fn update(
 /// `POST /v1/payment_links/{id}/cancel`.
 pub async fn cancel(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: KeyAuth,
     Path(id): Path<String>,
 ) -> Response {
     answer((|| {
-        let key_id = auth(&app, &headers)?;
+        let key_id = auth.key_id.clone()?;
         let link = app
             .razorpay
             .store
@@ -270,11 +265,11 @@ pub async fn cancel(
 /// `POST /v1/payment_links/{id}/notify_by/{medium}`.
 pub async fn notify_by(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: KeyAuth,
     Path((id, medium)): Path<(String, String)>,
 ) -> Response {
     answer((|| {
-        let key_id = auth(&app, &headers)?;
+        let key_id = auth.key_id.clone()?;
         app.razorpay.store.lock().get(&key_id, &id)?;
         if medium != "sms" && medium != "email" {
             return Err(RzError::State(super::error::MSG_NOTIFY_MEDIUM));
@@ -311,6 +306,16 @@ pub fn fault_response(kind: crate::faults::FaultError) -> Response {
     .into_response()
 }
 
+/// A request the sandbox refused before routing (a foreign host, a webhook loop).
+pub fn refusal_response(status: StatusCode, message: &str) -> Response {
+    RzError::Scripted {
+        status,
+        code: "BAD_REQUEST_ERROR".into(),
+        description: message.into(),
+    }
+    .into_response()
+}
+
 /// Any other path under `/razorpay`.
 pub async fn unknown() -> Response {
     RzError::UrlNotFound.into_response()
@@ -332,7 +337,15 @@ pub async fn page(
                 .account(key_id)
                 .map(|a| a.config.merchant_name.clone())
                 .unwrap_or_default();
-            Html(crate::ui::razorpay::checkout(link, &merchant, note.as_deref(), detail.as_deref())).into_response()
+            let form_token = app.guard.form_token(&form_scope(&code));
+            Html(crate::ui::razorpay::checkout(
+                link,
+                &merchant,
+                note.as_deref(),
+                detail.as_deref(),
+                &form_token,
+            ))
+            .into_response()
         }
         None => (
             StatusCode::NOT_FOUND,
@@ -350,11 +363,12 @@ pub async fn page(
 pub async fn page_pay(
     State(app): State<AppState>,
     Path(code): Path<String>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let bytes = match http::read_body(body, 64 * 1024).await {
         Ok(b) => b,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(e) => return page_problem(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let form = http::query_pairs(std::str::from_utf8(&bytes).unwrap_or(""));
     let get = |k: &str| {
@@ -362,6 +376,13 @@ pub async fn page_pay(
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.trim().to_string())
     };
+    if !app.guard.form_allowed(
+        &form_scope(&code),
+        http::pair(&form, "form_token"),
+        &headers,
+    ) {
+        return (StatusCode::FORBIDDEN, Html(crate::ui::forged())).into_response();
+    }
     let back = |result: &str, detail: &str| {
         Redirect::to(&format!(
             "/razorpay/i/{code}?result={result}&detail={}",
@@ -376,7 +397,10 @@ pub async fn page_pay(
         .by_code(&code)
         .map(|(k, l)| (k.to_string(), l.clone()))
     else {
-        return (StatusCode::NOT_FOUND, "no such payment link").into_response();
+        return page_problem(
+            StatusCode::NOT_FOUND,
+            "This payment link does not exist in this sandbox.",
+        );
     };
     let method = get("method").unwrap_or_else(|| "upi".into());
     if !super::model::METHODS.contains(&method.as_str()) {
@@ -430,6 +454,20 @@ pub async fn page_pay(
             back("paid", &result.payment.id)
         }
     }
+}
+
+/// A short HTML page saying what went wrong with a checkout post.
+fn page_problem(status: StatusCode, text: &str) -> Response {
+    let body = format!(
+        "<div class=\"card\"><h1>Checkout</h1><p class=\"muted\">{}</p></div>",
+        crate::ui::esc(text)
+    );
+    (status, Html(crate::ui::page("Checkout", &body))).into_response()
+}
+
+/// What a checkout page's form token is bound to.
+fn form_scope(code: &str) -> String {
+    format!("razorpay:checkout:{code}")
 }
 
 /// Parses a decimal amount in major units (`"500"`, `"500.5"`, `"500.50"`) into minor units,

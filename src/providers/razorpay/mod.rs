@@ -19,6 +19,9 @@
 //! - Validation errors list every problem: one problem reads exactly as the gateway words it,
 //!   with `field`; several are joined as `<JSON pointer>: <description>; ...` and `field` names
 //!   the first. Unknown fields are "wrong input fields sent.".
+//! - Integers are integers: `amount`, `first_min_partial_amount` and `expire_by` written as
+//!   `5000.0`, `5e3` or beyond the 64-bit range are refused with "The amount must be an integer."
+//!   (the gateway's validator wording), never rounded or read as 0.
 //! - Minimum amount is 100 minor units ("The amount must be at least INR 1.00"); `expire_by` must
 //!   be 15 minutes to 180 days ahead of the sandbox clock; notes hold at most 15 keys of at most
 //!   256 characters; `reference_id` at most 40 characters, unique per account (cancelled and
@@ -45,6 +48,7 @@
 //!   (the real gateway sets it in its dashboard); there is no 24-hour disabling of failing hooks.
 
 pub mod admin;
+pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod model;
@@ -54,7 +58,7 @@ pub mod webhooks;
 
 use axum::{
     Router,
-    routing::{get, post, put},
+    routing::{get, post},
 };
 use parking_lot::Mutex;
 
@@ -93,6 +97,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/payment_links"),
     ("POST", "/payment_links/{id}/pay"),
+    ("GET", "/webhook"),
     ("PUT", "/webhook"),
 ];
 
@@ -118,8 +123,11 @@ pub fn router() -> Router<AppState> {
             "/v1/payment_links/{id}/notify_by/{medium}",
             post(handlers::notify_by).fallback(handlers::unknown),
         )
-        .route("/i/{code}", get(handlers::page))
-        .route("/i/{code}/pay", post(handlers::page_pay))
+        .route("/i/{code}", get(handlers::page).fallback(handlers::unknown))
+        .route(
+            "/i/{code}/pay",
+            post(handlers::page_pay).fallback(handlers::unknown),
+        )
         .fallback(handlers::unknown)
 }
 
@@ -127,5 +135,5 @@ pub fn admin_router() -> Router<AppState> {
     Router::new()
         .route("/payment_links", get(admin::links))
         .route("/payment_links/{id}/pay", post(admin::pay))
-        .route("/webhook", put(admin::set_webhook))
+        .route("/webhook", get(admin::webhooks).put(admin::set_webhook))
 }

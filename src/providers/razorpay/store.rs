@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 
-use base64::Engine as _;
 use serde_json::Value;
 
 use super::error::{self, Problem, RzError};
@@ -131,21 +130,6 @@ impl Store {
 
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
         self.accounts.values()
-    }
-
-    /// Checks `Authorization: Basic base64(key_id:key_secret)`; the scheme word must be exactly
-    /// `Basic`. Returns the key id.
-    pub fn authenticate(&self, header: Option<&str>) -> Result<String, RzError> {
-        let (key_id, secret) = parse_basic(header)?;
-        match self.accounts.get(&key_id) {
-            Some(a) if a.config.key_secret == secret => Ok(key_id),
-            _ => Err(RzError::InvalidKey),
-        }
-    }
-
-    /// The key id and secret a header carries, whether or not an account has them.
-    pub fn credentials(header: Option<&str>) -> Result<(String, String), RzError> {
-        parse_basic(header)
     }
 
     fn account_of(&self, key_id: &str) -> Result<&Account, RzError> {
@@ -459,51 +443,9 @@ impl Store {
     }
 }
 
-fn parse_basic(header: Option<&str>) -> Result<(String, String), RzError> {
-    let header = header.ok_or(RzError::MissingKey)?;
-    let encoded = header.strip_prefix("Basic ").ok_or(RzError::InvalidKey)?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| RzError::InvalidKey)?;
-    let text = String::from_utf8(decoded).map_err(|_| RzError::InvalidKey)?;
-    let (key_id, secret) = text.split_once(':').ok_or(RzError::InvalidKey)?;
-    if key_id.is_empty() {
-        return Err(RzError::MissingKey);
-    }
-    Ok((key_id.to_string(), secret.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn basic(user: &str, pass: &str) -> String {
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-        )
-    }
-
-    #[test]
-    fn the_basic_scheme_must_be_exact() {
-        let store = Store::new(&RazorpayConfig::default(), 10);
-        let key = RazorpayAccount::default();
-        assert_eq!(
-            store.authenticate(Some(&basic(&key.key_id, &key.key_secret))),
-            Ok(key.key_id.clone())
-        );
-        assert_eq!(store.authenticate(None), Err(RzError::MissingKey));
-        let lower = basic(&key.key_id, &key.key_secret).replacen("Basic", "basic", 1);
-        assert_eq!(store.authenticate(Some(&lower)), Err(RzError::InvalidKey));
-        assert_eq!(
-            store.authenticate(Some(&basic(&key.key_id, "wrong"))),
-            Err(RzError::InvalidKey)
-        );
-        assert_eq!(
-            store.authenticate(Some("Basic !!!")),
-            Err(RzError::InvalidKey)
-        );
-    }
 
     #[test]
     fn ids_are_checked_for_shape() {

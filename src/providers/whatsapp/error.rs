@@ -10,6 +10,8 @@ use crate::schema::{Violation, ViolationKind};
 
 pub const MSG_TOKEN_REQUIRED: &str = "An access token is required to request this resource.";
 pub const MSG_TOKEN_INVALID: &str = "Invalid OAuth access token - Cannot parse access token";
+pub const MSG_APP_TOKEN_REQUIRED: &str =
+    "(#15) This method must be called with an app access_token.";
 pub const MSG_APPSECRET_PROOF: &str = "Invalid appsecret_proof provided in the API argument";
 pub const MSG_MESSAGING_PRODUCT_REQUIRED: &str =
     "(#100) The parameter messaging_product is required.";
@@ -31,6 +33,8 @@ pub enum GraphError {
     InvalidToken,
     /// `appsecret_proof` does not match the token and app secret (code 100).
     BadAppSecretProof,
+    /// A business token on a call only the app may make (code 15).
+    AppTokenRequired,
     /// The object in the path does not exist or the token may not act on it (code 100/33).
     UnknownObject { id: String, method: String },
     /// A path Graph has no route for (code 2500).
@@ -53,6 +57,7 @@ impl GraphError {
     pub fn code(&self) -> i64 {
         match self {
             Self::MissingToken => 104,
+            Self::AppTokenRequired => 15,
             Self::InvalidToken => 190,
             Self::BadAppSecretProof | Self::UnknownObject { .. } | Self::Body(_) => 100,
             Self::UnknownPath { .. } => 2500,
@@ -77,6 +82,9 @@ impl GraphError {
             match self {
                 Self::MissingToken => (MSG_TOKEN_REQUIRED.into(), "OAuthException", None, None),
                 Self::InvalidToken => (MSG_TOKEN_INVALID.into(), "OAuthException", None, None),
+                Self::AppTokenRequired => {
+                    (MSG_APP_TOKEN_REQUIRED.into(), "OAuthException", None, None)
+                }
                 Self::BadAppSecretProof => (
                     MSG_APPSECRET_PROOF.into(),
                     "GraphMethodException",

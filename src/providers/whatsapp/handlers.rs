@@ -9,9 +9,9 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
+use super::auth::{GraphAuth, Principal};
 use super::error::GraphError;
 use super::model::PaymentStatus;
 use super::rules::{self, Context};
@@ -23,12 +23,10 @@ use crate::http::{self, BodyProblem};
 use crate::scenario::{ErrorSpec, Facts};
 use crate::schema::Violation;
 
-/// What Graph reads from any request: its own parameters (token, proof) from the header, the
-/// query or a form body, and the body itself.
+/// What Graph reads from any request besides its credentials (which the provider layer resolved
+/// before the handler ran): the query and the body.
 struct GraphRequest {
     query: Vec<(String, String)>,
-    token: Option<String>,
-    proof: Option<String>,
     body: Result<Value, BodyProblem>,
     /// The JSON body as sent, when it came as JSON.
     raw: Option<Box<str>>,
@@ -54,66 +52,22 @@ impl GraphRequest {
         } else {
             http::json_body(headers, &bytes)
         };
-        // Graph takes its own parameters from the query or a form body, never from JSON.
-        let mut form_param = |name: &str| -> Option<String> {
-            if !is_form {
-                return None;
-            }
-            body.as_mut()
-                .ok()?
-                .as_object_mut()?
-                .remove(name)
-                .and_then(|v| v.as_str().map(str::to_string))
-        };
-        let form_token = form_param("access_token");
-        let form_proof = form_param("appsecret_proof");
-        let from_query = |name: &str| crate::http::pair(&query, name).map(str::to_string);
-        let token = bearer_token(headers)?
-            .or_else(|| from_query("access_token"))
-            .or(form_token);
-        let proof = from_query("appsecret_proof").or(form_proof);
+        // Graph takes its own parameters from the query or a form body, never from JSON; they
+        // were read with the credentials and are not message fields.
+        if is_form && let Ok(Value::Object(fields)) = body.as_mut() {
+            fields.remove("access_token");
+            fields.remove("appsecret_proof");
+        }
         // The bytes parsed as JSON, so they are valid UTF-8 JSON text.
         let raw = (!is_form && body.is_ok())
             .then(|| std::str::from_utf8(&bytes).ok())
             .flatten()
             .map(|text| text.trim().into());
-        Ok(Self {
-            query,
-            token,
-            proof,
-            body,
-            raw,
-        })
+        Ok(Self { query, body, raw })
     }
 
     fn param(&self, name: &str) -> Option<&str> {
         crate::http::pair(&self.query, name)
-    }
-
-    fn token(&self) -> Result<&str, GraphError> {
-        self.token.as_deref().ok_or(GraphError::MissingToken)
-    }
-
-    /// Checks the token may act on the business `phone_number_id`, and the proof if one came.
-    fn authorize(
-        &self,
-        app: &AppState,
-        phone_number_id: &str,
-        method: &str,
-    ) -> Result<(), GraphError> {
-        let token = self.token()?;
-        let store = app.whatsapp.store.lock();
-        store.authorize(token, phone_number_id, method)?;
-        if let Some(proof) = &self.proof {
-            let secret = store
-                .business(phone_number_id)
-                .map(|b| b.config.app_secret.as_str())
-                .unwrap_or_default();
-            if !appsecret_proof_matches(secret, token, proof) {
-                return Err(GraphError::BadAppSecretProof);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -148,6 +102,7 @@ where
 /// `POST /{version}/{phone_number_id}/messages` and `POST /{phone_number_id}/messages`.
 pub async fn send_message(
     State(app): State<AppState>,
+    auth: GraphAuth,
     Path(path): Path<HashMap<String, String>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -157,8 +112,8 @@ pub async fn send_message(
         app,
         path,
         async move |app: &AppState, phone_number_id: &str| {
+            auth.business(phone_number_id, "post")?;
             let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
-            request.authorize(app, phone_number_id, "post")?;
             send(app, phone_number_id, request.body, request.raw).await
         },
     )
@@ -327,16 +282,13 @@ fn scripted_rejection(spec: &ErrorSpec) -> GraphError {
 /// India payment lookup, answered from the same state as the payment webhooks.
 pub async fn payment_lookup(
     State(app): State<AppState>,
+    auth: GraphAuth,
     Path(path): Path<HashMap<String, String>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
 ) -> Response {
     let configuration = path.get("configuration").cloned().unwrap_or_default();
     let reference_id = path.get("reference_id").cloned().unwrap_or_default();
     graph(app, path, async move |app: &AppState, phone_number_id: &str| {
-        let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
-        request.authorize(app, phone_number_id, "get")?;
+        auth.business(phone_number_id, "get")?;
         let store = app.whatsapp.store.lock();
         let order = store
             .business(phone_number_id)
@@ -381,13 +333,6 @@ pub async fn payment_lookup(
     .await
 }
 
-/// Whether `token` is the app access token (`<app_id>|<app_secret>`) or a business token.
-fn is_app_or_business_token(app: &AppState, token: &str) -> bool {
-    let wa = &app.config.whatsapp;
-    token == format!("{}|{}", wa.app_id, wa.app_secret)
-        || app.whatsapp.store.lock().knows_token(token)
-}
-
 fn fields_of(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => s
@@ -407,6 +352,7 @@ fn fields_of(value: Option<&Value>) -> Vec<String> {
 /// subscription. A POST performs the verification handshake before it answers, as Graph does.
 pub async fn subscriptions(
     State(app): State<AppState>,
+    auth: GraphAuth,
     method: Method,
     Path(path): Path<HashMap<String, String>>,
     RawQuery(query): RawQuery,
@@ -414,17 +360,19 @@ pub async fn subscriptions(
     body: Body,
 ) -> Response {
     graph(app, path, async move |app: &AppState, node: &str| {
-        let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
-        let token = request.token()?;
-        if !is_app_or_business_token(app, token) {
-            return Err(GraphError::InvalidToken);
-        }
+        let principal = auth.principal.clone()?;
         if node != app.config.whatsapp.app_id {
             return Err(GraphError::UnknownObject {
                 id: node.to_string(),
                 method: method.as_str().to_ascii_lowercase(),
             });
         }
+        // Changing the app's subscription redirects every business's webhooks that have no
+        // override of their own, so only the app itself may do it, as Graph requires.
+        if method != Method::GET && principal != Principal::App {
+            return Err(GraphError::AppTokenRequired);
+        }
+        let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
         let version = version_of(app, &HashMap::new()).unwrap_or_default();
         if method == Method::GET {
             let store = app.whatsapp.store.lock();
@@ -469,6 +417,8 @@ pub async fn subscriptions(
             violations.push(Violation::missing("/callback_url"));
         } else if !crate::config::is_http_url(&callback_url) {
             violations.push(Violation::invalid("/callback_url", "must be an http:// or https:// URL"));
+        } else if let Err(why) = app.guard.check_webhook_url(&callback_url) {
+            violations.push(Violation::invalid("/callback_url", why));
         }
         let verify_token = param("verify_token").unwrap_or_default();
         if verify_token.is_empty() {
@@ -511,6 +461,7 @@ pub async fn subscriptions(
 /// optional per-WABA callback override (`override_callback_uri` + `verify_token`).
 pub async fn subscribed_apps(
     State(app): State<AppState>,
+    auth: GraphAuth,
     method: Method,
     Path(path): Path<HashMap<String, String>>,
     RawQuery(query): RawQuery,
@@ -518,30 +469,29 @@ pub async fn subscribed_apps(
     body: Body,
 ) -> Response {
     graph(app, path, async move |app: &AppState, waba_id: &str| {
+        // Only the WABA's own business token may read or change its subscription: another
+        // business's token, or the app token every tenant can form, sees no such object.
+        let method_name = method.as_str().to_ascii_lowercase();
+        let phone_number_id = auth.waba(waba_id, &method_name)?.to_string();
         let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
-        let token = request.token()?;
         let phone_ids: Vec<String> = {
             let store = app.whatsapp.store.lock();
-            if !store.knows_token(token) && !is_app_or_business_token(app, token) {
-                return Err(GraphError::InvalidToken);
-            }
             store
                 .businesses()
                 .filter(|b| b.config.waba_id == waba_id)
                 .map(|b| b.config.phone_number_id.clone())
                 .collect()
         };
-        if phone_ids.is_empty() {
+        if !phone_ids.contains(&phone_number_id) {
             return Err(GraphError::UnknownObject {
                 id: waba_id.to_string(),
-                method: method.as_str().to_ascii_lowercase(),
+                method: method_name,
             });
         }
         if method == Method::GET {
             let store = app.whatsapp.store.lock();
-            let over = phone_ids
-                .first()
-                .and_then(|p| store.business(p))
+            let over = store
+                .business(&phone_number_id)
                 .and_then(|b| b.callback_override.clone());
             let mut data = json!({"whatsapp_business_api_data": {"id": app.config.whatsapp.app_id, "name": "paylink-sandbox"}});
             if let Some((url, _)) = over {
@@ -566,6 +516,12 @@ pub async fn subscribed_apps(
                 return Err(GraphError::Validation(vec![Violation::invalid(
                     "/override_callback_uri",
                     "must be an http:// or https:// URL",
+                )]));
+            }
+            if let Err(why) = app.guard.check_webhook_url(&url) {
+                return Err(GraphError::Validation(vec![Violation::invalid(
+                    "/override_callback_uri",
+                    why,
                 )]));
             }
             app.webhooks.verify_now(app, &url, &token).await.map_err(|reason| GraphError::Scripted {
@@ -610,34 +566,6 @@ pub async fn app_access_token(
     .await
 }
 
-/// The token from `Authorization: Bearer …` (or Graph's older `OAuth …`). A header in any other
-/// form is a token Graph cannot parse.
-fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, GraphError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().map_err(|_| GraphError::InvalidToken)?.trim();
-    let (scheme, token) = value
-        .split_once(char::is_whitespace)
-        .ok_or(GraphError::InvalidToken)?;
-    let token = token.trim();
-    if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth"))
-        || token.is_empty()
-    {
-        return Err(GraphError::InvalidToken);
-    }
-    Ok(Some(token.to_string()))
-}
-
-/// `appsecret_proof` is the hex HMAC-SHA256 of the token keyed with the app secret.
-fn appsecret_proof_matches(secret: &str, token: &str, proof: &str) -> bool {
-    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(token.as_bytes());
-    hex::decode(proof.trim()).is_ok_and(|p| mac.verify_slice(&p).is_ok())
-}
-
 fn graph_headers(app: &AppState, version: &str, response: &mut Response) {
     let h = response.headers_mut();
     h.insert(
@@ -661,10 +589,6 @@ fn graph_headers(app: &AppState, version: &str, response: &mut Response) {
     h.insert(
         header::EXPIRES,
         HeaderValue::from_static("Sat, 01 Jan 2000 00:00:00 GMT"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
     );
 }
 
@@ -752,37 +676,33 @@ pub async fn unknown_path(State(app): State<AppState>, method: Method, uri: Uri)
     graph_error(&app, &app.config.whatsapp.api_version, err)
 }
 
+/// The Graph error for a path that is not text (`%ff` in a segment): no route of Graph's.
+pub fn unknown_path_response(app: &AppState, path: &str) -> Response {
+    let err = GraphError::UnknownPath {
+        path: path.to_string(),
+    };
+    graph_error(app, &app.config.whatsapp.api_version, err)
+}
+
+/// A request the sandbox refused before routing (a foreign host, a webhook loop), in Graph's
+/// envelope: code 10 (permission) for a refusal, code 1 otherwise.
+pub fn refusal_response(app: &AppState, status: StatusCode, message: &str) -> Response {
+    let (code, title) = if status == StatusCode::FORBIDDEN {
+        (10, "Application does not have permission for this action")
+    } else {
+        (1, "An unknown error occurred")
+    };
+    let err = GraphError::Scripted {
+        code,
+        status,
+        title: title.into(),
+        details: message.into(),
+    };
+    graph_error(app, &app.config.whatsapp.api_version, err)
+}
+
 impl From<BodyProblem> for GraphError {
     fn from(p: BodyProblem) -> Self {
         GraphError::Body(p)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bearer_tokens_parse_strictly() {
-        let mut h = HeaderMap::new();
-        assert_eq!(bearer_token(&h), Ok(None));
-        h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
-        assert_eq!(bearer_token(&h), Ok(Some("abc".into())));
-        h.insert(header::AUTHORIZATION, "bearer   abc ".parse().unwrap());
-        assert_eq!(bearer_token(&h), Ok(Some("abc".into())));
-        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(bearer_token(&h), Err(GraphError::InvalidToken));
-        h.insert(header::AUTHORIZATION, "Bearer".parse().unwrap());
-        assert_eq!(bearer_token(&h), Err(GraphError::InvalidToken));
-    }
-
-    #[test]
-    fn appsecret_proofs_are_checked() {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"secret").unwrap();
-        mac.update(b"token");
-        let proof = hex::encode(mac.finalize().into_bytes());
-        assert!(appsecret_proof_matches("secret", "token", &proof));
-        assert!(!appsecret_proof_matches("secret", "other", &proof));
-        assert!(!appsecret_proof_matches("secret", "token", "zz"));
     }
 }

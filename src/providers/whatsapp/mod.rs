@@ -60,8 +60,19 @@
 //!   override), the app subscription made with `POST /{app_id}/subscriptions`, the configured
 //!   `whatsapp.callback_url`. The subscription call performs the verification handshake before
 //!   answering and fails with code 2200 if the challenge is not echoed; a configured URL is
-//!   verified before its first delivery. The app access token is `<app_id>|<app_secret>`; a
-//!   business token is also accepted for the subscription calls.
+//!   verified before its first delivery. The app access token is `<app_id>|<app_secret>`.
+//! - Who may change where webhooks go: the app-level subscription (`/{app_id}/subscriptions`)
+//!   only with the app token (a business token gets Graph's `(#15) This method must be called
+//!   with an app access_token.`, reading it is open to both); a WABA's `subscribed_apps` and its
+//!   `override_callback_uri` only with that WABA's own business token (any other token, the app
+//!   token included, sees the WABA as missing, code 100/33). With `--accept-any-credentials` every
+//!   tenant can form the app token, so parallel tests that want their own webhooks set an
+//!   override.
+//! - Credentials are read once per request, before any handler runs: the `access_token`
+//!   parameter (query or form body) wins over the `Authorization` header, as at Graph (pywa sends
+//!   the app token as a parameter on a session whose header carries the business token).
+//! - Amounts, quantities and timestamps must be written as integers: `21000.0` or `2.1e4` is
+//!   refused with 131009 naming the field (`must be an integer`), never read as 21000.
 //! - Events with no target are logged as `no_target` and can be redelivered once one exists.
 //!
 //! # Known deviations
@@ -69,6 +80,7 @@
 //! - Rate limits and throughput caps are not enforced unless a fault rule asks for them.
 
 pub mod admin;
+pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod model;

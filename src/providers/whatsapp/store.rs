@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::error::GraphError;
 use super::model::{
     Direction, Message, Order, OrderEvent, OrderStatus, PaymentStatus, Region, StatusEntry,
     Transaction, TransitionError, check_transition,
@@ -151,29 +150,9 @@ impl Store {
         self.businesses.values()
     }
 
-    /// Checks that `token` may act on `phone_number_id`. A token that acts for another business
-    /// sees the object as missing, as Graph words it.
-    pub fn authorize(
-        &self,
-        token: &str,
-        phone_number_id: &str,
-        method: &str,
-    ) -> Result<(), GraphError> {
-        let Some(owner) = self.by_token.get(token) else {
-            return Err(GraphError::InvalidToken);
-        };
-        if owner != phone_number_id || !self.businesses.contains_key(phone_number_id) {
-            return Err(GraphError::UnknownObject {
-                id: phone_number_id.to_string(),
-                method: method.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Whether a token belongs to any business.
-    pub fn knows_token(&self, token: &str) -> bool {
-        self.by_token.contains_key(token)
+    /// The business a token acts for.
+    pub fn business_of_token(&self, token: &str) -> Option<&Business> {
+        self.businesses.get(self.by_token.get(token)?)
     }
 
     /// Applies the stateful rules and, if nothing is wrong, records the message (and its order or
