@@ -11,7 +11,7 @@ fn main() {
     collect(&root, &mut files);
     files.sort();
     let mut out = String::from("/// (schema id, file text) for every file under `schemas/`.\n");
-    out.push_str("pub static EMBEDDED: &[(&str, &str)] = &[\n");
+    out.push_str("pub(crate) static EMBEDDED: &[(&str, &str)] = &[\n");
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
         let rel = file.strip_prefix(&root).expect("collected below root");

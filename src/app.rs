@@ -1,7 +1,8 @@
-//! The running sandbox: its shared state, its router, and `run`, which serves a pre-bound
-//! listener until `shutdown` resolves. `main` and the integration tests both go through `run`.
+//! The running sandbox: the context and the providers built from a [`Config`], the router, and
+//! [`run`], which serves a pre-bound listener until `shutdown` resolves. `main` and the
+//! integration tests both go through `run`.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
@@ -11,232 +12,132 @@ use axum::{
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::{
-    admin,
-    clock::Clock,
-    config::Config,
-    faults::Faults,
-    ids::Ids,
-    journal::Journal,
-    providers::{qonto, razorpay, whatsapp},
-    scenario::Scenario,
-    schema::Schemas,
-    timeline::{self, Job, Timeline},
-    webhook,
-};
+use crate::admin::{self, Admin};
+use crate::config::Config;
+use crate::context::{Context, Limits, Setup};
+use crate::ids::Ids;
+use crate::layer::{self, Guarded, Mounted};
+use crate::provider::Provider;
+use crate::providers;
+use crate::timeline::{self, Job, Task};
 
-/// The providers this build serves, as mounted under `/<name>`.
-pub const PROVIDERS: &[&str] = &["whatsapp", "razorpay", "qonto"];
-
-/// Everything a request handler may touch.
-#[derive(Debug)]
-pub struct Sandbox {
-    pub config: Config,
-    pub clock: Clock,
-    pub ids: Ids,
-    pub schemas: Schemas,
-    pub timeline: Timeline,
-    pub webhooks: webhook::Engine,
-    pub scenario: Scenario,
-    pub faults: Faults,
-    pub journal: Journal,
-    /// Tells open dashboards that something changed.
-    pub events: crate::events::Events,
-    pub whatsapp: whatsapp::WhatsApp,
-    pub razorpay: razorpay::Razorpay,
-    pub qonto: qonto::Qonto,
-    /// The sandbox's own base URL, as written into links it hands out.
-    pub base_url: String,
-    /// Host, cross-site, form and loop checks.
-    pub guard: crate::guard::Guard,
-    pub started: Instant,
-    shutdown: tokio::sync::watch::Sender<bool>,
+/// The context and the providers of one sandbox.
+pub(crate) struct Sandbox {
+    pub ctx: Arc<Context>,
+    pub providers: Arc<[Arc<dyn Provider>]>,
+    /// Origins whose pages may call the emulated APIs (CORS).
+    cors_origins: Vec<String>,
 }
 
-pub type AppState = Arc<Sandbox>;
-
 impl Sandbox {
-    /// Builds the state for a sandbox reachable at `addr`.
-    pub fn new(config: Config, addr: SocketAddr) -> anyhow::Result<Self> {
-        let schemas = Schemas::load()?;
-        let seed = config.seed.unwrap_or_else(Ids::random_seed);
-        let base_url = base_url(&config, addr);
-        let guard = crate::guard::Guard::new(addr, &base_url, &config.server.allowed_hosts);
-        check_configured_webhooks(&config, &guard)?;
-        let webhooks = webhook::Engine::new(webhook::Settings {
+    /// Builds the sandbox reachable at `addr`.
+    pub(crate) fn new(config: Config, addr: SocketAddr) -> anyhow::Result<Self> {
+        let base = base_url(&config, addr);
+        let setup = Setup {
+            seed: config.seed.unwrap_or_else(Ids::random_seed),
+            addr,
+            base_url: base,
+            allowed_hosts: config.server.allowed_hosts.clone(),
+            limits: Limits {
+                body_limit: config.server.body_limit,
+                request_timeout: config.server.request_timeout.0,
+                history_limit: config.server.history_limit,
+                store_limit: config.server.store_limit,
+                accept_any_credentials: config.server.accept_any_credentials,
+            },
+            clock_start: config.clock_start_ms(),
+            frozen: config.clock.frozen,
             retry_schedule: config.webhooks.retry_schedule.iter().map(|s| s.0).collect(),
-            timeout: config.webhooks.timeout.0,
-            history_limit: config.server.history_limit,
-            loop_token: guard.loop_token().to_string(),
-        });
-        let ids = Ids::new(seed);
-        let qonto = qonto::Qonto::new(&config, &base_url, &ids);
+            webhook_timeout: config.webhooks.timeout.0,
+            scenario: config.scenario.clone(),
+            faults: config.faults.clone(),
+            providers: providers::NAMES,
+            rule_checks: providers::RULE_CHECKS,
+        };
+        let ctx = Context::new(setup)?;
+        let problems: Vec<String> = providers::webhook_urls(&config.providers)
+            .into_iter()
+            .filter_map(|url| ctx.guard.check_webhook_url(&url).err())
+            .collect();
+        if !problems.is_empty() {
+            anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "));
+        }
+        let providers = providers::all(&ctx, &config.providers).into();
         Ok(Self {
-            clock: Clock::new(config.clock_start_ms(), config.clock.frozen),
-            ids,
-            qonto,
-            schemas,
-            timeline: Timeline::default(),
-            webhooks,
-            scenario: Scenario::new(config.scenario.clone()),
-            faults: Faults::new(config.faults.clone()),
-            journal: Journal::new(config.server.history_limit),
-            events: Default::default(),
-            whatsapp: whatsapp::WhatsApp::new(&config),
-            razorpay: razorpay::Razorpay::new(&config),
-            base_url,
-            guard,
-            config,
-            started: Instant::now(),
-            shutdown: tokio::sync::watch::channel(false).0,
+            ctx,
+            providers,
+            cors_origins: config.server.cors_origins,
         })
     }
 
-    /// Resolves when the sandbox shuts down (background tasks stop on it).
-    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.shutdown.subscribe()
+    /// Starts the task that runs timeline jobs: webhook attempts go to the engine, the rest to
+    /// the provider that scheduled them.
+    pub(crate) fn start_background(&self) -> tokio::task::JoinHandle<()> {
+        let ctx = self.ctx.clone();
+        let providers = self.providers.clone();
+        let dispatch = move |job: Job| {
+            match job.task {
+                Task::Deliver(id) => ctx.webhooks.dispatch(&id),
+                Task::Provider(payload) => {
+                    if let Some(p) = providers.iter().find(|p| p.id() == job.provider) {
+                        p.run(&job.tenant, payload);
+                    }
+                }
+            }
+            ctx.events.changed();
+        };
+        tokio::spawn(timeline::run(
+            self.ctx.timeline.clone(),
+            self.ctx.clock.clone(),
+            self.ctx.shutdown_signal(),
+            dispatch,
+        ))
     }
 
-    /// Stops the background tasks.
-    pub fn shut_down(&self) {
-        self.shutdown.send_replace(true);
-    }
-
-    /// The webhook target a provider would use for a delivery now (for redelivering one that
-    /// had none).
-    pub fn current_target(&self, d: &webhook::Delivery) -> Option<webhook::Target> {
-        match d.provider {
-            webhook::Provider::Whatsapp => whatsapp::webhooks::target(self, &d.tenant),
-            webhook::Provider::Razorpay => razorpay::webhooks::target(self, &d.tenant),
-            _ => None,
+    /// Every route: each provider under its name (in its layer), the admin API, the dashboard.
+    pub(crate) fn router(&self) -> Router {
+        let mut router = Router::new();
+        for p in self.providers.iter() {
+            let mounted = Mounted {
+                ctx: self.ctx.clone(),
+                provider: p.clone(),
+            };
+            let api = p
+                .clone()
+                .router()
+                .layer(axum::middleware::from_fn_with_state(
+                    mounted,
+                    layer::provider,
+                ));
+            let api = match cors(&self.cors_origins) {
+                Some(cors) => api.layer(cors),
+                None => api,
+            };
+            router = router.nest(&format!("/{}", p.id()), api);
         }
-    }
-
-    /// Which provider and tenant a waiting provider job belongs to (deliveries are looked up in
-    /// the delivery log, before the timeline is locked).
-    fn job_owner(job: &Job) -> Option<(webhook::Provider, &str)> {
-        use webhook::Provider as P;
-        Some(match job {
-            Job::Deliver { .. } => return None,
-            Job::WhatsApp(whatsapp::webhooks::Job::Status {
-                phone_number_id, ..
-            }) => (P::Whatsapp, phone_number_id.as_str()),
-            Job::Razorpay(
-                razorpay::webhooks::Job::Expire { key_id, .. }
-                | razorpay::webhooks::Job::Pay { key_id, .. },
-            ) => (P::Razorpay, key_id.as_str()),
-            Job::Qonto(
-                qonto::webhooks::Job::Settle { login, .. }
-                | qonto::webhooks::Job::Expire { login, .. }
-                | qonto::webhooks::Job::Pay { login, .. },
-            ) => (P::Qonto, login.as_str()),
-        })
-    }
-
-    /// Returns the sandbox, one provider, or one tenant to its start state: stores as
-    /// configured, journal, delivery log and waiting jobs emptied. A whole reset also rewinds the
-    /// clock, the scenario, the fault rules and the id stream.
-    pub fn reset(&self, provider: Option<webhook::Provider>, tenant: Option<&str>) {
-        use webhook::Provider as P;
-        // The deliveries to forget are read first: the timeline's lock is never held while
-        // another is taken.
-        let deliveries = self.webhooks.ids_of(provider, tenant);
-        self.timeline.retain(|job| match job {
-            Job::Deliver { delivery_id } => !deliveries.contains(delivery_id),
-            other => Self::job_owner(other).is_some_and(|(p, t)| {
-                let hit = provider.is_none_or(|x| x == p) && tenant.is_none_or(|x| x == t);
-                !hit
-            }),
+        let admin = Arc::new(Admin {
+            ctx: self.ctx.clone(),
+            providers: self.providers.clone(),
         });
-        let wants = |p: P| provider.is_none_or(|x| x == p);
-        let cfg = &self.config;
-        if wants(P::Whatsapp) {
-            let mut store = self.whatsapp.store.lock();
-            match tenant {
-                None => {
-                    *store = whatsapp::store::Store::new(
-                        &cfg.whatsapp,
-                        cfg.server.history_limit,
-                        cfg.server.store_limit,
-                    )
-                }
-                Some(t) => {
-                    if store.remove_business(t)
-                        && let Some(b) = cfg
-                            .whatsapp
-                            .businesses
-                            .iter()
-                            .find(|b| b.phone_number_id == t)
-                    {
-                        store.add_business(b.clone());
-                    }
-                }
-            }
-        }
-        if wants(P::Razorpay) {
-            let mut store = self.razorpay.store.lock();
-            match tenant {
-                None => *store = razorpay::store::Store::new(&cfg.razorpay, cfg.server.store_limit),
-                Some(t) => {
-                    if store.remove_account(t)
-                        && let Some(a) = cfg.razorpay.accounts.iter().find(|a| a.key_id == t)
-                    {
-                        store.add_account(a.clone());
-                    }
-                }
-            }
-        }
-        if provider.is_none() && tenant.is_none() {
-            self.ids.reset();
-        }
-        if wants(P::Qonto) {
-            let mut store = self.qonto.store.lock();
-            match tenant {
-                None => {
-                    *store = qonto::store::Store::new(
-                        &cfg.qonto,
-                        cfg.server.store_limit,
-                        &self.base_url,
-                        &self.ids,
-                    )
-                }
-                Some(t) => {
-                    if store.remove_org(t)
-                        && let Some(o) = cfg.qonto.organizations.iter().find(|o| o.login == t)
-                    {
-                        store.add_org(o.clone(), &self.base_url, &self.ids);
-                    }
-                }
-            }
-        }
-        self.webhooks.clear(provider, tenant);
-        self.journal.clear(&crate::journal::Filter {
-            provider: provider.map(|p| p.as_str().to_string()),
-            tenant: tenant.map(str::to_string),
-            ..Default::default()
-        });
-        if provider.is_none() && tenant.is_none() {
-            self.clock.reset();
-            self.scenario.reset();
-            self.faults.reset();
-        }
-    }
-
-    /// Runs a job that fell due on the timeline.
-    pub fn run_job(self: &Arc<Self>, job: Job) {
-        match job {
-            Job::Deliver { delivery_id } => self.webhooks.dispatch(self, &delivery_id),
-            Job::WhatsApp(job) => whatsapp::webhooks::run(self, job),
-            Job::Razorpay(job) => razorpay::webhooks::run(self, job),
-            Job::Qonto(job) => qonto::webhooks::run(self, job),
-        }
-        self.events.changed();
+        let names = self.ctx.providers;
+        router
+            .nest("/__sandbox", admin::router(&admin))
+            .merge(crate::ui::router())
+            .fallback(move |uri: Uri| not_found(uri, names))
+            .layer(axum::middleware::from_fn_with_state(
+                Guarded {
+                    ctx: self.ctx.clone(),
+                    providers: self.providers.clone(),
+                },
+                layer::guard,
+            ))
+            .layer(tower_http::trace::TraceLayer::new_for_http())
     }
 }
 
 /// The base URL links use: `--public-url`, else the bound address, or for a sandbox bound to every
 /// interface the address other machines reach it at (`0.0.0.0` is no address to hand out).
-pub fn base_url(config: &Config, addr: SocketAddr) -> String {
+pub(crate) fn base_url(config: &Config, addr: SocketAddr) -> String {
     if let Some(url) = &config.server.public_url {
         return url.clone();
     }
@@ -246,79 +147,6 @@ pub fn base_url(config: &Config, addr: SocketAddr) -> String {
         addr.ip()
     };
     format!("http://{}", SocketAddr::new(ip, addr.port()))
-}
-
-/// Webhook URLs from the configuration must not point at the sandbox itself.
-fn check_configured_webhooks(config: &Config, guard: &crate::guard::Guard) -> anyhow::Result<()> {
-    let urls = config
-        .whatsapp
-        .callback_url
-        .iter()
-        .chain(
-            config
-                .whatsapp
-                .businesses
-                .iter()
-                .filter_map(|b| b.callback_url.as_ref()),
-        )
-        .chain(
-            config
-                .razorpay
-                .accounts
-                .iter()
-                .filter_map(|a| a.webhook_url.as_ref()),
-        );
-    let problems: Vec<String> = urls
-        .filter_map(|u| guard.check_webhook_url(u).err())
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "))
-    }
-}
-
-/// How many routes the sandbox serves (emulated and admin).
-pub fn route_count() -> usize {
-    whatsapp::ROUTES.len()
-        + whatsapp::ADMIN_ROUTES.len()
-        + razorpay::ROUTES.len()
-        + razorpay::ADMIN_ROUTES.len()
-        + qonto::ROUTES.len()
-        + qonto::ADMIN_ROUTES.len()
-        + admin::ROUTES.len()
-        + crate::ui::ROUTES.len()
-}
-
-pub fn router(state: AppState) -> Router {
-    let providers = Router::new()
-        .nest("/whatsapp", whatsapp::router())
-        .nest("/razorpay", razorpay::router())
-        .nest("/qonto", qonto::router())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::layer::provider_layer,
-        ));
-    let providers = match cors(&state.config.server.cors_origins) {
-        Some(cors) => providers.layer(cors),
-        None => providers,
-    };
-    Router::new()
-        .merge(providers)
-        .nest(
-            "/__sandbox",
-            admin::router().layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                admin::notify_changes,
-            )),
-        )
-        .merge(crate::ui::router())
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::layer::guard_layer,
-        ))
-        .with_state(state)
 }
 
 /// Cross-origin access to the emulated APIs, only for the origins configured.
@@ -345,14 +173,14 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     )
 }
 
-async fn not_found(uri: Uri) -> Response {
+async fn not_found(uri: Uri, providers: &'static [&'static str]) -> Response {
+    let mounts: Vec<String> = providers.iter().map(|p| format!("/{p}")).collect();
     (
         StatusCode::NOT_FOUND,
         Json(json!({
             "error": {
                 "code": "not_found",
-                "message": format!("no route {}; providers are mounted at {}", uri.path(),
-                    PROVIDERS.iter().map(|p| format!("/{p}")).collect::<Vec<_>>().join(", ")),
+                "message": format!("no route {}; providers are mounted at {}", uri.path(), mounts.join(", ")),
             }
         })),
     )
@@ -366,28 +194,29 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let state = Arc::new(Sandbox::new(config, addr)?);
+    let sandbox = Sandbox::new(config, addr)?;
+    let ctx = sandbox.ctx.clone();
     tracing::info!(
         %addr,
-        routes = route_count(),
-        schemas = state.schemas.len(),
-        seed = state.ids.seed(),
+        routes = admin::route_count(&sandbox.providers),
+        schemas = ctx.schemas.len(),
+        seed = ctx.ids.seed(),
         "paylink-sandbox ready"
     );
     #[cfg(debug_assertions)]
     watch_for_deadlocks();
-    let background = start_background(&state);
+    let background = sandbox.start_background();
     // Tell long-lived streams (open dashboards) to end as soon as shutdown starts; graceful
     // shutdown waits for every open connection.
-    let stopping = state.clone();
+    let stopping = ctx.clone();
     let shutdown = async move {
         shutdown.await;
         stopping.shut_down();
     };
-    let served = axum::serve(listener, router(state.clone()))
+    let served = axum::serve(listener, sandbox.router())
         .with_graceful_shutdown(shutdown)
         .await;
-    state.shut_down();
+    ctx.shut_down();
     let _ = background.await;
     served?;
     Ok(())
@@ -397,7 +226,7 @@ pub async fn run(
 /// and aborts the process with their backtraces: a lock taken twice fails loudly instead of
 /// hanging the server (and CI) for good.
 #[cfg(debug_assertions)]
-pub fn watch_for_deadlocks() {
+fn watch_for_deadlocks() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         let spawned = std::thread::Builder::new()
@@ -428,11 +257,6 @@ pub fn watch_for_deadlocks() {
     });
 }
 
-/// Starts the task that runs timeline jobs (due statuses, webhook attempts, expiries).
-pub fn start_background(state: &Arc<Sandbox>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(timeline::run(Arc::downgrade(state)))
-}
-
 /// The lines printed at start-up: where each provider lives and the credentials to use.
 pub fn banner(config: &Config, addr: SocketAddr, seed: u64) -> String {
     let base = base_url(config, addr);
@@ -448,30 +272,7 @@ pub fn banner(config: &Config, addr: SocketAddr, seed: u64) -> String {
             addr.ip()
         ));
     }
-    let wa = &config.whatsapp;
-    out.push_str(&format!(
-        "  whatsapp  {base}/whatsapp  (Graph base URL; POST {base}/whatsapp/{}/<phone_number_id>/messages)\n",
-        wa.api_version
-    ));
-    for b in &wa.businesses {
-        out.push_str(&format!(
-            "            access token {}  phone number id {}  WABA id {}  app secret {}  verify token {}\n",
-            b.access_token, b.phone_number_id, b.waba_id, b.app_secret, b.verify_token
-        ));
-    }
-    for a in &config.razorpay.accounts {
-        out.push_str(&format!(
-            "  razorpay  {base}/razorpay  (payment links; SDK base_url)  key_id {}  key_secret {}  webhook secret {}\n",
-            a.key_id, a.key_secret, a.webhook_secret
-        ));
-    }
-    for o in &config.qonto.organizations {
-        let token = o.tokens.first().map(|t| t.token.as_str()).unwrap_or("");
-        out.push_str(&format!(
-            "  qonto     {base}/qonto/v2  (payment links)  Authorization: {}:{}  or  Bearer {token}\n",
-            o.login, o.secret_key
-        ));
-    }
+    out.push_str(&providers::banner(&config.providers, &base));
     out.push_str(&format!(
         "  dashboard {base}/  (chats, payment links, timeline; play the customer)\n"
     ));

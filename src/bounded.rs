@@ -6,26 +6,24 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
 #[derive(Debug, Clone)]
-pub struct BoundedMap<K, V> {
+pub(crate) struct BoundedMap<K, V> {
     map: HashMap<K, V>,
     order: VecDeque<K>,
     limit: usize,
-    evicted: u64,
 }
 
 impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         Self {
             map: HashMap::new(),
             order: VecDeque::new(),
             limit: limit.max(1),
-            evicted: 0,
         }
     }
 
     /// Inserts or replaces. A new key goes to the back; past the limit the oldest is dropped and
     /// returned.
-    pub fn insert(&mut self, key: K, value: V) -> Option<(K, V)> {
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<(K, V)> {
         if let Some(slot) = self.map.get_mut(&key) {
             *slot = value;
             return None;
@@ -35,7 +33,6 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         if self.order.len() > self.limit {
             while let Some(old) = self.order.pop_front() {
                 if let Some(v) = self.map.remove(&old) {
-                    self.evicted += 1;
                     return Some((old, v));
                 }
             }
@@ -43,55 +40,29 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         None
     }
 
-    pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&V>
+    pub(crate) fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
     {
         self.map.get(key)
     }
 
-    pub fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    pub(crate) fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
     {
         self.map.get_mut(key)
     }
 
-    pub fn contains_key<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> bool
+    pub(crate) fn contains_key<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
     {
         self.map.contains_key(key)
     }
 
-    pub fn remove(&mut self, key: &K) -> Option<V> {
-        let v = self.map.remove(key)?;
-        if let Some(pos) = self.order.iter().position(|k| k == key) {
-            self.order.remove(pos);
-        }
-        Some(v)
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// How many entries the limit has pushed out since creation.
-    pub fn evicted(&self) -> u64 {
-        self.evicted
-    }
-
-    pub fn clear(&mut self) {
-        self.map.clear();
-        self.order.clear();
-    }
-
     /// Values from oldest to newest.
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
+    pub(crate) fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
         self.order.iter().filter_map(|k| self.map.get(k))
     }
 }
@@ -107,7 +78,6 @@ mod tests {
         assert!(m.insert("b", 2).is_none());
         assert_eq!(m.insert("c", 3), Some(("a", 1)));
         assert_eq!(m.values().copied().collect::<Vec<_>>(), vec![2, 3]);
-        assert_eq!(m.evicted(), 1);
     }
 
     #[test]
@@ -117,7 +87,5 @@ mod tests {
         m.insert("b", 2);
         m.insert("a", 10);
         assert_eq!(m.values().copied().collect::<Vec<_>>(), vec![10, 2]);
-        assert_eq!(m.remove(&"a"), Some(10));
-        assert_eq!(m.len(), 1);
     }
 }

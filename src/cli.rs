@@ -194,21 +194,6 @@ pub struct ServeArgs {
     /// How long one webhook attempt may take (e.g. `5s`).
     #[arg(long, env = "PAYLINK_SANDBOX_WEBHOOK_TIMEOUT", global = true)]
     pub webhook_timeout: Option<String>,
-    /// Where WhatsApp webhooks go (the app-level callback URL).
-    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_CALLBACK_URL", global = true)]
-    pub whatsapp_callback_url: Option<String>,
-    /// The verify token the WhatsApp handshake sends (every configured business).
-    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_VERIFY_TOKEN", global = true)]
-    pub whatsapp_verify_token: Option<String>,
-    /// The app secret that signs WhatsApp webhooks (the app and every configured business).
-    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_APP_SECRET", global = true)]
-    pub whatsapp_app_secret: Option<String>,
-    /// Where payment-link gateway webhooks go (the first configured account).
-    #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_URL", global = true)]
-    pub razorpay_webhook_url: Option<String>,
-    /// The secret that signs `X-Razorpay-Signature` (the first configured account).
-    #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_SECRET", global = true)]
-    pub razorpay_webhook_secret: Option<String>,
     /// Treat unknown credentials as a fresh, isolated tenant (one per test) instead of refusing them.
     #[arg(long, env = "PAYLINK_SANDBOX_ACCEPT_ANY_CREDENTIALS", global = true)]
     pub accept_any_credentials: bool,
@@ -230,9 +215,9 @@ pub struct ServeArgs {
         global = true
     )]
     pub cors_origins: Vec<String>,
-    /// Require this `X-Qonto-Staging-Token` on every Qonto request, as Qonto's sandbox does.
-    #[arg(long, env = "PAYLINK_SANDBOX_QONTO_STAGING_TOKEN", global = true)]
-    pub qonto_staging_token: Option<String>,
+    /// Each provider's own flags.
+    #[command(flatten)]
+    pub providers: crate::providers::Flags,
 }
 
 impl ServeArgs {
@@ -278,28 +263,6 @@ impl ServeArgs {
             })?;
             config.webhooks.timeout = Span(d);
         }
-        if let Some(url) = &self.whatsapp_callback_url {
-            config.whatsapp.callback_url = Some(url.clone());
-        }
-        if let Some(token) = &self.whatsapp_verify_token {
-            for b in &mut config.whatsapp.businesses {
-                b.verify_token = token.clone();
-            }
-        }
-        if let Some(secret) = &self.whatsapp_app_secret {
-            config.whatsapp.app_secret = secret.clone();
-            for b in &mut config.whatsapp.businesses {
-                b.app_secret = secret.clone();
-            }
-        }
-        if let Some(account) = config.razorpay.accounts.first_mut() {
-            if let Some(url) = &self.razorpay_webhook_url {
-                account.webhook_url = Some(url.clone());
-            }
-            if let Some(secret) = &self.razorpay_webhook_secret {
-                account.webhook_secret = secret.clone();
-            }
-        }
         if self.accept_any_credentials {
             config.server.accept_any_credentials = true;
         }
@@ -311,9 +274,7 @@ impl ServeArgs {
             .server
             .cors_origins
             .extend(self.cors_origins.iter().map(|o| o.trim().to_string()));
-        if let Some(token) = &self.qonto_staging_token {
-            config.qonto.staging_token = Some(token.clone());
-        }
+        self.providers.apply(&mut config.providers);
         config.validate()?;
         Ok(config)
     }

@@ -88,7 +88,12 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
             .trim_end()
             .to_string()
     };
-    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    let mut out = line(
+        headers
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
+    );
     out.push('\n');
     for row in rows {
         out.push_str(&line(row.clone()));
@@ -130,179 +135,31 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.chars().enumerate().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
-}
-
-/// What `pay` resolved its target to.
-#[derive(Debug, PartialEq, Eq)]
-enum Target {
-    Razorpay(String),
-    Qonto(String),
-    Whatsapp(String),
-}
-
-async fn resolve(client: &Client, target: &str) -> Result<Target, Failure> {
-    if target.starts_with("plink_") {
-        return Ok(Target::Razorpay(target.to_string()));
-    }
-    if let Some(rest) = target.split("/qonto/pay/").nth(1) {
-        return Ok(Target::Qonto(
-            rest.split(['?', '#', '/']).next().unwrap_or("").to_string(),
-        ));
-    }
-    if is_uuid(target) {
-        return Ok(Target::Qonto(target.to_string()));
-    }
-    let links = client
-        .ok(
-            reqwest::Method::GET,
-            "/__sandbox/razorpay/payment_links",
-            None,
-        )
-        .await?;
-    if let Some(l) = links["payment_links"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|l| {
-            l["short_url"] == target || (!target.contains('/') && l["reference_id"] == target)
-        })
-    {
-        return Ok(Target::Razorpay(s(&l["id"])));
-    }
-    let (status, _) = client
-        .call(
-            reqwest::Method::GET,
-            &format!(
-                "/__sandbox/whatsapp/orders/{}",
-                crate::http::percent_encode(target)
-            ),
-            None,
-        )
-        .await?;
-    if status == 200 {
-        return Ok(Target::Whatsapp(target.to_string()));
-    }
-    let links = client
-        .ok(reqwest::Method::GET, "/__sandbox/qonto/payment_links", None)
-        .await?;
-    if let Some(l) = links["payment_links"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|l| l["invoice_number"] == target || l["url"] == target)
-    {
-        return Ok(Target::Qonto(s(&l["id"])));
-    }
-    Err(Failure::Refused(format!(
-        "{target:?} is not a payment link id, link URL or order reference this sandbox knows"
-    )))
-}
-
+/// `pay TARGET`: the sandbox works out whose link or order the target names.
 async fn pay(client: &Client, args: &PayArgs, as_json: bool) -> Result<String, Failure> {
-    let target = resolve(client, &args.target).await?;
-    let outcome = args.outcome.as_deref();
-    let (provider, path, body) = match &target {
-        Target::Razorpay(id) => {
-            let outcome = match outcome {
-                None | Some("success" | "paid" | "captured") => "success",
-                Some("failure" | "failed") => "failure",
-                Some(o) => {
-                    return Err(Failure::Refused(format!(
-                        "outcome {o:?}: use success or failure for gateway links"
-                    )));
-                }
-            };
-            let mut body = json!({"outcome": outcome});
-            if let Some(m) = &args.method {
-                body["method"] = json!(m);
-            }
-            if let Some(a) = args.amount {
-                body["amount"] = json!(a);
-            }
-            (
-                "razorpay",
-                format!("/__sandbox/razorpay/payment_links/{id}/pay"),
-                body,
-            )
-        }
-        Target::Qonto(id) => {
-            let status = match outcome {
-                None | Some("success") => "paid",
-                Some("failure") => "failed",
-                Some(o) => o,
-            };
-            let mut body = json!({"status": status});
-            if let Some(m) = &args.method {
-                body["method"] = json!(m);
-            }
-            (
-                "qonto",
-                format!("/__sandbox/qonto/payment_links/{id}/pay"),
-                body,
-            )
-        }
-        Target::Whatsapp(reference) => {
-            let outcome = match outcome {
-                None | Some("success" | "paid") => "captured",
-                Some("failure") => "failed",
-                Some(o) => o,
-            };
-            let mut body = json!({"outcome": outcome});
-            if let Some(m) = &args.method {
-                body["method"] = json!(m);
-            }
-            (
-                "whatsapp",
-                format!(
-                    "/__sandbox/whatsapp/orders/{}/pay",
-                    crate::http::percent_encode(reference)
-                ),
-                body,
-            )
-        }
-    };
-    let answer = client.ok(reqwest::Method::POST, &path, Some(body)).await?;
+    let mut body = json!({"target": args.target});
+    if let Some(o) = &args.outcome {
+        body["outcome"] = json!(o);
+    }
+    if let Some(m) = &args.method {
+        body["method"] = json!(m);
+    }
+    if let Some(a) = args.amount {
+        body["amount"] = json!(a);
+    }
+    let answer = client
+        .ok(reqwest::Method::POST, "/__sandbox/pay", Some(body))
+        .await?;
     if as_json {
         return Ok(format!(
             "{}\n",
-            json!({"provider": provider, "result": answer})
+            json!({"provider": answer["provider"], "result": answer["result"]})
         ));
     }
-    let row = match provider {
-        "razorpay" => vec![
-            provider.to_string(),
-            s(&answer["payment_link"]["id"]),
-            s(&answer["payment_id"]),
-            s(&answer["status"]),
-            s(&answer["payment_link"]["status"]),
-        ],
-        "qonto" => vec![
-            provider.to_string(),
-            s(&answer["payment_link"]["id"]),
-            s(&answer["payment"]["id"]),
-            s(&answer["payment"]["status"]),
-            s(&answer["payment_link"]["status"]),
-        ],
-        _ => vec![
-            provider.to_string(),
-            s(&answer["reference_id"]),
-            s(&answer["message_id"]
-                .as_str()
-                .map(Value::from)
-                .unwrap_or(answer["transaction"]["pg_transaction_id"].clone())),
-            s(&answer["kind"]),
-            s(&answer["payment_status"]),
-        ],
-    };
+    let row = ["provider", "paid", "payment", "status", "now"]
+        .iter()
+        .map(|k| s(&answer[*k]))
+        .collect();
     Ok(table(
         &["PROVIDER", "LINK/ORDER", "PAYMENT", "RESULT", "STATUS"],
         &[row],
@@ -450,11 +307,5 @@ mod tests {
             &[vec!["wide cell".into(), "x".into()]],
         );
         assert_eq!(t, "A          LONG HEADER\nwide cell  x\n");
-    }
-
-    #[test]
-    fn uuids_are_recognised() {
-        assert!(is_uuid("0199e1de-4fa1-7324-9aed-0b0f6a65243e"));
-        assert!(!is_uuid("plink_ExjpAUN3gVHrPJ"));
     }
 }

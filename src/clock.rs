@@ -97,32 +97,19 @@ impl Clock {
         if self.frozen {
             None
         } else {
-            Some(Duration::from_millis((due - now) as u64))
+            Some(Duration::from_millis(u64::try_from(due - now).unwrap_or(0)))
         }
     }
 }
 
 /// RFC 3339 in UTC with whole seconds, as Qonto and the admin API print times.
-pub fn rfc3339(ms: Millis) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days: exact for the whole proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+pub(crate) fn rfc3339(ms: Millis) -> String {
+    const FORMAT: &[time::format_description::FormatItem<'_>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(FORMAT).ok())
+        .unwrap_or_else(|| "9999-12-31T23:59:59Z".to_string())
 }
 
 /// Parses a start time given as Unix seconds or RFC 3339.
@@ -136,55 +123,26 @@ pub fn parse_instant(text: &str) -> Option<Millis> {
         .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as Millis)
 }
 
-/// Parses a human duration: `90`, `90s`, `15m`, `2h`, `1d`, `500ms`, or combinations like `1h30m`.
+/// Parses a human duration: `90` (seconds), `90s`, `15m`, `2h`, `1d`, `500ms`, `1.5s`, or
+/// several at once like `1h30m`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    const PARSER: fundu::DurationParser<'static> = fundu::DurationParser::builder()
+        .time_units(&[
+            fundu::TimeUnit::MilliSecond,
+            fundu::TimeUnit::Second,
+            fundu::TimeUnit::Minute,
+            fundu::TimeUnit::Hour,
+            fundu::TimeUnit::Day,
+        ])
+        .parse_multiple(None)
+        .disable_exponent()
+        .disable_infinity()
+        .build();
     let text = text.trim();
-    if text.is_empty() {
+    if text.is_empty() || text.contains(char::is_whitespace) {
         return None;
     }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let mut total_ms: u128 = 0;
-    let mut number = String::new();
-    let mut chars = text.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            number.push(c);
-            continue;
-        }
-        let unit = if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            "ms"
-        } else {
-            match c {
-                's' => "s",
-                'm' => "m",
-                'h' => "h",
-                'd' => "d",
-                _ => return None,
-            }
-        };
-        let value: f64 = number.parse().ok()?;
-        number.clear();
-        let factor = match unit {
-            "ms" => 1.0,
-            "s" => 1_000.0,
-            "m" => 60_000.0,
-            "h" => 3_600_000.0,
-            _ => 86_400_000.0,
-        };
-        if !value.is_finite() || value < 0.0 {
-            return None;
-        }
-        total_ms += (value * factor).round() as u128;
-        any = true;
-    }
-    if !number.is_empty() || !any {
-        return None;
-    }
-    Some(Duration::from_millis(total_ms.min(u64::MAX as u128) as u64))
+    PARSER.parse(text).ok()?.try_into().ok()
 }
 
 #[cfg(test)]
@@ -220,7 +178,9 @@ mod tests {
         assert_eq!(parse_duration("2d"), Some(Duration::from_secs(172_800)));
         assert_eq!(parse_duration("abc"), None);
         assert_eq!(parse_duration("5x"), None);
-        assert_eq!(parse_duration("5m3"), None);
+        assert_eq!(parse_duration("-5s"), None);
+        assert_eq!(parse_duration("5 m"), None);
+        assert_eq!(parse_duration(""), None);
     }
 
     #[test]

@@ -26,7 +26,6 @@ use wildmatch::WildMatch;
 
 use crate::clock::Span;
 use crate::ids::Ids;
-use crate::webhook::Provider;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -58,7 +57,8 @@ pub enum Latency {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFault {
-    pub provider: Provider,
+    /// The provider's name (`whatsapp`, `razorpay`, `qonto`).
+    pub provider: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     /// Glob on the full request path (`/razorpay/v1/payment_links*`).
@@ -78,7 +78,7 @@ pub struct RequestFault {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookFault {
-    pub provider: Provider,
+    pub provider: String,
     /// Glob on the event name (`statuses.*`, `payment_link.paid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
@@ -94,14 +94,14 @@ pub struct WebhookFault {
 
 /// What to do to one request.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct RequestDecision {
+pub(crate) struct RequestDecision {
     pub latency: Option<Duration>,
     pub error: Option<FaultError>,
 }
 
 impl RequestDecision {
     /// A short description for the journal.
-    pub fn label(&self) -> Option<String> {
+    pub(crate) fn label(&self) -> Option<String> {
         let mut parts = Vec::new();
         if let Some(l) = self.latency {
             parts.push(format!("latency {}ms", l.as_millis()));
@@ -115,7 +115,7 @@ impl RequestDecision {
 
 /// What to do to one webhook.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WebhookDecision {
+pub(crate) struct WebhookDecision {
     pub duplicate: bool,
     pub drop_first: bool,
     pub extra_delay_ms: i64,
@@ -130,9 +130,19 @@ impl FaultConfig {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    /// Every problem, not only the first; `providers` are the names a rule may aim at.
+    pub(crate) fn validate(&self, providers: &[&str]) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
+        let known = |at: String, p: &str, problems: &mut Vec<String>| {
+            if !providers.contains(&p) {
+                problems.push(format!(
+                    "{at}.provider {p:?} is not one of {}",
+                    providers.join(", ")
+                ));
+            }
+        };
         for (i, f) in self.requests.iter().enumerate() {
+            known(format!("requests[{i}]"), &f.provider, &mut problems);
             if !rate_ok(f.error_rate) {
                 problems.push(format!("requests[{i}].error_rate must be between 0 and 1"));
             }
@@ -156,6 +166,7 @@ impl FaultConfig {
             }
         }
         for (i, f) in self.webhooks.iter().enumerate() {
+            known(format!("webhooks[{i}]"), &f.provider, &mut problems);
             if !rate_ok(f.duplicate_rate) || !rate_ok(f.drop_rate) {
                 problems.push(format!("webhooks[{i}]: rates must be between 0 and 1"));
             }
@@ -168,6 +179,11 @@ impl FaultConfig {
     }
 }
 
+/// Milliseconds of a span that configuration has already checked is not negative.
+fn non_negative(ms: i64) -> u64 {
+    u64::try_from(ms).unwrap_or(0)
+}
+
 fn glob(pattern: &Option<String>, text: Option<&str>) -> bool {
     match pattern {
         None => true,
@@ -176,38 +192,42 @@ fn glob(pattern: &Option<String>, text: Option<&str>) -> bool {
 }
 
 #[derive(Debug)]
-pub struct Faults {
+pub(crate) struct Faults {
     initial: FaultConfig,
     current: RwLock<FaultConfig>,
 }
 
 impl Faults {
-    pub fn new(config: FaultConfig) -> Self {
+    pub(crate) fn new(config: FaultConfig) -> Self {
         Self {
             current: RwLock::new(config.clone()),
             initial: config,
         }
     }
 
-    pub fn get(&self) -> FaultConfig {
+    pub(crate) fn get(&self) -> FaultConfig {
         self.current.read().clone()
     }
 
-    pub fn replace(&self, config: FaultConfig) -> Result<(), Vec<String>> {
-        config.validate()?;
+    pub(crate) fn replace(
+        &self,
+        config: FaultConfig,
+        providers: &[&str],
+    ) -> Result<(), Vec<String>> {
+        config.validate(providers)?;
         *self.current.write() = config;
         Ok(())
     }
 
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         *self.current.write() = self.initial.clone();
     }
 
     /// The first matching request rule decides. Draws from the seeded stream only when a rule
     /// matches, so a sandbox without faults consumes nothing.
-    pub fn for_request(
+    pub(crate) fn for_request(
         &self,
-        provider: Provider,
+        provider: &str,
         method: &str,
         path: &str,
         tenant: Option<&str>,
@@ -227,16 +247,16 @@ impl Faults {
         let latency = rule.latency.as_ref().map(|l| match l {
             Latency::Fixed(s) => s.0,
             Latency::Range([a, b]) => {
-                Duration::from_millis(ids.between(a.as_ms() as u64, b.as_ms() as u64))
+                Duration::from_millis(ids.between(non_negative(a.as_ms()), non_negative(b.as_ms())))
             }
         });
         let error = (rule.error_rate > 0.0 && ids.unit() < rule.error_rate).then_some(rule.error);
         RequestDecision { latency, error }
     }
 
-    pub fn for_webhook(
+    pub(crate) fn for_webhook(
         &self,
-        provider: Provider,
+        provider: &str,
         event: &str,
         tenant: &str,
         ids: &Ids,
@@ -252,7 +272,7 @@ impl Faults {
             drop_first: rule.drop_rate > 0.0 && ids.unit() < rule.drop_rate,
             extra_delay_ms: rule
                 .reorder_window
-                .map(|w| ids.between(0, w.as_ms() as u64) as i64)
+                .map(|w| i64::try_from(ids.between(0, non_negative(w.as_ms()))).unwrap_or(i64::MAX))
                 .unwrap_or(0),
         }
     }
@@ -261,6 +281,8 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PROVIDERS: &[&str] = &["whatsapp", "razorpay", "qonto"];
 
     #[test]
     fn faults_are_deterministic_under_a_seed() {
@@ -279,20 +301,14 @@ mod tests {
             "#,
         )
         .unwrap();
-        cfg.validate().unwrap();
+        cfg.validate(PROVIDERS).unwrap();
         let run = || {
             let f = Faults::new(cfg.clone());
             let ids = Ids::new(9);
             (0..50)
                 .map(|_| {
-                    let r = f.for_request(
-                        Provider::Whatsapp,
-                        "POST",
-                        "/whatsapp/1/messages",
-                        None,
-                        &ids,
-                    );
-                    let w = f.for_webhook(Provider::Razorpay, "payment.captured", "k", &ids);
+                    let r = f.for_request("whatsapp", "POST", "/whatsapp/1/messages", None, &ids);
+                    let w = f.for_webhook("razorpay", "payment.captured", "k", &ids);
                     (r, w)
                 })
                 .collect::<Vec<_>>()
@@ -313,7 +329,7 @@ mod tests {
         let f = Faults::new(FaultConfig::default());
         let ids = Ids::new(1);
         assert_eq!(
-            f.for_request(Provider::Qonto, "GET", "/qonto/v2/x", None, &ids),
+            f.for_request("qonto", "GET", "/qonto/v2/x", None, &ids),
             RequestDecision::default()
         );
         assert_eq!(
@@ -329,6 +345,9 @@ mod tests {
             "[[requests]]\nprovider = \"qonto\"\nerror_rate = 2.0\n[[requests]]\nprovider = \"qonto\"\n[[webhooks]]\nprovider = \"qonto\"\ndrop_rate = -1.0\n",
         )
         .unwrap();
-        assert_eq!(cfg.validate().unwrap_err().len(), 3);
+        assert_eq!(cfg.validate(PROVIDERS).unwrap_err().len(), 3);
+        let cfg =
+            FaultConfig::from_toml("[[requests]]\nprovider = \"fax\"\nerror_rate = 1.0\n").unwrap();
+        assert_eq!(cfg.validate(PROVIDERS).unwrap_err().len(), 1);
     }
 }

@@ -26,12 +26,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use hmac::{KeyInit, Mac};
 use rand::RngExt;
 
-/// The header every outgoing webhook carries, holding this process's loop token.
-pub const LOOP_HEADER: &str = "x-paylink-sandbox-loop";
+use crate::webhook::LOOP_HEADER;
 
 /// Why a request was turned away before any handler saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The `Host` header names a host the sandbox does not serve (403).
     Host(String),
     /// A state-changing admin call from another site (403).
@@ -43,7 +42,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn status(&self) -> axum::http::StatusCode {
+    pub(crate) fn status(&self) -> axum::http::StatusCode {
         use axum::http::StatusCode;
         match self {
             Self::Host(_) | Self::CrossSite(_) => StatusCode::FORBIDDEN,
@@ -53,7 +52,7 @@ impl Refusal {
     }
 
     /// A short machine-readable code for the admin envelope.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::Host(_) => "forbidden_host",
             Self::CrossSite(_) => "cross_site_request",
@@ -62,7 +61,7 @@ impl Refusal {
         }
     }
 
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Self::Host(host) => format!(
                 "Host {host:?} is not one this sandbox serves; start it with --allowed-host {host} if you meant to reach it by that name"
@@ -80,7 +79,7 @@ impl Refusal {
 
 /// The hosts and addresses this sandbox answers to, and its secrets for forms and loops.
 #[derive(Debug)]
-pub struct Guard {
+pub(crate) struct Guard {
     any_host: bool,
     hosts: Vec<String>,
     ips: Vec<IpAddr>,
@@ -91,7 +90,7 @@ pub struct Guard {
 
 impl Guard {
     /// `addr` is the bound address, `public` the base URL links use, `allowed` the extra names.
-    pub fn new(addr: SocketAddr, public: &str, allowed: &[String]) -> Self {
+    pub(crate) fn new(addr: SocketAddr, public: &str, allowed: &[String]) -> Self {
         let mut rng = rand::rng();
         let mut form_secret = [0u8; 32];
         rng.fill(&mut form_secret);
@@ -125,7 +124,7 @@ impl Guard {
     }
 
     /// This process's loop token, sent with every webhook.
-    pub fn loop_token(&self) -> &str {
+    pub(crate) fn loop_token(&self) -> &str {
         &self.loop_token
     }
 
@@ -144,13 +143,13 @@ impl Guard {
 
     /// Whether a `Host` header (with or without port) names a host this sandbox serves. A
     /// request without one (HTTP/1.0) is let through: browsers always send it.
-    pub fn host_allowed(&self, host: Option<&str>) -> bool {
+    pub(crate) fn host_allowed(&self, host: Option<&str>) -> bool {
         let Some(host) = host else { return true };
         self.any_host || self.is_own_host(strip_port(host))
     }
 
     /// Whether an `Origin` header is this sandbox's own (a page it served).
-    pub fn origin_allowed(&self, origin: &str) -> bool {
+    pub(crate) fn origin_allowed(&self, origin: &str) -> bool {
         match url::Url::parse(origin) {
             Ok(url) => url.host_str().is_some_and(|h| self.is_own_host(h)),
             Err(_) => false,
@@ -158,7 +157,7 @@ impl Guard {
     }
 
     /// Checks every request before routing: its host and whether it is a webhook come back.
-    pub fn check_request(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    pub(crate) fn check_request(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         if headers
             .get(LOOP_HEADER)
             .is_some_and(|v| v.as_bytes() == self.loop_token.as_bytes())
@@ -174,7 +173,7 @@ impl Guard {
 
     /// Checks a call to the admin API: reads pass; a state-changing call must come from this
     /// sandbox's own pages (or no browser at all) and carry JSON, or TOML where `toml_ok`.
-    pub fn check_admin(
+    pub(crate) fn check_admin(
         &self,
         method: &Method,
         headers: &HeaderMap,
@@ -199,7 +198,7 @@ impl Guard {
     }
 
     /// Refuses a request a browser sent from another site.
-    pub fn check_same_site(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    pub(crate) fn check_same_site(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("");
             if !self.origin_allowed(origin) {
@@ -214,12 +213,17 @@ impl Guard {
     }
 
     /// The anti-forgery token of a hosted form; `scope` names the page (`razorpay:<code>`).
-    pub fn form_token(&self, scope: &str) -> String {
+    pub(crate) fn form_token(&self, scope: &str) -> String {
         crate::webhook::sign::hmac_sha256_hex(&self.form_secret, &[scope.as_bytes()])
     }
 
     /// Whether a posted form came from its page: the token matches and no other site sent it.
-    pub fn form_allowed(&self, scope: &str, token: Option<&str>, headers: &HeaderMap) -> bool {
+    pub(crate) fn form_allowed(
+        &self,
+        scope: &str,
+        token: Option<&str>,
+        headers: &HeaderMap,
+    ) -> bool {
         let Some(token) = token.and_then(|t| hex::decode(t).ok()) else {
             return false;
         };
@@ -232,7 +236,7 @@ impl Guard {
 
     /// Refuses a webhook URL that points at the sandbox itself: webhooks go to the merchant's
     /// receiver, and one sent to the sandbox's own routes would act on it.
-    pub fn check_webhook_url(&self, url: &str) -> Result<(), String> {
+    pub(crate) fn check_webhook_url(&self, url: &str) -> Result<(), String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
         let own_host = parsed.host_str().is_some_and(|h| self.is_own_host(h));
         let own_port = parsed
@@ -260,7 +264,7 @@ fn strip_port(host: &str) -> &str {
 
 /// The address other machines reach this one at, for a sandbox bound to every interface: the
 /// local address the system would route an outgoing packet from (no packet is sent).
-pub fn reachable_address() -> Option<IpAddr> {
+pub(crate) fn reachable_address() -> Option<IpAddr> {
     let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
     socket.connect("192.0.2.1:9").ok()?;
     let ip = socket.local_addr().ok()?.ip();
@@ -269,7 +273,7 @@ pub fn reachable_address() -> Option<IpAddr> {
 
 /// The security headers of every answer: `nosniff` always; for HTML, a content security policy
 /// (unless the page set its own), no framing and no referrer to other sites.
-pub fn secure_headers(headers: &mut HeaderMap) {
+pub(crate) fn secure_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// Why a request body could not be turned into JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BodyProblem {
+pub(crate) enum BodyProblem {
     #[error("the request body exceeds the {limit}-byte limit")]
     TooLarge { limit: usize },
     #[error("the request body could not be read: {0}")]
@@ -21,7 +21,7 @@ pub enum BodyProblem {
 }
 
 /// Reads at most `limit` bytes of `body`.
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyProblem> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyProblem> {
     match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => Ok(bytes),
         Err(err) => {
@@ -38,7 +38,7 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyProblem> {
 }
 
 /// The media type of the request without parameters, lower-cased (`None` when absent).
-pub fn media_type(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -52,7 +52,7 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Parses JSON bytes, naming the line and column of a syntax error.
-pub fn parse_json(bytes: &[u8]) -> Result<Value, BodyProblem> {
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, BodyProblem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyProblem::Empty);
     }
@@ -60,9 +60,9 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, BodyProblem> {
 }
 
 /// Checks the content type is JSON (or absent, which is read as JSON) and parses the body.
-pub fn json_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, BodyProblem> {
+pub(crate) fn json_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, BodyProblem> {
     match media_type(headers).as_deref() {
-        None | Some("application/json") | Some("text/json") => parse_json(bytes),
+        None | Some("application/json" | "text/json") => parse_json(bytes),
         Some(t) if t.ends_with("+json") => parse_json(bytes),
         Some(other) => Err(BodyProblem::ContentType(other.to_string())),
     }
@@ -70,7 +70,7 @@ pub fn json_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, BodyProblem
 
 /// Parses `application/x-www-form-urlencoded` into a JSON object the way Graph reads form posts:
 /// a value that looks like a JSON object or array is decoded as JSON, anything else stays a string.
-pub fn form_as_json(bytes: &[u8]) -> Result<Value, BodyProblem> {
+pub(crate) fn form_as_json(bytes: &[u8]) -> Result<Value, BodyProblem> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded_pairs(bytes).map_err(BodyProblem::Malformed)?;
     let mut map = serde_json::Map::new();
@@ -94,86 +94,42 @@ fn serde_urlencoded_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>, String>
 }
 
 /// Decodes a query string or form body into its pairs, in order (`+` is a space).
-pub fn query_pairs(text: &str) -> Vec<(String, String)> {
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
+pub(crate) fn query_pairs(text: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(text.as_bytes())
+        .into_owned()
         .collect()
 }
 
 /// The first value given for `name` among decoded pairs.
-pub fn pair<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn pair<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
 
-/// Percent-decodes one query component, replacing invalid UTF-8 rather than failing.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hi = (bytes[i + 1] as char).to_digit(16);
-                let lo = (bytes[i + 2] as char).to_digit(16);
-                if let (Some(h), Some(l)) = (hi, lo) {
-                    out.push((h * 16 + l) as u8);
-                    i += 2;
-                } else {
-                    out.push(b'%');
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Whether a request path percent-decodes to UTF-8 text, as every route's parameters must.
-pub fn path_is_utf8(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    std::str::from_utf8(&out).is_ok()
+pub(crate) fn path_is_utf8(path: &str) -> bool {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .is_ok()
 }
 
-/// Percent-encodes a query component (RFC 3986 unreserved characters pass through).
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// An absolute `http://` or `https://` URL with a host.
+pub(crate) fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
+/// Encodes a query component the way forms do (`+` for a space).
+pub(crate) fn percent_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// Bytes as text for logs and journals: UTF-8 when it is, a placeholder when it is not, cut at
 /// `max` characters.
-pub fn excerpt(bytes: &[u8], max: usize) -> String {
+pub(crate) fn excerpt(bytes: &[u8], max: usize) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) if s.chars().count() > max => {
             let cut: String = s.chars().take(max).collect();
@@ -189,12 +145,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percent_decoding_handles_edges() {
-        assert_eq!(percent_decode("a%20b+c"), "a b c");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("%e2%82%ac"), "€");
-        assert_eq!(percent_encode("a b/€"), "a%20b%2F%E2%82%AC");
+    fn query_decoding_handles_edges() {
+        let pairs = query_pairs("a=a%20b+c&b=100%&c=%zz&d=%e2%82%ac&e");
+        let value = |k: &str| pair(&pairs, k).unwrap().to_string();
+        assert_eq!(value("a"), "a b c");
+        assert_eq!(value("b"), "100%");
+        assert_eq!(value("c"), "%zz");
+        assert_eq!(value("d"), "€");
+        assert_eq!(value("e"), "");
+        assert_eq!(percent_encode("a b/€&"), "a+b%2F%E2%82%AC%26");
+        assert_eq!(
+            query_pairs(&format!("x={}", percent_encode("a b/€&")))[0].1,
+            "a b/€&"
+        );
     }
 
     #[test]

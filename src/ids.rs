@@ -1,4 +1,5 @@
-//! Seeded generation of every identifier and random choice the sandbox makes.
+//! Identifiers: the name a provider is mounted under, and the seeded generation of every id and
+//! random choice the sandbox makes.
 //!
 //! One ChaCha stream, seeded from `--seed` (or from the OS, with the seed printed so a run can be
 //! replayed), feeds wamids, Graph trace ids, Razorpay-style `plink_`/`pay_` ids, UUIDs and the
@@ -14,14 +15,41 @@ const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 const TRACE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 const HEX_UPPER: &[u8] = b"0123456789ABCDEF";
 
+/// The name a provider is mounted under (`/whatsapp`) and known by in rules, filters, the journal
+/// and the delivery log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ProviderId(&'static str);
+
+impl ProviderId {
+    pub(crate) const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
+    pub(crate) const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl serde::Serialize for ProviderId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
 #[derive(Debug)]
-pub struct Ids {
+pub(crate) struct Ids {
     seed: u64,
     rng: Mutex<ChaCha12Rng>,
 }
 
 impl Ids {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self {
             seed,
             rng: Mutex::new(ChaCha12Rng::seed_from_u64(seed)),
@@ -29,16 +57,16 @@ impl Ids {
     }
 
     /// A seed drawn from the operating system, for runs without `--seed`.
-    pub fn random_seed() -> u64 {
+    pub(crate) fn random_seed() -> u64 {
         rand::rng().next_u64()
     }
 
-    pub fn seed(&self) -> u64 {
+    pub(crate) fn seed(&self) -> u64 {
         self.seed
     }
 
     /// Restarts the stream from the seed, as `POST /__sandbox/reset` does.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         *self.rng.lock() = ChaCha12Rng::seed_from_u64(self.seed);
     }
 
@@ -50,44 +78,44 @@ impl Ids {
     }
 
     /// A uniform draw in `[0, 1)`.
-    pub fn unit(&self) -> f64 {
+    pub(crate) fn unit(&self) -> f64 {
         self.rng.lock().random::<f64>()
     }
 
     /// A uniform integer in `[low, high]`.
-    pub fn between(&self, low: u64, high: u64) -> u64 {
+    pub(crate) fn between(&self, low: u64, high: u64) -> u64 {
         if high <= low {
             return low;
         }
         self.rng.lock().random_range(low..=high)
     }
 
-    pub fn alnum(&self, len: usize) -> String {
+    pub(crate) fn alnum(&self, len: usize) -> String {
         self.pick(ALNUM, len)
     }
 
-    pub fn digits(&self, len: usize) -> String {
+    pub(crate) fn digits(&self, len: usize) -> String {
         self.pick(b"0123456789", len)
     }
 
-    pub fn hex_lower(&self, len: usize) -> String {
+    pub(crate) fn hex_lower(&self, len: usize) -> String {
         self.pick(b"0123456789abcdef", len)
     }
 
     /// Razorpay-style entity id: the prefix, an underscore and 14 alphanumerics.
-    pub fn prefixed(&self, prefix: &str) -> String {
+    pub(crate) fn prefixed(&self, prefix: &str) -> String {
         format!("{prefix}_{}", self.alnum(14))
     }
 
     /// A Graph `fbtrace_id`: 27 characters of `[A-Za-z0-9_-]`.
-    pub fn fbtrace_id(&self) -> String {
+    pub(crate) fn fbtrace_id(&self) -> String {
         self.pick(TRACE, 27)
     }
 
     /// A WhatsApp message id shaped like the real ones: `wamid.` and the standard base64 of a small
     /// Thrift-compact struct holding the user's digits, a from-me flag and an uppercase hex id
     /// (18 characters for business-sent messages, 20 starting `3A` for user-sent ones).
-    pub fn wamid(&self, wa_id: &str, from_me: bool) -> String {
+    pub(crate) fn wamid(&self, wa_id: &str, from_me: bool) -> String {
         let digits: String = wa_id
             .chars()
             .filter(char::is_ascii_digit)
@@ -112,36 +140,34 @@ impl Ids {
     }
 
     /// A random (version 4) UUID in its hyphenated lowercase form.
-    pub fn uuid_v4(&self) -> String {
+    pub(crate) fn uuid_v4(&self) -> String {
         let mut bytes = [0u8; 16];
         self.rng.lock().fill_bytes(&mut bytes);
-        bytes[6] = (bytes[6] & 0x0f) | 0x40;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        format_uuid(&bytes)
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
     }
 
     /// A time-ordered (version 7) UUID for sandbox time `ms`, as Qonto's ids are.
-    pub fn uuid_v7(&self, ms: i64) -> String {
-        let mut bytes = [0u8; 16];
+    pub(crate) fn uuid_v7(&self, ms: i64) -> String {
+        let mut bytes = [0u8; 10];
         self.rng.lock().fill_bytes(&mut bytes);
-        let ts = (ms.max(0) as u64).to_be_bytes();
-        bytes[..6].copy_from_slice(&ts[2..8]);
-        bytes[6] = (bytes[6] & 0x0f) | 0x70;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        format_uuid(&bytes)
+        uuid::Builder::from_unix_timestamp_millis(ms.max(0).unsigned_abs(), &bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
     }
 }
 
-fn format_uuid(b: &[u8; 16]) -> String {
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+/// A UUID (version 7 in shape) derived from a digest rather than drawn: the same input always
+/// gives the same id, and the seeded stream is left alone.
+pub(crate) fn uuid_from_digest(digest: &[u8; 32]) -> String {
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x70;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(bytes).hyphenated().to_string()
 }
 
 #[cfg(test)]

@@ -9,26 +9,48 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::{Millis, rfc3339};
-use crate::webhook::Provider;
+use crate::ids::ProviderId;
+use crate::schema::Violation;
+
+/// What a rejected request was rejected for. A provider's error attaches it to its response, so
+/// the journal records the violations as data instead of parsing the vendor's envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rejection {
+    /// The vendor's error code (`131009`, `"BAD_REQUEST_ERROR"`, `"invalid"`).
+    pub code: Value,
+    /// Every violated field, by JSON pointer (`""` when the error is about no field).
+    pub violations: Vec<Violation>,
+}
+
+impl Rejection {
+    /// Attaches the rejection to a response, for the provider layer to record.
+    pub(crate) fn attach(self, response: &mut axum::response::Response) {
+        response.extensions_mut().insert(self);
+    }
+}
 
 /// Bodies and answers are kept up to this many bytes each.
-pub const EXCERPT_BYTES: usize = 16 * 1024;
+pub(crate) const EXCERPT_BYTES: usize = 16 * 1024;
 
-/// Headers and query parameters whose values are never stored.
-const SECRET_HEADERS: &[&str] = &[
-    "authorization",
-    "x-qonto-staging-token",
-    "cookie",
-    "proxy-authorization",
-];
-const SECRET_PARAMS: &[&str] = &["access_token", "appsecret_proof", "client_secret"];
+/// Whether a header or query parameter carries a credential, whose value is never stored: the
+/// authorization and cookie headers, and any name that speaks of a token, secret, key, password
+/// or proof (`access_token`, `appsecret_proof`, a vendor's `x-…-staging-token`).
+fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "proxy-authorization" | "cookie"
+    ) || ["token", "secret", "password", "proof", "api-key", "api_key"]
+        .iter()
+        .any(|word| name.contains(word))
+}
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub id: u64,
     /// Sandbox time, milliseconds.
     pub at: Millis,
-    pub provider: Provider,
+    pub provider: ProviderId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     pub method: String,
@@ -45,12 +67,14 @@ pub struct Entry {
     pub latency_us: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    #[serde(skip)]
+    pub rejection: Option<Rejection>,
 }
 
 impl Entry {
     /// The entry as the admin API shows it, with bodies parsed back into JSON where they are JSON
     /// and the outcome spelled out.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let parse = |bytes: &[u8]| {
             serde_json::from_slice::<Value>(bytes)
                 .unwrap_or_else(|_| Value::String(crate::http::excerpt(bytes, EXCERPT_BYTES)))
@@ -61,9 +85,17 @@ impl Entry {
         } else {
             "rejected"
         };
-        let error = (self.status >= 400)
-            .then(|| error_summary(&response))
-            .flatten();
+        let error = self.rejection.as_ref().map(|r| {
+            json!({
+                "code": r.code,
+                "details": r.violations.iter().map(|v| if v.pointer.is_empty() {
+                    v.message.clone()
+                } else {
+                    v.to_string()
+                }).collect::<Vec<_>>().join("; "),
+                "violations": r.violations.iter().map(|v| json!({"pointer": v.pointer, "message": v.message})).collect::<Vec<_>>(),
+            })
+        });
         let mut v = json!({
             "id": self.id,
             "at": self.at,
@@ -91,82 +123,13 @@ impl Entry {
     }
 }
 
-/// What went wrong, pulled from any of the three vendor envelopes.
-fn error_summary(response: &Value) -> Option<Value> {
-    if let Some(e) = response.get("error") {
-        // Graph: code + details; the gateway: code + description (+ field).
-        let details = e
-            .pointer("/error_data/details")
-            .or_else(|| e.get("description"))
-            .or_else(|| e.get("message"))
-            .cloned()
-            .unwrap_or(Value::Null);
-        let mut violations = split_violations(details.as_str().unwrap_or(""));
-        if let [one] = violations.as_mut_slice()
-            && one["pointer"] == ""
-            && let Some(field) = e.get("field").and_then(Value::as_str)
-            && !field.is_empty()
-        {
-            one["pointer"] = json!(format!("/{}", field.replace('.', "/")));
-        }
-        return Some(json!({
-            "code": e.get("code").cloned().unwrap_or(Value::Null),
-            "details": details,
-            "violations": violations,
-        }));
-    }
-    let errors = response.get("errors")?.as_array()?;
-    let violations: Vec<Value> = errors
-        .iter()
-        .map(|e| {
-            let at = e
-                .pointer("/source/pointer")
-                .or_else(|| e.pointer("/source/parameter"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            json!({"pointer": at, "message": e.get("detail").and_then(Value::as_str).unwrap_or("")})
-        })
-        .collect();
-    Some(json!({
-        "code": errors.first().and_then(|e| e.get("code")).cloned().unwrap_or(Value::Null),
-        "details": violations.iter().map(|v| format!("{}: {}", v["pointer"].as_str().unwrap_or(""), v["message"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("; "),
-        "violations": violations,
-    }))
-}
-
-/// Splits a "pointer: message; pointer: message" error text (as the Graph and gateway emulations
-/// write it) into `{pointer, message}` pairs. A `; ` that is not followed by a pointer belongs to
-/// the message it is in.
-fn split_violations(text: &str) -> Vec<Value> {
-    let mut parts: Vec<String> = Vec::new();
-    for piece in text.split("; ") {
-        match parts.last_mut() {
-            Some(last) if !piece.starts_with('/') => {
-                last.push_str("; ");
-                last.push_str(piece);
-            }
-            _ => parts.push(piece.to_string()),
-        }
-    }
-    parts
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once(": ") {
-            Some((at, message)) if at.starts_with('/') && !at.contains(' ') => {
-                json!({"pointer": at, "message": message})
-            }
-            _ => json!({"pointer": "", "message": p}),
-        })
-        .collect()
-}
-
 /// Replaces secret header values.
-pub fn redact_headers(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+pub(crate) fn redact_headers(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| {
             let name = k.as_str().to_string();
-            let value = if SECRET_HEADERS.contains(&name.as_str()) {
+            let value = if is_secret(name.as_str()) {
                 "[redacted]".to_string()
             } else {
                 String::from_utf8_lossy(v.as_bytes()).into_owned()
@@ -177,12 +140,12 @@ pub fn redact_headers(headers: &axum::http::HeaderMap) -> Vec<(String, String)> 
 }
 
 /// Replaces secret query parameter values, keeping the rest as sent.
-pub fn redact_query(query: &str) -> String {
+pub(crate) fn redact_query(query: &str) -> String {
     query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if SECRET_PARAMS.contains(&k) => format!("{k}=[redacted]"),
+            Some((k, _)) if is_secret(k) => format!("{k}=[redacted]"),
             _ => pair.to_string(),
         })
         .collect::<Vec<_>>()
@@ -191,7 +154,7 @@ pub fn redact_query(query: &str) -> String {
 
 /// Filters for reading and clearing the journal.
 #[derive(Debug, Default, Deserialize)]
-pub struct Filter {
+pub(crate) struct Filter {
     pub provider: Option<String>,
     /// A glob on the path (`*` matches anything), or a plain substring.
     pub path: Option<String>,
@@ -206,11 +169,15 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn check(&self) -> Result<(), String> {
+    /// Whether the filter makes sense; `providers` are the names a provider filter may take.
+    pub(crate) fn check(&self, providers: &[&str]) -> Result<(), String> {
         if let Some(p) = &self.provider
-            && Provider::parse(p).is_none()
+            && !providers.contains(&p.as_str())
         {
-            return Err(format!("provider {p:?} is not whatsapp, razorpay or qonto"));
+            return Err(format!(
+                "provider {p:?} is not one of {}",
+                providers.join(", ")
+            ));
         }
         if let Some(s) = &self.status {
             let ok = s.parse::<u16>().is_ok()
@@ -256,7 +223,7 @@ impl Filter {
 }
 
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     limit: usize,
     inner: Mutex<Inner>,
 }
@@ -268,14 +235,14 @@ struct Inner {
 }
 
 impl Journal {
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         Self {
             limit: limit.max(1),
             inner: Mutex::new(Inner::default()),
         }
     }
 
-    pub fn record(&self, mut entry: Entry) {
+    pub(crate) fn record(&self, mut entry: Entry) {
         let mut inner = self.inner.lock();
         inner.next_id += 1;
         entry.id = inner.next_id;
@@ -286,7 +253,7 @@ impl Journal {
     }
 
     /// Matching entries, oldest first; `limit` keeps the newest N.
-    pub fn list(&self, f: &Filter) -> Vec<Value> {
+    pub(crate) fn list(&self, f: &Filter) -> Vec<Value> {
         let inner = self.inner.lock();
         let matching: Vec<&Entry> = inner.entries.iter().filter(|e| f.matches(e)).collect();
         let skip = f
@@ -297,18 +264,20 @@ impl Journal {
     }
 
     /// Removes matching entries; returns how many.
-    pub fn clear(&self, f: &Filter) -> usize {
+    pub(crate) fn clear(&self, f: &Filter) -> usize {
         let mut inner = self.inner.lock();
         let before = inner.entries.len();
         inner.entries.retain(|e| !f.matches(e));
         before - inner.entries.len()
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner.lock().entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
@@ -317,34 +286,7 @@ impl Journal {
 mod tests {
     use super::*;
 
-    #[test]
-    fn error_texts_split_into_pointers_and_messages() {
-        let graph = json!({"error": {"code": 131009, "error_data": {"details":
-            "/to: must not be empty; /interactive/body/text: \"a; b\" is too long; and more; /x: bad"}}});
-        let v = error_summary(&graph).unwrap();
-        assert_eq!(
-            v["violations"],
-            json!([
-                {"pointer": "/to", "message": "must not be empty"},
-                {"pointer": "/interactive/body/text", "message": "\"a; b\" is too long; and more"},
-                {"pointer": "/x", "message": "bad"},
-            ])
-        );
-        let gateway = json!({"error": {"code": "BAD_REQUEST_ERROR",
-            "description": "The amount must be atleast INR 1.00", "field": "amount"}});
-        assert_eq!(
-            error_summary(&gateway).unwrap()["violations"],
-            json!([{"pointer": "/amount", "message": "The amount must be atleast INR 1.00"}])
-        );
-        let qonto = json!({"errors": [{"code": "invalid", "detail": "is required",
-            "source": {"pointer": "/payment_link/amount"}}]});
-        assert_eq!(
-            error_summary(&qonto).unwrap()["violations"],
-            json!([{"pointer": "/payment_link/amount", "message": "is required"}])
-        );
-    }
-
-    fn entry(provider: Provider, path: &str, status: u16, at: Millis) -> Entry {
+    fn entry(provider: ProviderId, path: &str, status: u16, at: Millis) -> Entry {
         Entry {
             id: 0,
             at,
@@ -362,6 +304,10 @@ mod tests {
             ),
             latency_us: 1500,
             fault: None,
+            rejection: (status >= 400).then(|| Rejection {
+                code: json!(131009),
+                violations: vec![Violation::invalid("/to", "bad")],
+            }),
         }
     }
 
@@ -370,9 +316,9 @@ mod tests {
         let j = Journal::new(3);
         for i in 0..5 {
             j.record(entry(
-                Provider::Whatsapp,
+                ProviderId::new("whatsapp"),
                 &format!("/whatsapp/{i}/messages"),
-                200 + i as u16 * 100,
+                200 + u16::try_from(i).unwrap() * 100,
                 i,
             ));
         }
@@ -402,14 +348,18 @@ mod tests {
     #[test]
     fn secrets_never_reach_the_journal() {
         assert_eq!(
-            redact_query("a=1&access_token=EAAx&appsecret_proof=zz"),
-            "a=1&access_token=[redacted]&appsecret_proof=[redacted]"
+            redact_query("a=1&access_token=EAAx&appsecret_proof=zz&key_id=rzp_test_a"),
+            "a=1&access_token=[redacted]&appsecret_proof=[redacted]&key_id=rzp_test_a"
         );
         let mut h = axum::http::HeaderMap::new();
         h.insert("authorization", "Bearer secret".parse().unwrap());
+        h.insert("x-qonto-staging-token", "stg".parse().unwrap());
+        h.insert("x-qonto-idempotency-key", "k-1".parse().unwrap());
         h.insert("x-other", "ok".parse().unwrap());
         let r = redact_headers(&h);
         assert!(r.contains(&("authorization".into(), "[redacted]".into())));
+        assert!(r.contains(&("x-qonto-staging-token".into(), "[redacted]".into())));
+        assert!(r.contains(&("x-qonto-idempotency-key".into(), "k-1".into())));
         assert!(r.contains(&("x-other".into(), "ok".into())));
     }
 
@@ -420,7 +370,7 @@ mod tests {
                 provider: Some("fax".into()),
                 ..Default::default()
             }
-            .check()
+            .check(&["whatsapp"])
             .is_err()
         );
         assert!(
@@ -428,7 +378,7 @@ mod tests {
                 status: Some("4x".into()),
                 ..Default::default()
             }
-            .check()
+            .check(&["whatsapp"])
             .is_err()
         );
         assert!(
@@ -436,7 +386,7 @@ mod tests {
                 status: Some("5xx".into()),
                 ..Default::default()
             }
-            .check()
+            .check(&["whatsapp"])
             .is_ok()
         );
     }

@@ -1,112 +1,162 @@
-//! The middleware around every provider's routes. For each request it resolves the tenant
-//! (creating one for unknown credentials when asked to), applies the fault rules (latency, a
-//! vendor error instead of the real answer), and records the request and its answer in the
-//! journal.
+//! The middleware around the routes.
+//!
+//! - [`guard`]: every request, before routing: the guard's host, loop and cross-site checks, and
+//!   the security headers of every answer. A refused provider request is answered in that
+//!   provider's envelope, anything else in the admin envelope.
+//! - [`provider`]: every request to an emulated API: reads the body once (at most the server's
+//!   limit, through `http_body_util::Limited`, the primitive tower-http's body limit uses, so the
+//!   provider can refuse an oversized body in its own words), lets the provider resolve the
+//!   credentials once, applies the fault rules, and journals the request, its answer and the
+//!   violations the provider's error attached.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
+    http::Method,
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use http_body_util::BodyExt;
 
-use crate::app::AppState;
-use crate::faults::FaultError;
-use crate::journal::{EXCERPT_BYTES, Entry, redact_headers, redact_query};
-use crate::webhook::Provider;
+use crate::context::Context;
+use crate::journal::{EXCERPT_BYTES, Entry, Rejection, redact_headers, redact_query};
+use crate::provider::{Problem, Provider};
+use crate::reply::AdminError;
 
 /// Answers bigger than this are passed through but journaled only in part.
 const RESPONSE_BUFFER: usize = 8 * 1024 * 1024;
 
-/// The provider a path is mounted under.
-fn provider_of(path: &str) -> Option<Provider> {
-    match path.trim_start_matches('/').split('/').next() {
-        Some("whatsapp") => Some(Provider::Whatsapp),
-        Some("razorpay") => Some(Provider::Razorpay),
-        Some("qonto") => Some(Provider::Qonto),
-        _ => None,
-    }
+/// The state of [`guard`]: the context and every provider, to answer in the right envelope.
+#[derive(Clone)]
+pub(crate) struct Guarded {
+    pub ctx: Arc<Context>,
+    pub providers: Arc<[Arc<dyn Provider>]>,
 }
 
-/// Checks every request before routing (its host, whether it is one of the sandbox's own
-/// webhooks come back, cross-site writes to the admin API) and adds the security headers to
-/// every answer. A refused provider request is answered in that provider's envelope.
-pub async fn guard_layer(State(app): State<AppState>, request: Request, next: Next) -> Response {
+/// The state of [`provider`]: the context and the provider whose routes it wraps.
+#[derive(Clone)]
+pub(crate) struct Mounted {
+    pub ctx: Arc<Context>,
+    pub provider: Arc<dyn Provider>,
+}
+
+pub(crate) async fn guard(State(g): State<Guarded>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let mut refusal = app.guard.check_request(request.headers()).err();
+    let mut refusal = g.ctx.guard.check_request(request.headers()).err();
     if refusal.is_none() && path.starts_with("/__sandbox/") {
-        let toml_ok = request.method() == axum::http::Method::PUT
+        let toml_ok = request.method() == Method::PUT
             && matches!(path, "/__sandbox/scenario" | "/__sandbox/faults");
-        refusal = app
+        refusal = g
+            .ctx
             .guard
             .check_admin(request.method(), request.headers(), toml_ok)
             .err();
     }
     let mut response = match refusal {
         None => next.run(request).await,
-        Some(r) => match provider_of(path) {
-            Some(p) => refusal_response(&app, p, r.status(), &r.message()),
-            None => crate::admin::AdminError {
-                status: r.status(),
-                code: r.code(),
-                message: r.message(),
-                details: Vec::new(),
+        Some(r) => {
+            let mount = path.trim_start_matches('/').split('/').next().unwrap_or("");
+            match g.providers.iter().find(|p| p.id().as_str() == mount) {
+                Some(p) => p.answer(Problem::Refused {
+                    status: r.status(),
+                    message: r.message(),
+                }),
+                None => AdminError::new(r.status(), r.code(), r.message()).into_response(),
             }
-            .into_response(),
-        },
+        }
     };
     crate::guard::secure_headers(response.headers_mut());
     response
 }
 
-pub async fn provider_layer(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
-    let Some(provider) = provider_of(&path) else {
-        return next.run(request).await;
-    };
+/// The request body, its size as the journal reports it, and the provider's answer when there is
+/// no request to serve.
+async fn read_body(
+    body: Body,
+    limit: usize,
+    provider: &dyn Provider,
+) -> (Bytes, usize, Option<Response>) {
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            let total = bytes.len();
+            (bytes, total, None)
+        }
+        // Too large, or the connection failed mid-body: either way there is no request to serve.
+        Err(_) => (
+            Bytes::new(),
+            limit + 1,
+            Some(provider.answer(Problem::TooLarge { limit })),
+        ),
+    }
+}
+
+pub(crate) async fn provider(State(m): State<Mounted>, request: Request, next: Next) -> Response {
+    let Mounted { ctx, provider } = m;
     let started = Instant::now();
-    let at = app.clock.now_ms();
-    let (parts, body) = request.into_parts();
+    let at = ctx.clock.now_ms();
+    let (mut parts, body) = request.into_parts();
+    // Inside `nest`, the URI has lost its `/<provider>` prefix; the journal and fault rules see
+    // the path as sent.
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| parts.uri.path().to_string(), |u| u.path().to_string());
     let method = parts.method.to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
-    let limit = app.config.server.body_limit;
-    // Read the body once; an oversized one is replaced by one just over the limit, so the
-    // provider still refuses it in its own words.
-    let (bytes, total) = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => {
-            let n = b.len();
-            (b, n)
-        }
-        Err(_) => (Bytes::from(vec![b' '; limit + 1]), limit + 1),
-    };
-    let mut parts = parts;
-    let tenant = authenticate(&app, provider, &path, &query, &mut parts, &bytes);
-    let decision = app
-        .faults
-        .for_request(provider, &method, &path, tenant.as_deref(), &app.ids);
-    if let Some(latency) = decision.latency {
-        tokio::time::sleep(latency).await;
-    }
     let headers = redact_headers(&parts.headers);
-    let response = match decision.error {
-        // A path whose parameters are not text is no route of the vendor's.
-        _ if !crate::http::path_is_utf8(&path) => not_found(&app, provider).await,
-        Some(kind) => fault_response(&app, provider, kind),
-        None => {
-            next.run(Request::from_parts(parts, Body::from(bytes.clone())))
-                .await
+    let (bytes, total, response) = read_body(body, ctx.limits.body_limit, &*provider).await;
+    let tenant = provider.authenticate(&mut parts, &bytes);
+    let decision = ctx.faults.for_request(
+        provider.id().as_str(),
+        &method,
+        &path,
+        tenant.as_deref(),
+        &ctx.ids,
+    );
+    let answer = async {
+        if let Some(latency) = decision.latency {
+            tokio::time::sleep(latency).await;
+        }
+        match (response, decision.error) {
+            (Some(refused), _) => refused,
+            // A path whose parameters are not text is no route of the vendor's.
+            _ if !crate::http::path_is_utf8(&path) => provider.answer(Problem::NotFound),
+            (None, Some(kind)) => provider.answer(Problem::Fault(kind)),
+            (None, None) => {
+                next.run(Request::from_parts(parts, Body::from(bytes.clone())))
+                    .await
+            }
         }
     };
-    let (response_parts, response_body) = response.into_parts();
+    // The deadline is kept here rather than by tower-http's `TimeoutLayer`, whose answer is an
+    // empty 408: a stalled vendor answers with its own "unavailable" envelope, and the journal
+    // below must see that answer.
+    let timeout = ctx.limits.request_timeout;
+    let (response, timed_out) = match tokio::time::timeout(timeout, answer).await {
+        Ok(response) => (response, false),
+        Err(_) => (
+            provider.answer(Problem::Fault(crate::faults::FaultError::Unavailable)),
+            true,
+        ),
+    };
+    let mut fault = decision.label();
+    if timed_out {
+        let note = format!("timed out after {}ms", timeout.as_millis());
+        fault = Some(fault.map_or_else(|| note.clone(), |f| format!("{f}, {note}")));
+    }
+    let (mut response_parts, response_body) = response.into_parts();
+    let rejection = response_parts.extensions.remove::<Rejection>();
     let response_bytes = axum::body::to_bytes(response_body, RESPONSE_BUFFER)
         .await
         .unwrap_or_default();
-    app.journal.record(Entry {
+    ctx.journal.record(Entry {
         id: 0,
         at,
-        provider,
+        provider: provider.id(),
         tenant,
         method,
         path,
@@ -116,109 +166,16 @@ pub async fn provider_layer(State(app): State<AppState>, request: Request, next:
         body_bytes: total,
         status: response_parts.status.as_u16(),
         response: excerpt(&response_bytes),
-        latency_us: started.elapsed().as_micros() as u64,
-        fault: decision.label(),
+        latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        fault,
+        rejection,
     });
-    app.events.changed();
+    ctx.events.changed();
     Response::from_parts(response_parts, Body::from(response_bytes))
-}
-
-/// Resolves the request's credentials once, before any handler runs: the outcome goes into the
-/// request's extensions for the handler, and its tenant into the journal. With
-/// `--accept-any-credentials`, unknown credentials first become a fresh tenant.
-fn authenticate(
-    app: &AppState,
-    provider: Provider,
-    path: &str,
-    query: &str,
-    parts: &mut axum::http::request::Parts,
-    body: &Bytes,
-) -> Option<String> {
-    use crate::providers::{qonto, razorpay, whatsapp};
-    let any = app.config.server.accept_any_credentials;
-    match provider {
-        Provider::Whatsapp => {
-            let query = crate::http::query_pairs(query);
-            let form = if crate::http::media_type(&parts.headers).as_deref()
-                == Some("application/x-www-form-urlencoded")
-            {
-                crate::http::query_pairs(std::str::from_utf8(body).unwrap_or(""))
-            } else {
-                Vec::new()
-            };
-            let auth = match whatsapp::auth::Credentials::read(&parts.headers, &query, &form) {
-                Ok(credentials) => {
-                    if any {
-                        whatsapp::auth::ensure_tenant(
-                            app,
-                            whatsapp::auth::graph_node(path),
-                            &credentials,
-                        );
-                    }
-                    whatsapp::auth::resolve(app, &credentials)
-                }
-                Err(e) => whatsapp::auth::GraphAuth { principal: Err(e) },
-            };
-            let tenant = auth.tenant();
-            parts.extensions.insert(auth);
-            tenant
-        }
-        Provider::Razorpay => {
-            if any {
-                razorpay::auth::ensure_tenant(app, &parts.headers);
-            }
-            let auth = razorpay::auth::resolve(app, &parts.headers);
-            let tenant = auth.tenant();
-            parts.extensions.insert(auth);
-            tenant
-        }
-        Provider::Qonto => {
-            if any {
-                qonto::auth::ensure_tenant(app, &parts.headers);
-            }
-            let auth = qonto::auth::resolve(app, &parts.headers);
-            let tenant = auth.tenant();
-            parts.extensions.insert(auth);
-            tenant
-        }
-    }
 }
 
 /// The journal's copy of (the start of) a body. Always a copy: a request body is often a slice
 /// of the connection's whole read buffer, which a shared handle would keep alive.
 fn excerpt(bytes: &Bytes) -> Bytes {
     Bytes::copy_from_slice(&bytes[..bytes.len().min(EXCERPT_BYTES)])
-}
-
-/// A provider's answer to a path it has no route for.
-async fn not_found(app: &AppState, provider: Provider) -> Response {
-    use crate::providers::{qonto, razorpay, whatsapp};
-    match provider {
-        Provider::Whatsapp => whatsapp::handlers::unknown_path_response(app, "/"),
-        Provider::Razorpay => razorpay::handlers::unknown().await,
-        Provider::Qonto => qonto::handlers::unknown(State(app.clone())).await,
-    }
-}
-
-/// A provider's answer to a request the guard refused.
-fn refusal_response(
-    app: &AppState,
-    provider: Provider,
-    status: axum::http::StatusCode,
-    message: &str,
-) -> Response {
-    use crate::providers::{qonto, razorpay, whatsapp};
-    match provider {
-        Provider::Whatsapp => whatsapp::handlers::refusal_response(app, status, message),
-        Provider::Razorpay => razorpay::handlers::refusal_response(status, message),
-        Provider::Qonto => qonto::handlers::refusal_response(app, status, message),
-    }
-}
-
-fn fault_response(app: &AppState, provider: Provider, kind: FaultError) -> Response {
-    match provider {
-        Provider::Whatsapp => crate::providers::whatsapp::handlers::fault_response(app, kind),
-        Provider::Razorpay => crate::providers::razorpay::handlers::fault_response(kind),
-        Provider::Qonto => crate::providers::qonto::handlers::fault_response(app, kind),
-    }
 }

@@ -6,57 +6,85 @@
 //! ```text
 //! src/main.rs         thin: parse the CLI, build the Config, init tracing, bind, app::run
 //! src/cli.rs          clap definitions; every serve flag is also a PAYLINK_SANDBOX_* variable
-//! src/config.rs       Config: embedded defaults + TOML file + flags, validated
-//! src/app.rs          Sandbox state, router(state), run(listener, config, shutdown), banner
-//! src/http.rs         bounded body reading, content types, JSON and form parsing
-//! src/schema.rs       every schema in schemas/ compiled once; validate(id, value) -> violations
-//! src/clock.rs        the sandbox clock (running or frozen, advanceable)
-//! src/ids.rs          seeded ids: wamids, fbtrace ids, entity ids, UUIDs
-//! src/bounded.rs      insertion-ordered maps that forget their oldest entries past a limit
-//! src/timeline.rs     jobs due at sandbox times (statuses, retries, expiries), run in order
-//! src/scenario.rs     scripted outcomes: default status sequences and matching rules
-//! src/webhook/        delivery engine: queue, sign, POST, record, retry; the delivery log
-//! src/journal.rs      the bounded request journal
-//! src/events.rs       change notifications and the /__sandbox/events stream for dashboards
-//! src/faults.rs       injected latency, vendor errors, duplicated/reordered/dropped webhooks
-//! src/layer.rs        the middleware around every provider: credentials and tenants (through
-//!                     each provider's auth.rs), faults, journal
+//! src/config.rs       Config: the shared sections, composing each provider's own section
+//! src/app.rs          builds the context and the providers, the router, run(), the banner
+//! src/context.rs      Context: what providers share (clock, ids, schemas, timeline, webhook
+//!                     engine, scenario, faults, journal, events, guard, base URL); no provider
+//! src/provider.rs     the Provider trait and its Route, Problem and pay types
+//! src/layer.rs        the middleware: the guard around everything, and around each provider
+//!                     its body limit, credentials, faults, deadline and journal
+//! kernel (no provider names, no shared state):
+//!   src/clock.rs      the sandbox clock (running or frozen, advanceable), durations, RFC 3339
+//!   src/ids.rs        provider ids; seeded ids: wamids, trace ids, entity ids, UUIDs
+//!   src/bounded.rs    insertion-ordered maps that forget their oldest entries past a limit
+//!   src/http.rs       bounded body reading, content types, JSON, form and query decoding
+//!   src/schema.rs     every schema in schemas/ compiled once; validate(id, value) -> violations
+//!   src/timeline.rs   jobs due at sandbox times, each owned by a provider and tenant
+//! cross-cutting (no provider names):
+//!   src/journal.rs    the bounded request journal, with the violations providers attach
+//!   src/faults.rs     injected latency, vendor errors, duplicated/reordered/dropped webhooks
+//!   src/scenario.rs   scripted outcomes: status sequences and matching rules
+//!   src/events.rs     change notifications for open dashboards
+//!   src/guard.rs      host, cross-site, form-token and webhook-loop checks
+//!   src/webhook/      delivery engine: queue, sign (each provider's Sign), POST, record, retry
+//! src/reply.rs        the sandbox's own JSON error envelope and extractors, for admin routes
+//! src/admin/          the control API under /__sandbox/, built from providers::all()
+//! src/ui/             the dashboard (ui/assets/, served at /) and the page shell
+//! src/providers/      one folder per emulated API, plugged in by one line in mod.rs:
+//!   whatsapp/ razorpay/ qonto/   mod.rs (impl Provider, fidelity notes), config.rs, auth.rs,
+//!                     error.rs, handlers.rs, model.rs, rules.rs, store.rs, webhooks.rs,
+//!                     admin.rs, pages.rs (hosted pages), and what their size calls for
+//!                     (WhatsApp: graph.rs, order.rs, pay.rs, scenario.rs, subscriptions.rs;
+//!                     Qonto: call.rs, idempotency.rs, subscriptions.rs)
 //! src/validate.rs     the `validate` subcommand: offline checks of payload files
 //! src/client.rs       the pay/clock/webhooks/reset subcommands, driving a running sandbox
-//! src/providers/whatsapp/
-//!                     mod.rs (router, fidelity notes), handlers.rs, model.rs, store.rs,
-//!                     error.rs (Graph envelope), rules.rs (checks a schema cannot express)
-//! src/providers/razorpay/
-//!                     the payment-links gateway: same files, plus admin.rs and webhooks.rs
-//! src/providers/qonto/
-//!                     Qonto payment links: same files, plus the connection flow
-//! src/ui/             the dashboard (ui/assets/, served at /) and the hosted checkout and
-//!                     onboarding pages, all embedded in the binary
-//! src/admin/          the control API under /__sandbox/
 //! schemas/<provider>/ JSON Schemas, embedded at build time
 //! fixtures/<provider>/ valid and invalid example requests
-//! tests/              integration tests that start the real server on port 0; tests/sdk/
-//!                     (real SDKs) and tests/browser/ (headless Chromium) are driven from them
+//! benches/bench/      the benchmark (`cargo bench`): every figure a ratio against a baseline
+//!                     measured in the same run
+//! tests/api/          one integration binary: a TestApp with helpers named after endpoints,
+//!                     a real webhook receiver; tests/sdk/ (real SDKs) and tests/browser/
+//!                     (headless Chromium) are driven from it
 //! ```
+//!
+//! # Locks
+//! Each provider's store has one lock, and no code holds two store locks at once: credentials
+//! are resolved (one short lock) before a handler runs, and a function that holds a store passes
+//! it down rather than locking again. Below the stores are leaf locks (ids, journal, delivery
+//! log, timeline) that take no other lock while held. Debug and test builds run parking_lot's
+//! deadlock detector.
 
-pub mod admin;
-pub mod app;
-pub mod bounded;
+mod admin;
+mod app;
+mod bounded;
 pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
-pub mod events;
+mod context;
+mod events;
 pub mod faults;
-pub mod guard;
-pub mod http;
-pub mod ids;
-pub mod journal;
-pub mod layer;
+mod guard;
+mod http;
+mod ids;
+mod journal;
+mod layer;
+mod provider;
 pub mod providers;
+mod reply;
 pub mod scenario;
-pub mod schema;
-pub mod timeline;
-pub mod ui;
+mod schema;
+mod timeline;
+mod ui;
 pub mod validate;
-pub mod webhook;
+mod webhook;
+
+pub use app::{banner, run};
+
+#[doc(hidden)]
+pub mod bench;
+
+/// A seed drawn from the operating system, for runs without `--seed`.
+pub fn random_seed() -> u64 {
+    ids::Ids::random_seed()
+}

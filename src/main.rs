@@ -9,11 +9,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 use paylink_sandbox::{
-    app,
     cli::{Cli, Command, ServeArgs},
-    client,
-    ids::Ids,
-    validate,
+    client, validate,
 };
 
 fn main() -> ExitCode {
@@ -37,7 +34,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         }
     };
     init_tracing(&config.server.log_level);
-    let seed = *config.seed.get_or_insert_with(Ids::random_seed);
+    let seed = *config.seed.get_or_insert_with(paylink_sandbox::random_seed);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -49,8 +46,8 @@ fn serve(args: &ServeArgs) -> ExitCode {
         let listener =
             tokio::net::TcpListener::bind((config.server.bind, config.server.port)).await?;
         let addr = listener.local_addr()?;
-        print!("{}", app::banner(&config, addr, seed));
-        app::run(listener, config, shutdown_signal()).await
+        print!("{}", paylink_sandbox::banner(&config, addr, seed));
+        paylink_sandbox::run(listener, config, shutdown_signal()).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,11 @@
 //! then = { statuses = ["sent", "failed"], delays = ["100ms", "1s"], error = { code = 131026 } }
 //! ```
 
+//!
+//! This module knows no provider: each provider lists what its rules may say in a [`RuleChecks`]
+//! (which statuses, methods and outcomes it scripts, and its default sequence), and the sandbox
+//! checks every rule against the checks of the provider it names.
+
 use std::collections::BTreeMap;
 
 use parking_lot::RwLock;
@@ -25,38 +30,34 @@ use serde_json::Value;
 use wildmatch::WildMatch;
 
 use crate::clock::Span;
-use crate::webhook::Provider;
 
-/// Message statuses a WhatsApp scenario may script.
-pub const WHATSAPP_STATUSES: &[&str] = &["sent", "delivered", "read", "failed"];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// A scenario: default status sequences by provider name (`[whatsapp]`), and rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ScenarioConfig {
-    pub whatsapp: StatusSequence,
+    /// Default status sequences, by provider name.
+    #[serde(flatten)]
+    pub sequences: BTreeMap<String, Sequence>,
+    #[serde(default)]
     pub rules: Vec<Rule>,
 }
 
-impl Default for ScenarioConfig {
-    fn default() -> Self {
-        Self {
-            whatsapp: StatusSequence {
-                statuses: vec!["sent".into(), "delivered".into(), "read".into()],
-                delays: vec![
-                    Span(std::time::Duration::from_millis(200)),
-                    Span(std::time::Duration::from_millis(600)),
-                    Span(std::time::Duration::from_millis(1500)),
-                ],
-            },
-            rules: Vec::new(),
-        }
-    }
+/// What a provider's scenario rules may say, for checking them before anything runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RuleChecks {
+    /// The provider's name, as rules name it.
+    pub provider: &'static str,
+    /// Adds every problem of a rule aimed at this provider, under `at`.
+    pub check_rule: fn(&Rule, &str, &mut Vec<String>),
+    /// Checks a status sequence given for this provider; `None` when it scripts none.
+    pub check_sequence: Option<fn(&Sequence, &str, &mut Vec<String>)>,
+    /// The sequence the provider follows when the scenario names none.
+    pub default_sequence: Option<fn() -> Sequence>,
 }
 
 /// Statuses and, for each, its delay after the request was accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct StatusSequence {
+pub struct Sequence {
     pub statuses: Vec<String>,
     #[serde(default)]
     pub delays: Vec<Span>,
@@ -67,7 +68,8 @@ pub struct StatusSequence {
 pub struct Rule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    pub provider: Provider,
+    /// The provider's name (`whatsapp`, `razorpay`, `qonto`).
+    pub provider: String,
     #[serde(rename = "match", default)]
     pub when: Match,
     pub then: Outcome,
@@ -163,110 +165,42 @@ pub struct Facts<'a> {
     pub body: Option<&'a Value>,
 }
 
-/// The statuses to report for a message, with their delays in milliseconds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub steps: Vec<(String, i64)>,
-    pub error: Option<ErrorSpec>,
-    pub reject: Option<ErrorSpec>,
-    pub rule: Option<String>,
-}
-
 impl ScenarioConfig {
     /// Reads a scenario from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// Every problem, not only the first.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    /// Every problem, not only the first, against the providers' `checks`.
+    pub(crate) fn validate(&self, checks: &[RuleChecks]) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
-        check_sequence(
-            "whatsapp",
-            &self.whatsapp.statuses,
-            &self.whatsapp.delays,
-            None,
-            &mut problems,
-        );
+        let names: Vec<&str> = checks.iter().map(|c| c.provider).collect();
+        for (name, sequence) in &self.sequences {
+            match checks.iter().find(|c| c.provider == name) {
+                Some(RuleChecks {
+                    check_sequence: Some(check),
+                    ..
+                }) => {
+                    check_delays(name, &sequence.statuses, &sequence.delays, &mut problems);
+                    check(sequence, name, &mut problems);
+                }
+                Some(_) => problems.push(format!("{name}: this provider scripts no statuses")),
+                None => problems.push(format!(
+                    "{name} is not a provider ({}) or \"rules\"",
+                    names.join(", ")
+                )),
+            }
+        }
         for (i, rule) in self.rules.iter().enumerate() {
             let at = format!("rules[{i}]");
-            for (key, glob) in [
-                ("to", &rule.when.to),
-                ("reference_id", &rule.when.reference_id),
-                ("kind", &rule.when.kind),
-            ] {
-                if glob.as_deref() == Some("") {
-                    problems.push(format!("{at}.match.{key} must not be empty"));
-                }
-            }
-            if let (Some(lo), Some(hi)) = (rule.when.amount_min, rule.when.amount_max)
-                && lo > hi
-            {
-                problems.push(format!("{at}.match.amount_min is above amount_max"));
-            }
-            for pointer in rule.when.fields.keys() {
-                if !pointer.starts_with('/') {
-                    problems.push(format!(
-                        "{at}.match.fields key {pointer:?} must be a JSON pointer starting with '/'"
-                    ));
-                }
-            }
-            if let Some(statuses) = &rule.then.statuses {
-                let delays = rule.then.delays.clone().unwrap_or_default();
-                check_sequence(
-                    &format!("{at}.then"),
-                    statuses,
-                    &delays,
-                    rule.then.error.as_ref(),
-                    &mut problems,
-                );
-                if rule.provider != Provider::Whatsapp {
-                    problems.push(format!("{at}.then.statuses applies to whatsapp rules only"));
-                }
-            }
-            if let Some(pay) = &rule.then.pay {
-                match rule.provider {
-                    Provider::Whatsapp => problems.push(format!(
-                        "{at}.then.pay applies to razorpay and qonto rules only"
-                    )),
-                    Provider::Razorpay => {
-                        if let Some(m) = &pay.method
-                            && !crate::providers::razorpay::model::METHODS.contains(&m.as_str())
-                        {
-                            problems.push(format!("{at}.then.pay.method {m:?} is not one of upi, card, netbanking, wallet"));
-                        }
-                        if let Some(o) = &pay.outcome
-                            && !["success", "failure"].contains(&o.as_str())
-                        {
-                            problems.push(format!(
-                                "{at}.then.pay.outcome {o:?} is not success or failure"
-                            ));
-                        }
-                    }
-                    Provider::Qonto => {
-                        if let Some(m) = &pay.method
-                            && !crate::providers::qonto::model::METHODS.contains(&m.as_str())
-                        {
-                            problems.push(format!("{at}.then.pay.method {m:?} is not credit_card, apple_pay, paypal or ideal"));
-                        }
-                        if let Some(o) = &pay.outcome
-                            && !crate::providers::qonto::model::PAYMENT_STATUSES
-                                .contains(&o.as_str())
-                        {
-                            problems.push(format!(
-                                "{at}.then.pay.outcome {o:?} is not a payment status"
-                            ));
-                        }
-                    }
-                }
-                if pay.amount.is_some_and(|a| a <= 0) {
-                    problems.push(format!("{at}.then.pay.amount must be positive"));
-                }
-            }
-            if let Some(status) = rule.then.reject.as_ref().and_then(|r| r.http_status)
-                && !(400..600).contains(&status)
-            {
-                problems.push(format!("{at}.then.reject.http_status must be 4xx or 5xx"));
+            check_rule(rule, &at, &mut problems);
+            match checks.iter().find(|c| c.provider == rule.provider) {
+                Some(c) => (c.check_rule)(rule, &at, &mut problems),
+                None => problems.push(format!(
+                    "{at}.provider {:?} is not one of {}",
+                    rule.provider,
+                    names.join(", ")
+                )),
             }
         }
         if problems.is_empty() {
@@ -277,33 +211,56 @@ impl ScenarioConfig {
     }
 }
 
-fn check_sequence(
-    at: &str,
-    statuses: &[String],
-    delays: &[Span],
-    error: Option<&ErrorSpec>,
-    problems: &mut Vec<String>,
-) {
-    for (i, s) in statuses.iter().enumerate() {
-        if !WHATSAPP_STATUSES.contains(&s.as_str()) {
-            problems.push(format!(
-                "{at}.statuses[{i}] {s:?} is not one of {}",
-                WHATSAPP_STATUSES.join(", ")
-            ));
-        }
-        if s == "failed" && i + 1 != statuses.len() {
-            problems.push(format!("{at}.statuses: failed must be the last status"));
+/// What holds for a rule whatever its provider.
+fn check_rule(rule: &Rule, at: &str, problems: &mut Vec<String>) {
+    for (key, glob) in [
+        ("to", &rule.when.to),
+        ("reference_id", &rule.when.reference_id),
+        ("kind", &rule.when.kind),
+    ] {
+        if glob.as_deref() == Some("") {
+            problems.push(format!("{at}.match.{key} must not be empty"));
         }
     }
+    if let (Some(lo), Some(hi)) = (rule.when.amount_min, rule.when.amount_max)
+        && lo > hi
+    {
+        problems.push(format!("{at}.match.amount_min is above amount_max"));
+    }
+    for pointer in rule.when.fields.keys() {
+        if !pointer.starts_with('/') {
+            problems.push(format!(
+                "{at}.match.fields key {pointer:?} must be a JSON pointer starting with '/'"
+            ));
+        }
+    }
+    if let Some(statuses) = &rule.then.statuses {
+        let delays = rule.then.delays.clone().unwrap_or_default();
+        check_delays(&format!("{at}.then"), statuses, &delays, problems);
+    }
+    if rule
+        .then
+        .pay
+        .as_ref()
+        .is_some_and(|p| p.amount.is_some_and(|a| a <= 0))
+    {
+        problems.push(format!("{at}.then.pay.amount must be positive"));
+    }
+    if let Some(status) = rule.then.reject.as_ref().and_then(|r| r.http_status)
+        && !(400..600).contains(&status)
+    {
+        problems.push(format!("{at}.then.reject.http_status must be 4xx or 5xx"));
+    }
+}
+
+/// Delays, when given, are one per status.
+fn check_delays(at: &str, statuses: &[String], delays: &[Span], problems: &mut Vec<String>) {
     if !delays.is_empty() && delays.len() != statuses.len() {
         problems.push(format!(
             "{at}.delays has {} entries for {} statuses",
             delays.len(),
             statuses.len()
         ));
-    }
-    if error.is_some() && !statuses.iter().any(|s| s == "failed") {
-        problems.push(format!("{at}.error is given but no status is failed"));
     }
 }
 
@@ -356,37 +313,61 @@ impl Match {
     }
 }
 
+/// The statuses to report for a message, with their delays in milliseconds, and the rule that
+/// chose them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plan {
+    pub steps: Vec<(String, i64)>,
+    pub error: Option<ErrorSpec>,
+    pub reject: Option<ErrorSpec>,
+    pub rule: Option<String>,
+}
+
 /// The live scenario: replaced as a whole by `PUT /__sandbox/scenario`, restored by reset.
 #[derive(Debug)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     initial: ScenarioConfig,
     current: RwLock<ScenarioConfig>,
 }
 
 impl Scenario {
-    pub fn new(config: ScenarioConfig) -> Self {
+    /// The scenario of `config`, with each provider's default sequence where it names none.
+    pub(crate) fn new(mut config: ScenarioConfig, checks: &[RuleChecks]) -> Self {
+        for c in checks {
+            if let Some(default) = c.default_sequence {
+                config
+                    .sequences
+                    .entry(c.provider.to_string())
+                    .or_insert_with(default);
+            }
+        }
         Self {
             current: RwLock::new(config.clone()),
             initial: config,
         }
     }
 
-    pub fn get(&self) -> ScenarioConfig {
+    pub(crate) fn get(&self) -> ScenarioConfig {
         self.current.read().clone()
     }
 
-    pub fn replace(&self, config: ScenarioConfig) -> Result<(), Vec<String>> {
-        config.validate()?;
+    /// Replaces the scenario; a provider the new one names no sequence for keeps its default.
+    pub(crate) fn replace(&self, mut config: ScenarioConfig) {
+        for (name, sequence) in &self.initial.sequences {
+            config
+                .sequences
+                .entry(name.clone())
+                .or_insert_with(|| sequence.clone());
+        }
         *self.current.write() = config;
-        Ok(())
     }
 
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         *self.current.write() = self.initial.clone();
     }
 
     /// The first rule for `provider` that matches, if any.
-    pub fn matching(&self, provider: Provider, facts: &Facts<'_>) -> Option<Rule> {
+    pub(crate) fn matching(&self, provider: &str, facts: &Facts<'_>) -> Option<Rule> {
         self.current
             .read()
             .rules
@@ -395,10 +376,17 @@ impl Scenario {
             .cloned()
     }
 
-    /// The statuses a WhatsApp message will go through.
-    pub fn whatsapp_plan(&self, facts: &Facts<'_>) -> Plan {
-        let defaults = self.current.read().whatsapp.clone();
-        let rule = self.matching(Provider::Whatsapp, facts);
+    /// The statuses `provider` reports for a request with these facts: the first matching
+    /// rule's, else the provider's sequence.
+    pub(crate) fn plan(&self, provider: &str, facts: &Facts<'_>) -> Plan {
+        let defaults = self
+            .current
+            .read()
+            .sequences
+            .get(provider)
+            .cloned()
+            .unwrap_or_default();
+        let rule = self.matching(provider, facts);
         let then = rule.as_ref().map(|r| r.then.clone()).unwrap_or_default();
         let statuses = then
             .statuses
@@ -435,16 +423,47 @@ impl Scenario {
 mod tests {
     use super::*;
 
+    /// A provider for these tests: it scripts four statuses, `failed` last.
+    fn check_statuses(statuses: &[String], at: &str, problems: &mut Vec<String>) {
+        for (i, s) in statuses.iter().enumerate() {
+            if !["sent", "delivered", "read", "failed"].contains(&s.as_str()) {
+                problems.push(format!("{at}.statuses[{i}] {s:?} is not a status"));
+            }
+            if s == "failed" && i + 1 != statuses.len() {
+                problems.push(format!("{at}.statuses: failed must be the last status"));
+            }
+        }
+    }
+
+    const CHAT: RuleChecks = RuleChecks {
+        provider: "chat",
+        check_rule: |rule, at, problems| {
+            if let Some(statuses) = &rule.then.statuses {
+                check_statuses(statuses, &format!("{at}.then"), problems);
+            }
+        },
+        check_sequence: Some(|sequence, at, problems| {
+            check_statuses(&sequence.statuses, at, problems);
+        }),
+        default_sequence: Some(|| Sequence {
+            statuses: vec!["sent".into(), "delivered".into(), "read".into()],
+            delays: ["200ms", "600ms", "1500ms"]
+                .iter()
+                .map(|d| serde_json::from_value(serde_json::json!(d)).unwrap())
+                .collect(),
+        }),
+    };
+
     fn scenario(text: &str) -> Scenario {
         let cfg = ScenarioConfig::from_toml(text).unwrap();
-        cfg.validate().unwrap();
-        Scenario::new(cfg)
+        cfg.validate(&[CHAT]).unwrap();
+        Scenario::new(cfg, &[CHAT])
     }
 
     #[test]
-    fn the_default_plan_is_sent_delivered_read() {
-        let s = Scenario::new(ScenarioConfig::default());
-        let plan = s.whatsapp_plan(&Facts::default());
+    fn the_default_plan_is_the_providers_sequence() {
+        let s = Scenario::new(ScenarioConfig::default(), &[CHAT]);
+        let plan = s.plan("chat", &Facts::default());
         assert_eq!(
             plan.steps,
             vec![
@@ -454,6 +473,7 @@ mod tests {
             ]
         );
         assert!(plan.error.is_none() && plan.rule.is_none());
+        assert!(s.plan("other", &Facts::default()).steps.is_empty());
     }
 
     #[test]
@@ -462,12 +482,12 @@ mod tests {
             r#"
             [[rules]]
             name = "unreachable"
-            provider = "whatsapp"
+            provider = "chat"
             match = { to = "*0000" }
             then = { statuses = ["sent", "failed"], delays = ["100ms", "1s"], error = { code = 131026 } }
             [[rules]]
             name = "big orders"
-            provider = "whatsapp"
+            provider = "chat"
             match = { amount_min = 100000, payment_type = "payment_link" }
             then = { statuses = ["sent"] }
             "#,
@@ -476,7 +496,7 @@ mod tests {
             to: Some("+1 555 000 0000"),
             ..Default::default()
         };
-        let plan = s.whatsapp_plan(&facts);
+        let plan = s.plan("chat", &facts);
         assert_eq!(plan.rule.as_deref(), Some("unreachable"));
         assert_eq!(
             plan.steps,
@@ -490,7 +510,7 @@ mod tests {
             payment_types: vec!["payment_link".into()],
             ..Default::default()
         };
-        let plan = s.whatsapp_plan(&facts);
+        let plan = s.plan("chat", &facts);
         assert_eq!(plan.rule.as_deref(), Some("big orders"));
         assert_eq!(plan.steps, vec![("sent".into(), 200)]);
     }
@@ -500,49 +520,65 @@ mod tests {
         let s = scenario(
             r#"
             [[rules]]
-            provider = "whatsapp"
+            provider = "chat"
             match = { fields = { "/interactive/action/parameters/order/type" = "quick_*" } }
             then = { statuses = ["read"] }
             "#,
         );
         let body = serde_json::json!({"interactive": {"action": {"parameters": {"order": {"type": "quick_pay"}}}}});
-        let plan = s.whatsapp_plan(&Facts {
-            body: Some(&body),
-            ..Default::default()
-        });
+        let plan = s.plan(
+            "chat",
+            &Facts {
+                body: Some(&body),
+                ..Default::default()
+            },
+        );
         assert_eq!(plan.steps.len(), 1);
-        let plan = s.whatsapp_plan(&Facts::default());
-        assert_eq!(plan.steps.len(), 3);
+        assert_eq!(s.plan("chat", &Facts::default()).steps.len(), 3);
     }
 
     #[test]
     fn bad_scenarios_list_every_problem() {
         let cfg = ScenarioConfig::from_toml(
             r#"
+            [chat]
+            statuses = ["lost"]
+            [fax]
+            statuses = []
             [[rules]]
-            provider = "whatsapp"
+            provider = "chat"
             match = { to = "", fields = { "no-slash" = "x" } }
-            then = { statuses = ["failed", "sent", "lost"], delays = ["1s"], error = { code = 1 } }
+            then = { statuses = ["failed", "sent", "lost"], delays = ["1s"] }
+            [[rules]]
+            provider = "fax"
+            then = {}
             "#,
         )
         .unwrap();
-        let problems = cfg.validate().unwrap_err();
-        assert_eq!(problems.len(), 5, "{problems:#?}");
-        assert!(ScenarioConfig::from_toml("[[rules]]\nprovider = \"fax\"\nthen = {}\n").is_err());
+        let problems = cfg.validate(&[CHAT]).unwrap_err();
+        assert_eq!(problems.len(), 8, "{problems:#?}");
     }
 
     #[test]
-    fn replace_and_reset() {
-        let s = Scenario::new(ScenarioConfig::default());
+    fn replace_keeps_defaults_and_reset_restores() {
+        let s = Scenario::new(ScenarioConfig::default(), &[CHAT]);
         let mut cfg = ScenarioConfig::default();
-        cfg.whatsapp.statuses = vec!["sent".into()];
-        cfg.whatsapp.delays = vec![];
-        s.replace(cfg).unwrap();
+        cfg.rules.push(Rule {
+            name: None,
+            provider: "chat".into(),
+            when: Match::default(),
+            then: Outcome {
+                statuses: Some(vec!["sent".into()]),
+                ..Outcome::default()
+            },
+        });
+        s.replace(cfg);
         assert_eq!(
-            s.whatsapp_plan(&Facts::default()).steps,
-            vec![("sent".into(), 0)]
+            s.plan("chat", &Facts::default()).steps,
+            vec![("sent".into(), 200)]
         );
+        assert_eq!(s.get().sequences["chat"].statuses.len(), 3);
         s.reset();
-        assert_eq!(s.whatsapp_plan(&Facts::default()).steps.len(), 3);
+        assert!(s.get().rules.is_empty());
     }
 }

@@ -20,7 +20,7 @@ mod embedded {
 }
 
 /// The URI prefix under which schema files are registered.
-pub const BASE_URI: &str = "https://paylink-sandbox.local/schemas/";
+pub(crate) const BASE_URI: &str = "https://paylink-sandbox.local/schemas/";
 
 /// The keyword added beside every `"type": "integer"`: JSON Schema counts `5000.0` and `5e3` as
 /// integers, but the vendors' parsers do not, and a client that sends them has a bug worth
@@ -28,8 +28,8 @@ pub const BASE_URI: &str = "https://paylink-sandbox.local/schemas/";
 const STRICT_INTEGER: &str = "x-strict-integer";
 
 /// The message of a number that is not written as a whole number in `i64` range.
-pub const MSG_NOT_INTEGER: &str = "must be an integer";
-pub const MSG_OUT_OF_RANGE: &str = "is out of range";
+pub(crate) const MSG_NOT_INTEGER: &str = "must be an integer";
+pub(crate) const MSG_OUT_OF_RANGE: &str = "is out of range";
 
 /// Accepts numbers written as integers that fit an `i64`, and anything that is not a number
 /// (the `type` keyword beside it judges those).
@@ -92,7 +92,7 @@ fn strict_integers(schema: &mut Value) {
 /// What kind of mistake a violation is; providers map these to their own error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ViolationKind {
+pub(crate) enum ViolationKind {
     /// A required field is absent.
     Missing,
     /// A field the API does not know was sent.
@@ -102,14 +102,14 @@ pub enum ViolationKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
+pub(crate) struct Violation {
     pub pointer: String,
     pub kind: ViolationKind,
     pub message: String,
 }
 
 impl Violation {
-    pub fn missing(pointer: impl Into<String>) -> Self {
+    pub(crate) fn missing(pointer: impl Into<String>) -> Self {
         Self {
             pointer: pointer.into(),
             kind: ViolationKind::Missing,
@@ -117,7 +117,7 @@ impl Violation {
         }
     }
 
-    pub fn unknown(pointer: impl Into<String>) -> Self {
+    pub(crate) fn unknown(pointer: impl Into<String>) -> Self {
         Self {
             pointer: pointer.into(),
             kind: ViolationKind::Unknown,
@@ -125,7 +125,7 @@ impl Violation {
         }
     }
 
-    pub fn invalid(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(pointer: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             pointer: pointer.into(),
             kind: ViolationKind::Invalid,
@@ -134,7 +134,7 @@ impl Violation {
     }
 
     /// The same violation, found inside a sub-document that sits at `prefix` in the request.
-    pub fn under(mut self, prefix: &str) -> Self {
+    pub(crate) fn under(mut self, prefix: &str) -> Self {
         self.pointer = format!("{prefix}{}", self.pointer);
         self
     }
@@ -152,12 +152,12 @@ impl std::fmt::Display for Violation {
 }
 
 /// Escapes one JSON pointer reference token (RFC 6901).
-pub fn escape_token(token: &str) -> String {
+pub(crate) fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
+pub(crate) enum SchemaError {
     #[error("schema {id} is not valid JSON: {source}")]
     Parse {
         id: String,
@@ -169,7 +169,7 @@ pub enum SchemaError {
     Registry(String),
 }
 
-pub struct Schemas {
+pub(crate) struct Schemas {
     validators: BTreeMap<String, Validator>,
     sources: BTreeMap<String, Value>,
 }
@@ -185,7 +185,7 @@ impl std::fmt::Debug for Schemas {
 impl Schemas {
     /// Parses and compiles every embedded schema. Fails if any file is broken, so a bad schema
     /// stops start-up (and the test suite) rather than a request.
-    pub fn load() -> Result<Self, SchemaError> {
+    pub(crate) fn load() -> Result<Self, SchemaError> {
         let mut sources = BTreeMap::new();
         for (id, text) in embedded::EMBEDDED {
             let value: Value = serde_json::from_str(text).map_err(|source| SchemaError::Parse {
@@ -210,7 +210,7 @@ impl Schemas {
                     .iter()
                     .map(|(id, value)| (format!("{BASE_URI}{id}.json"), value.clone())),
             )
-            .and_then(|b| b.prepare())
+            .and_then(jsonschema::RegistryBuilder::prepare)
             .map_err(|e| SchemaError::Registry(e.to_string()))?;
         let mut validators = BTreeMap::new();
         for (id, value) in &compiled {
@@ -236,26 +236,22 @@ impl Schemas {
     }
 
     /// How many request schemas were compiled.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.validators.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.validators.is_empty()
-    }
-
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
         self.validators.keys().map(String::as_str)
     }
 
     /// The schema document itself, for the OpenAPI document and `GET /__sandbox/schemas`.
-    pub fn source(&self, id: &str) -> Option<&Value> {
+    pub(crate) fn source(&self, id: &str) -> Option<&Value> {
         self.sources.get(id)
     }
 
     /// Every violation of schema `id` in `instance`. An unknown id is a programming error and is
     /// reported as a single violation rather than a panic.
-    pub fn validate(&self, id: &str, instance: &Value) -> Vec<Violation> {
+    pub(crate) fn validate(&self, id: &str, instance: &Value) -> Vec<Violation> {
         let Some(validator) = self.validators.get(id) else {
             return vec![Violation::invalid("", format!("no schema named {id}"))];
         };
@@ -300,7 +296,7 @@ fn describe(base: &str, kind: &ValidationErrorKind, fallback: &str, out: &mut Ve
             Some(values) => format!("must be one of: {}", join_values(values)),
             None => fallback.to_string(),
         },
-        K::Constant { expected_value } => format!("must be {}", expected_value),
+        K::Constant { expected_value } => format!("must be {expected_value}"),
         K::MaxLength { limit } => format!("must be at most {limit} characters"),
         K::MinLength { limit: 1 } => "must not be empty".to_string(),
         K::MinLength { limit } => format!("must be at least {limit} characters"),

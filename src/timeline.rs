@@ -1,36 +1,65 @@
 //! Everything that happens later, on the sandbox clock: message statuses falling due, webhook
-//! retries, link expiries, scripted payments.
+//! attempts and retries, link expiries, scripted payments.
 //!
 //! Jobs wait in one queue ordered by (due time, insertion order). A single task runs every job
 //! that has fallen due, in that order, then sleeps until the next one is due, a new job arrives,
 //! or the clock jumps. Advancing the clock therefore fires everything that fell due at once, in
 //! time order. Jobs are quick (they record state and hand deliveries to the webhook engine), so
 //! nothing here blocks on the network.
+//!
+//! The timeline knows no provider: a job names its owner (provider and tenant, so a reset can
+//! drop a tenant's jobs) and carries either a webhook delivery or a payload only its provider
+//! reads.
 
+use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
-use crate::app::Sandbox;
-use crate::clock::Millis;
+use crate::clock::{Clock, Millis};
+use crate::ids::ProviderId;
 
-/// Something to do at a given sandbox time.
-#[derive(Debug, Clone)]
-pub enum Job {
+/// What a provider schedules for itself: any value it can read back when the job falls due.
+pub(crate) trait Payload: Any + Send + Sync + std::fmt::Debug {}
+
+impl<T: Any + Send + Sync + std::fmt::Debug> Payload for T {}
+
+/// What a job does when it falls due.
+#[derive(Debug)]
+pub(crate) enum Task {
     /// Attempt (or retry) a webhook delivery.
-    Deliver { delivery_id: String },
-    /// A WhatsApp happening (a status reached, a refusal reported).
-    WhatsApp(crate::providers::whatsapp::webhooks::Job),
-    /// A gateway happening (a link expiring, a scripted payment).
-    Razorpay(crate::providers::razorpay::webhooks::Job),
-    /// A Qonto happening (a settlement, an expiry, a scripted payment).
-    Qonto(crate::providers::qonto::webhooks::Job),
+    Deliver(String),
+    /// Something the provider scheduled (a status reached, a link expiring).
+    Provider(Box<dyn Payload>),
+}
+
+/// Something to do at a given sandbox time, and whose it is.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub provider: ProviderId,
+    pub tenant: String,
+    pub task: Task,
+}
+
+impl Job {
+    /// A provider's own job for `tenant`.
+    pub(crate) fn provider(
+        provider: ProviderId,
+        tenant: impl Into<String>,
+        payload: impl Payload,
+    ) -> Self {
+        Self {
+            provider,
+            tenant: tenant.into(),
+            task: Task::Provider(Box::new(payload)),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
-pub struct Timeline {
+pub(crate) struct Timeline {
     queue: Mutex<Queue>,
     wake: Notify,
 }
@@ -56,7 +85,7 @@ impl Default for Queue {
 
 impl Timeline {
     /// Schedules `job` at sandbox time `due`.
-    pub fn at(&self, due: Millis, job: Job) {
+    pub(crate) fn at(&self, due: Millis, job: Job) {
         let wake = {
             let mut q = self.queue.lock();
             q.seq += 1;
@@ -72,18 +101,23 @@ impl Timeline {
     }
 
     /// Jobs waiting, for the health endpoint and tests.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.queue.lock().jobs.len()
     }
 
-    /// Drops every waiting job (reset).
-    pub fn clear(&self) {
-        self.queue.lock().jobs.clear();
-    }
-
-    /// Keeps only the waiting jobs `keep` accepts.
-    pub fn retain(&self, mut keep: impl FnMut(&Job) -> bool) {
-        self.queue.lock().jobs.retain(|_, job| keep(job));
+    /// Drops the waiting jobs of `provider` and `tenant` (all of them when `None`) for which
+    /// `also` holds. `also` runs under the queue's lock and must take no lock itself.
+    pub(crate) fn forget(
+        &self,
+        provider: Option<ProviderId>,
+        tenant: Option<&str>,
+        also: impl Fn(&Job) -> bool,
+    ) {
+        self.queue.lock().jobs.retain(|_, job| {
+            let owned = provider.is_none_or(|p| p == job.provider)
+                && tenant.is_none_or(|t| t == job.tenant);
+            !(owned && also(job))
+        });
     }
 
     /// Removes and returns every job due at or before `now`, in order.
@@ -108,27 +142,22 @@ impl Timeline {
     }
 }
 
-/// Runs due jobs until the sandbox shuts down.
-pub async fn run(sandbox: Weak<Sandbox>) {
-    let (mut clock_changes, mut shutdown) = match sandbox.upgrade() {
-        Some(s) => (s.clock.subscribe(), s.shutdown_signal()),
-        None => return,
-    };
+/// Runs due jobs through `dispatch` until `shutdown` turns true.
+pub(crate) async fn run(
+    timeline: Arc<Timeline>,
+    clock: Arc<Clock>,
+    mut shutdown: watch::Receiver<bool>,
+    dispatch: impl Fn(Job) + Send + 'static,
+) {
+    let mut clock_changes = clock.subscribe();
     loop {
-        let Some(s): Option<Arc<Sandbox>> = sandbox.upgrade() else {
-            return;
-        };
         // `notify_one` leaves a permit when nobody waits, so a job scheduled while the due jobs
         // run still wakes the next wait.
-        s.timeline.disarm();
-        let now = s.clock.now_ms();
-        for job in s.timeline.take_due(now) {
-            s.run_job(job);
+        timeline.disarm();
+        for job in timeline.take_due(clock.now_ms()) {
+            dispatch(job);
         }
-        let wait = s
-            .timeline
-            .arm()
-            .and_then(|due| s.clock.real_wait_until(due));
+        let wait = timeline.arm().and_then(|due| clock.real_wait_until(due));
         let sleep = async {
             match wait {
                 Some(d) => tokio::time::sleep(d).await,
@@ -137,9 +166,9 @@ pub async fn run(sandbox: Weak<Sandbox>) {
         };
         tokio::select! {
             () = sleep => {},
-            () = s.timeline.wake.notified() => {},
+            () = timeline.wake.notified() => {},
             r = clock_changes.changed() => if r.is_err() { return },
-            _ = shutdown.changed() => return,
+            _ = shutdown.wait_for(|stop| *stop) => return,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `paylink-sandbox validate FILE...`: checks request bodies offline with the same schemas and
-//! rules as the live server. Rules that need server state (reference_id uniqueness, known orders,
+//! rules as the live server (each provider's `Section::check_offline`; today every body is read
+//! as a WhatsApp message). Rules that need server state (reference_id uniqueness, known orders,
 //! status transitions) are skipped; time rules use the configured clock start or the current time.
 
 use std::{
@@ -12,34 +13,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{ServeArgs, ValidateArgs};
 use crate::clock::Clock;
-use crate::providers::whatsapp::{error::GraphError, rules};
-use crate::schema::{Schemas, Violation};
-
-/// The result of checking one file.
-#[derive(Debug)]
-pub struct Report {
-    pub kind: String,
-    pub violations: Vec<Violation>,
-    pub warnings: Vec<String>,
-    /// The vendor error code the server would answer with, when invalid.
-    pub code: Option<String>,
-}
-
-/// Checks one request body. Today every body is read as a WhatsApp message.
-pub fn check_value(schemas: &Schemas, value: &mut Value, ctx: &rules::Context<'_>) -> Report {
-    let checked = rules::check(schemas, value, ctx);
-    let code = (!checked.violations.is_empty()).then(|| {
-        GraphError::Validation(checked.violations.clone())
-            .code()
-            .to_string()
-    });
-    Report {
-        kind: format!("whatsapp {}", checked.kind),
-        violations: checked.violations,
-        warnings: checked.warnings,
-        code,
-    }
-}
+use crate::provider::OfflineReport as Report;
+use crate::schema::Schemas;
 
 pub fn run(args: &ValidateArgs, serve: &ServeArgs) -> ExitCode {
     let config = match serve.to_config() {
@@ -56,22 +31,7 @@ pub fn run(args: &ValidateArgs, serve: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let clock = Clock::new(config.clock_start_ms(), true);
-    let names: Vec<String> = config
-        .whatsapp
-        .businesses
-        .iter()
-        .flat_map(|b| {
-            b.payment_configurations
-                .iter()
-                .map(|p| p.configuration_name.clone())
-        })
-        .collect();
-    let ctx = rules::Context {
-        now_secs: clock.now_secs(),
-        require_messaging_product: config.whatsapp.require_messaging_product,
-        configuration_names: Some(&names),
-    };
+    let now_secs = Clock::new(config.clock_start_ms(), true).now_secs();
     let mut invalid = false;
     let mut unreadable = false;
     let mut out = io::stdout().lock();
@@ -91,9 +51,25 @@ pub fn run(args: &ValidateArgs, serve: &ServeArgs) -> ExitCode {
                 }
             }
             Ok(mut value) => {
-                let report = check_value(&schemas, &mut value, &ctx);
-                invalid |= !report.violations.is_empty();
-                print_report(&mut out, file, &report, args.json)
+                match crate::providers::check_offline(
+                    &config.providers,
+                    &schemas,
+                    &mut value,
+                    now_secs,
+                ) {
+                    Some(report) => {
+                        invalid |= !report.violations.is_empty();
+                        print_report(&mut out, file, &report, args.json)
+                    }
+                    None => {
+                        unreadable = true;
+                        writeln!(
+                            out,
+                            "{}: no provider checks this kind of body",
+                            file.display()
+                        )
+                    }
+                }
             }
         };
         if printed.is_err() {

@@ -1,6 +1,6 @@
-//! The sandbox-wide controls: the clock (`/clock`, `/clock/advance`), the scenario and fault
-//! rules (`GET`/`PUT /scenario`, `/faults`), reset, the request journal (`/requests`) and the
-//! OpenAPI document, all under `/__sandbox`.
+//! The sandbox-wide controls under `/__sandbox`: the clock (`/clock`, `/clock/advance`), the
+//! scenario and fault rules (`GET`/`PUT /scenario`, `/faults`), reset, the request journal
+//! (`/requests`), and paying anything the sandbox knows by id (`/pay`).
 
 use std::time::Duration;
 
@@ -12,31 +12,34 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AdminError, AdminJson};
-use crate::app::AppState;
+use super::AdminState;
 use crate::clock::{parse_duration, rfc3339};
+use crate::context::Context;
+use crate::faults::FaultConfig;
+use crate::journal::Filter;
+use crate::provider::{Match, PayOptions};
+use crate::reply::{AdminError, AdminJson, AdminQuery, read_admin_body};
 use crate::scenario::ScenarioConfig;
-use crate::webhook::Provider;
 
-fn clock_json(app: &AppState) -> Value {
-    let now = app.clock.now_ms();
+fn clock_json(ctx: &Context) -> Value {
+    let now = ctx.clock.now_ms();
     json!({
         "now_ms": now,
         "now": rfc3339(now),
         "unix": now.div_euclid(1000),
-        "frozen": app.clock.is_frozen(),
-        "offset_ms": app.clock.offset_ms(),
-        "pending_jobs": app.timeline.pending(),
+        "frozen": ctx.clock.is_frozen(),
+        "offset_ms": ctx.clock.offset_ms(),
+        "pending_jobs": ctx.timeline.pending(),
     })
 }
 
-pub async fn clock(State(app): State<AppState>) -> Response {
-    Json(clock_json(&app)).into_response()
+pub(crate) async fn clock(State(admin): State<AdminState>) -> Response {
+    Json(clock_json(&admin.ctx)).into_response()
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct Advance {
+pub(crate) struct Advance {
     pub seconds: Option<f64>,
     pub ms: Option<u64>,
     /// Human form: `15m`, `1h30m`, `250ms`.
@@ -44,50 +47,42 @@ pub struct Advance {
 }
 
 /// Moves the sandbox clock forward; whatever fell due fires at once, in time order.
-pub async fn advance(
-    State(app): State<AppState>,
+pub(crate) async fn advance(
+    State(admin): State<AdminState>,
     AdminJson(a): AdminJson<Advance>,
 ) -> Result<Response, AdminError> {
-    let given = [a.seconds.is_some(), a.ms.is_some(), a.duration.is_some()]
-        .iter()
-        .filter(|g| **g)
-        .count();
-    if given != 1 {
-        return Err(AdminError::bad_request(
-            "give exactly one of seconds, ms or duration",
-        ));
-    }
     let by = match (a.seconds, a.ms, a.duration.as_deref()) {
-        (Some(s), _, _) if (0.0..1e12).contains(&s) => Duration::from_secs_f64(s),
-        (Some(_), _, _) => {
+        (Some(s), None, None) if (0.0..1e12).contains(&s) => Duration::from_secs_f64(s),
+        (Some(_), None, None) => {
             return Err(AdminError::bad_request(
                 "seconds must be a non-negative number",
             ));
         }
-        (_, Some(ms), _) => Duration::from_millis(ms),
-        (_, _, Some(text)) => parse_duration(text).ok_or_else(|| {
+        (None, Some(ms), None) => Duration::from_millis(ms),
+        (None, None, Some(text)) => parse_duration(text).ok_or_else(|| {
             AdminError::bad_request(format!("duration {text:?} is not like 90s, 15m or 1h30m"))
         })?,
-        _ => unreachable!("exactly one field is present"),
+        _ => {
+            return Err(AdminError::bad_request(
+                "give exactly one of seconds, ms or duration",
+            ));
+        }
     };
-    app.clock.advance(by);
+    admin.ctx.clock.advance(by);
     // Let the timeline run what fell due before answering, so a caller sees its effects.
     tokio::task::yield_now().await;
-    Ok(Json(clock_json(&app)).into_response())
+    Ok(Json(clock_json(&admin.ctx)).into_response())
 }
 
 /// Reads a rule set sent as JSON, or as a TOML file with `Content-Type: application/toml`.
 async fn json_or_toml<T: serde::de::DeserializeOwned>(
-    app: &AppState,
+    ctx: &Context,
     request: Request,
     from_toml: fn(&str) -> Result<T, String>,
     what: &str,
 ) -> Result<T, AdminError> {
-    let (headers, bytes) = super::read_admin_body(
-        request,
-        app.config.server.body_limit.max(super::ADMIN_BODY_LIMIT),
-    )
-    .await?;
+    let limit = ctx.limits.body_limit.max(crate::reply::ADMIN_BODY_LIMIT);
+    let (headers, bytes) = read_admin_body(request, limit).await?;
     let media = crate::http::media_type(&headers).unwrap_or_default();
     if media.contains("toml") {
         let text =
@@ -99,83 +94,130 @@ async fn json_or_toml<T: serde::de::DeserializeOwned>(
     }
 }
 
-pub async fn get_scenario(State(app): State<AppState>) -> Response {
-    Json(app.scenario.get()).into_response()
+pub(crate) async fn get_scenario(State(admin): State<AdminState>) -> Response {
+    Json(admin.ctx.scenario.get()).into_response()
 }
 
 /// Replaces the scenario. JSON by default; `Content-Type: application/toml` reads a scenario file.
-pub async fn put_scenario(
-    State(app): State<AppState>,
+pub(crate) async fn put_scenario(
+    State(admin): State<AdminState>,
     request: Request,
 ) -> Result<Response, AdminError> {
-    let scenario = json_or_toml(&app, request, ScenarioConfig::from_toml, "scenario").await?;
-    app.scenario.replace(scenario).map_err(|problems| {
+    let ctx = &admin.ctx;
+    let scenario = json_or_toml(ctx, request, ScenarioConfig::from_toml, "scenario").await?;
+    scenario.validate(ctx.rule_checks).map_err(|problems| {
         AdminError::bad_request("the scenario is not valid").with_details(problems)
     })?;
-    Ok(Json(app.scenario.get()).into_response())
+    ctx.scenario.replace(scenario);
+    Ok(Json(ctx.scenario.get()).into_response())
+}
+
+pub(crate) async fn get_faults(State(admin): State<AdminState>) -> Response {
+    Json(admin.ctx.faults.get()).into_response()
+}
+
+/// Replaces the fault rules. JSON by default; `Content-Type: application/toml` reads a file.
+pub(crate) async fn put_faults(
+    State(admin): State<AdminState>,
+    request: Request,
+) -> Result<Response, AdminError> {
+    let ctx = &admin.ctx;
+    let faults = json_or_toml(ctx, request, FaultConfig::from_toml, "fault set").await?;
+    ctx.faults
+        .replace(faults, ctx.providers)
+        .map_err(|problems| {
+            AdminError::bad_request("the fault rules are not valid").with_details(problems)
+        })?;
+    Ok(Json(ctx.faults.get()).into_response())
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct ResetQuery {
+pub(crate) struct ResetQuery {
     pub provider: Option<String>,
     pub tenant: Option<String>,
 }
 
-/// `POST /__sandbox/reset`: everything (or one provider, or one tenant) back to its start state.
-pub async fn reset(
-    State(app): State<AppState>,
-    super::AdminQuery(q): super::AdminQuery<ResetQuery>,
+/// `POST /__sandbox/reset`: everything (or one provider, or one tenant) back to its start state:
+/// stores as configured, journal, delivery log and waiting jobs emptied. A whole reset also
+/// rewinds the clock, the scenario, the fault rules and the id stream.
+pub(crate) async fn reset(
+    State(admin): State<AdminState>,
+    AdminQuery(q): AdminQuery<ResetQuery>,
 ) -> Result<Response, AdminError> {
+    let ctx = &admin.ctx;
     let provider = match q.provider.as_deref() {
         None => None,
-        Some(p) => Some(Provider::parse(p).ok_or_else(|| {
-            AdminError::bad_request(format!("provider {p:?} is not whatsapp, razorpay or qonto"))
+        Some(p) => Some(admin.provider(p).map(|p| p.id()).ok_or_else(|| {
+            AdminError::bad_request(format!(
+                "provider {p:?} is not one of {}",
+                ctx.providers.join(", ")
+            ))
         })?),
     };
-    app.reset(provider, q.tenant.as_deref());
+    let tenant = q.tenant.as_deref();
+    let everything = provider.is_none() && tenant.is_none();
+    // The id stream restarts before the providers rebuild their stores, which draw from it, as
+    // they did at start-up.
+    if everything {
+        ctx.ids.reset();
+    }
+    ctx.timeline.forget(provider, tenant, |_| true);
+    for p in admin
+        .providers
+        .iter()
+        .filter(|p| provider.is_none_or(|id| id == p.id()))
+    {
+        p.reset(tenant);
+    }
+    ctx.webhooks.clear(provider, tenant);
+    ctx.journal.clear(&Filter {
+        provider: provider.map(|p| p.as_str().to_string()),
+        tenant: tenant.map(str::to_string),
+        ..Default::default()
+    });
+    if everything {
+        ctx.clock.reset();
+        ctx.scenario.reset();
+        ctx.faults.reset();
+    }
     Ok(Json(json!({"reset": true, "provider": q.provider, "tenant": q.tenant})).into_response())
 }
 
 /// `GET /__sandbox/requests`: the journal, oldest first.
-pub async fn requests(
-    State(app): State<AppState>,
-    super::AdminQuery(f): super::AdminQuery<crate::journal::Filter>,
+pub(crate) async fn requests(
+    State(admin): State<AdminState>,
+    AdminQuery(f): AdminQuery<Filter>,
 ) -> Result<Response, AdminError> {
-    f.check().map_err(AdminError::bad_request)?;
-    Ok(Json(json!({ "requests": app.journal.list(&f) })).into_response())
+    f.check(admin.ctx.providers)
+        .map_err(AdminError::bad_request)?;
+    Ok(Json(json!({ "requests": admin.ctx.journal.list(&f) })).into_response())
 }
 
 /// `DELETE /__sandbox/requests`: forgets the matching journal entries.
-pub async fn clear_requests(
-    State(app): State<AppState>,
-    super::AdminQuery(f): super::AdminQuery<crate::journal::Filter>,
+pub(crate) async fn clear_requests(
+    State(admin): State<AdminState>,
+    AdminQuery(f): AdminQuery<Filter>,
 ) -> Result<Response, AdminError> {
-    f.check().map_err(AdminError::bad_request)?;
-    Ok(Json(json!({ "deleted": app.journal.clear(&f) })).into_response())
+    f.check(admin.ctx.providers)
+        .map_err(AdminError::bad_request)?;
+    Ok(Json(json!({ "deleted": admin.ctx.journal.clear(&f) })).into_response())
 }
 
-pub async fn get_faults(State(app): State<AppState>) -> Response {
-    Json(app.faults.get()).into_response()
-}
-
-/// Replaces the fault rules. JSON by default; `Content-Type: application/toml` reads a file.
-pub async fn put_faults(
-    State(app): State<AppState>,
-    request: Request,
+/// `POST /__sandbox/pay`: pays whatever `target` names (a link id or URL first, then an order or
+/// link reference), whichever provider it belongs to.
+pub(crate) async fn pay(
+    State(admin): State<AdminState>,
+    AdminJson(options): AdminJson<PayOptions>,
 ) -> Result<Response, AdminError> {
-    let faults = json_or_toml(
-        &app,
-        request,
-        crate::faults::FaultConfig::from_toml,
-        "fault set",
-    )
-    .await?;
-    app.faults.replace(faults).map_err(|problems| {
-        AdminError::bad_request("the fault rules are not valid").with_details(problems)
-    })?;
-    Ok(Json(app.faults.get()).into_response())
-}
-
-pub async fn openapi(State(app): State<AppState>) -> Response {
-    Json(super::openapi::document(&app)).into_response()
+    for matching in [Match::Exact, Match::Reference] {
+        for p in admin.providers.iter() {
+            if let Some(result) = p.pay(&options, matching) {
+                return Ok(Json(result?).into_response());
+            }
+        }
+    }
+    Err(AdminError::not_found(format!(
+        "{:?} is not a payment link id, link URL or order reference this sandbox knows",
+        options.target
+    )))
 }

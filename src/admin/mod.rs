@@ -1,47 +1,73 @@
-//! The control API under the reserved prefix `/__sandbox/`: health, the clock, the scenario,
-//! the webhook delivery log, and each provider's reads and customer actions.
+//! The control API under the reserved prefix `/__sandbox/`: health, the clock, the scenario and
+//! fault rules, reset, the request journal, the webhook delivery log, the dashboard's change
+//! stream, paying anything by id, and each provider's own part (nested under its name, from
+//! `providers::all()`).
 //!
 //! Admin answers are plain JSON; errors are `{"error": {"code": "...", "message": "..."}}` with
-//! a fitting HTTP status, never a vendor envelope (this API is the sandbox's own).
+//! a fitting HTTP status (see [`reply`]), never a vendor envelope: this API is the sandbox's own.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::{
     Json, Router,
     extract::State,
-    http::{StatusCode, Uri},
-    response::{IntoResponse, Response},
-    routing::get,
+    http::{Method, StatusCode, Uri},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+    routing::{get, post},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::app::AppState;
-use crate::providers::whatsapp;
+use crate::context::Context;
+use crate::provider::{Provider, Route};
+use crate::reply::AdminError;
 
-pub mod control;
-pub mod openapi;
-pub mod webhooks;
+pub(crate) mod control;
+pub(crate) mod openapi;
+pub(crate) mod webhooks;
 
-/// Admin routes of the sandbox itself (provider admin routes are listed by each provider).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/health"),
-    ("GET", "/clock"),
-    ("POST", "/clock/advance"),
-    ("GET", "/scenario"),
-    ("PUT", "/scenario"),
-    ("GET", "/webhooks"),
-    ("GET", "/webhooks/{id}"),
-    ("POST", "/webhooks/{id}/redeliver"),
-    ("POST", "/reset"),
-    ("GET", "/requests"),
-    ("DELETE", "/requests"),
-    ("GET", "/faults"),
-    ("PUT", "/faults"),
-    ("GET", "/openapi.json"),
-    ("GET", "/events"),
+/// What the admin routes read and act on: the shared context and every provider.
+pub(crate) struct Admin {
+    pub ctx: Arc<Context>,
+    pub providers: Arc<[Arc<dyn Provider>]>,
+}
+
+impl Admin {
+    /// The provider named `name`.
+    pub(crate) fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.iter().find(|p| p.id().as_str() == name)
+    }
+}
+
+pub(crate) type AdminState = Arc<Admin>;
+
+/// Admin routes of the sandbox itself (each provider lists its own).
+pub(crate) const ROUTES: &[Route] = &[
+    Route::new("GET", "/health"),
+    Route::new("GET", "/clock"),
+    Route::new("POST", "/clock/advance"),
+    Route::new("GET", "/scenario"),
+    Route::new("PUT", "/scenario"),
+    Route::new("GET", "/webhooks"),
+    Route::new("GET", "/webhooks/{id}"),
+    Route::new("POST", "/webhooks/{id}/redeliver"),
+    Route::new("POST", "/reset"),
+    Route::new("GET", "/requests"),
+    Route::new("DELETE", "/requests"),
+    Route::new("GET", "/faults"),
+    Route::new("PUT", "/faults"),
+    Route::new("POST", "/pay"),
+    Route::new("GET", "/openapi.json"),
+    Route::new("GET", "/events"),
+    Route::new("GET", "/dashboard/links"),
 ];
 
-pub fn router() -> Router<AppState> {
-    use axum::routing::post;
-    Router::new()
+pub(crate) fn router(admin: &AdminState) -> Router {
+    let mut router = Router::new()
         .route("/health", get(health))
         .route("/clock", get(control::clock))
         .route("/clock/advance", post(control::advance))
@@ -58,19 +84,38 @@ pub fn router() -> Router<AppState> {
             get(control::requests).delete(control::clear_requests),
         )
         .route("/faults", get(control::get_faults).put(control::put_faults))
-        .route("/openapi.json", get(control::openapi))
-        .route("/events", get(crate::events::stream))
-        .nest("/whatsapp", whatsapp::admin_router())
-        .nest("/razorpay", crate::providers::razorpay::admin_router())
-        .nest("/qonto", crate::providers::qonto::admin_router())
+        .route("/pay", post(control::pay))
+        .route("/openapi.json", get(openapi::document))
+        .route("/events", get(events))
+        .route("/dashboard/links", get(links_panels))
+        .with_state(admin.clone());
+    for p in admin.providers.iter() {
+        router = router.nest(&format!("/{}", p.id()), p.clone().admin_router());
+    }
+    router
         .fallback(unknown)
         .method_not_allowed_fallback(wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            admin.ctx.clone(),
+            notify_changes,
+        ))
 }
 
-/// Tells open dashboards about every admin call that may have changed something (all but reads).
-/// Also refuses, in the admin envelope, a path whose parameters are not text.
-pub async fn notify_changes(
-    State(app): State<AppState>,
+/// `GET /__sandbox/dashboard/links`: what each provider that issues links shows on the
+/// dashboard's "Payment links" page.
+async fn links_panels(State(admin): State<AdminState>) -> Json<Value> {
+    let panels: Vec<_> = admin
+        .providers
+        .iter()
+        .filter_map(|p| p.links_panel())
+        .collect();
+    Json(json!({ "panels": panels }))
+}
+
+/// Tells open dashboards about every admin call that may have changed something (all but reads),
+/// and refuses, in the admin envelope, a path whose parameters are not text.
+async fn notify_changes(
+    State(ctx): State<Arc<Context>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -78,180 +123,81 @@ pub async fn notify_changes(
         return AdminError::bad_request("the path does not percent-decode to UTF-8 text")
             .into_response();
     }
-    let read = request.method() == axum::http::Method::GET;
+    let read = request.method() == Method::GET;
     let response = next.run(request).await;
     if !read {
-        app.events.changed();
+        ctx.events.changed();
     }
     response
 }
 
-async fn health(State(app): State<AppState>) -> Response {
+/// How many routes the sandbox serves (emulated, admin and dashboard).
+pub(crate) fn route_count(providers: &[Arc<dyn Provider>]) -> usize {
+    ROUTES.len()
+        + crate::ui::ROUTES.len()
+        + providers
+            .iter()
+            .map(|p| p.routes().len() + p.admin_routes().len())
+            .sum::<usize>()
+}
+
+async fn health(State(admin): State<AdminState>) -> Response {
+    let ctx = &admin.ctx;
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "base_url": app.base_url,
-        "seed": app.ids.seed(),
-        "clock": {"now_ms": app.clock.now_ms(), "frozen": app.clock.is_frozen()},
-        "providers": crate::app::PROVIDERS,
-        "schemas": app.schemas.len(),
-        "routes": crate::app::route_count(),
-        "webhooks": app.webhooks.counts(),
-        "pending_jobs": app.timeline.pending(),
-        "dashboards": app.events.listeners(),
+        "base_url": ctx.base_url,
+        "seed": ctx.ids.seed(),
+        "clock": {"now_ms": ctx.clock.now_ms(), "frozen": ctx.clock.is_frozen()},
+        "providers": ctx.providers,
+        "schemas": ctx.schemas.len(),
+        "routes": route_count(&admin.providers),
+        "webhooks": ctx.webhooks.counts(),
+        "pending_jobs": ctx.timeline.pending(),
+        "dashboards": ctx.events.listeners(),
     }))
     .into_response()
+}
+
+/// How long the change stream gathers changes before it sends one event.
+const COALESCE: Duration = Duration::from_millis(100);
+
+/// `GET /__sandbox/events`: `event: change` with the generation as data, once on connect and
+/// then after each burst of changes (at most ten a second); a comment every 15 s keeps proxies
+/// from closing it.
+async fn events(
+    State(admin): State<AdminState>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let rx = admin.ctx.events.subscribe();
+    let shutdown = admin.ctx.shutdown_signal();
+    let stream = futures_util::stream::unfold(
+        (rx, shutdown, true),
+        |(mut rx, mut shutdown, first)| async move {
+            if !first {
+                tokio::select! {
+                    changed = rx.changed() => changed.ok()?,
+                    _ = shutdown.wait_for(|stop| *stop) => return None,
+                }
+                tokio::time::sleep(COALESCE).await;
+            }
+            let generation = *rx.borrow_and_update();
+            let event = Event::default()
+                .event("change")
+                .data(generation.to_string());
+            Some((Ok(event), (rx, shutdown, false)))
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 async fn unknown(uri: Uri) -> AdminError {
     AdminError::not_found(format!("no admin route {}", uri.path()))
 }
 
-async fn wrong_method(method: axum::http::Method, uri: Uri) -> AdminError {
-    AdminError {
-        status: StatusCode::METHOD_NOT_ALLOWED,
-        code: "method_not_allowed",
-        message: format!("{method} is not a method of {}", uri.path()),
-        details: Vec::new(),
-    }
-}
-
-/// The most an admin body may hold.
-pub const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
-
-/// Reads an admin body: at most `limit` bytes, typed when it is not empty (a body without a
-/// content type is refused rather than guessed at).
-pub async fn read_admin_body(
-    request: axum::extract::Request,
-    limit: usize,
-) -> Result<(axum::http::HeaderMap, axum::body::Bytes), AdminError> {
-    let (parts, body) = request.into_parts();
-    let bytes = crate::http::read_body(body, limit)
-        .await
-        .map_err(AdminError::from_body)?;
-    if !bytes.iter().all(u8::is_ascii_whitespace)
-        && crate::http::media_type(&parts.headers).is_none()
-    {
-        return Err(AdminError {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            code: "unsupported_media_type",
-            message: "send the body with Content-Type: application/json".into(),
-            details: Vec::new(),
-        });
-    }
-    Ok((parts.headers, bytes))
-}
-
-/// A JSON body for the admin API: an empty body reads as `{}`, and a bad one is refused in the
-/// admin envelope rather than as plain text.
-#[derive(Debug)]
-pub struct AdminJson<T>(pub T);
-
-impl<S, T> axum::extract::FromRequest<S> for AdminJson<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = AdminError;
-
-    async fn from_request(req: axum::extract::Request, _state: &S) -> Result<Self, AdminError> {
-        let (_, bytes) = read_admin_body(req, ADMIN_BODY_LIMIT).await?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(text)
-            .map(AdminJson)
-            .map_err(|e| AdminError::bad_request(format!("invalid request body: {e}")))
-    }
-}
-
-/// Query parameters for the admin API, refused in the admin envelope when they do not parse.
-#[derive(Debug)]
-pub struct AdminQuery<T>(pub T);
-
-impl<S, T> axum::extract::FromRequestParts<S> for AdminQuery<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = AdminError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, AdminError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(v)| AdminQuery(v))
-            .map_err(|e| AdminError::bad_request(e.body_text()))
-    }
-}
-
-/// An error of the admin API.
-#[derive(Debug)]
-pub struct AdminError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub details: Vec<String>,
-}
-
-impl AdminError {
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message: message.into(),
-            details: Vec::new(),
-        }
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_request",
-            message: message.into(),
-            details: Vec::new(),
-        }
-    }
-
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::CONFLICT,
-            code: "conflict",
-            message: message.into(),
-            details: Vec::new(),
-        }
-    }
-
-    /// A body that could not be read: 413 when it is too large.
-    pub fn from_body(problem: crate::http::BodyProblem) -> Self {
-        match problem {
-            crate::http::BodyProblem::TooLarge { .. } => Self {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "payload_too_large",
-                message: problem.to_string(),
-                details: Vec::new(),
-            },
-            other => Self::bad_request(other.to_string()),
-        }
-    }
-
-    /// Adds the individual problems behind the error.
-    pub fn with_details(mut self, details: Vec<String>) -> Self {
-        self.details = details;
-        self
-    }
-}
-
-impl IntoResponse for AdminError {
-    fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if !self.details.is_empty() {
-            error["details"] = json!(self.details);
-        }
-        (self.status, Json(json!({ "error": error }))).into_response()
-    }
+async fn wrong_method(method: Method, uri: Uri) -> AdminError {
+    AdminError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not a method of {}", uri.path()),
+    )
 }

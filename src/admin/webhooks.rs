@@ -3,58 +3,58 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-use super::{AdminError, AdminQuery};
-use crate::app::AppState;
-use crate::webhook::{Filter, Provider, RedeliverError, Status};
+use super::AdminState;
+use crate::reply::{AdminError, AdminPath, AdminQuery};
+use crate::webhook::{Filter, RedeliverError};
 
-pub async fn list(
-    State(app): State<AppState>,
+pub(crate) async fn list(
+    State(admin): State<AdminState>,
     AdminQuery(filter): AdminQuery<Filter>,
 ) -> Result<Response, AdminError> {
     if let Some(p) = filter.provider.as_deref()
-        && Provider::parse(p).is_none()
+        && admin.provider(p).is_none()
     {
         return Err(AdminError::bad_request(format!(
-            "provider {p:?} is not whatsapp, razorpay or qonto"
+            "provider {p:?} is not one of {}",
+            admin.ctx.providers.join(", ")
         )));
     }
-    if let Some(s) = filter.status.as_deref()
-        && Status::parse(s).is_none()
-    {
-        return Err(AdminError::bad_request(format!(
-            "status {s:?} is not one of scheduled, in_flight, delivered, retrying, failed, no_target"
-        )));
-    }
-    Ok(Json(json!({ "deliveries": app.webhooks.list(&filter) })).into_response())
+    Ok(Json(json!({ "deliveries": admin.ctx.webhooks.list(&filter) })).into_response())
 }
 
-pub async fn get(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
+pub(crate) async fn get(
+    State(admin): State<AdminState>,
+    AdminPath(id): AdminPath<String>,
 ) -> Result<Response, AdminError> {
-    let d = app
+    let d = admin
+        .ctx
         .webhooks
         .get(&id)
         .ok_or_else(|| AdminError::not_found(format!("no webhook delivery with id {id:?}")))?;
     Ok(Json(d.to_json(true)).into_response())
 }
 
-pub async fn redeliver(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
+/// Sends a delivery again; one that had no target goes where its provider sends now.
+pub(crate) async fn redeliver(
+    State(admin): State<AdminState>,
+    AdminPath(id): AdminPath<String>,
 ) -> Result<Response, AdminError> {
-    let target = match app.webhooks.get(&id) {
-        Some(d) if d.target.is_none() => app.current_target(&d),
+    let target = match admin.ctx.webhooks.get(&id) {
+        Some(d) if d.target.is_none() => admin
+            .provider(d.provider.as_str())
+            .and_then(|p| p.webhook_target(&d.tenant)),
         _ => None,
     };
-    app.webhooks
-        .redeliver(&app, &id, target)
+    admin
+        .ctx
+        .webhooks
+        .redeliver(&id, target)
         .map_err(|e| match e {
             RedeliverError::NotFound(_) => AdminError::not_found(e.to_string()),
             RedeliverError::InFlight(_) | RedeliverError::NoTarget(_) => {

@@ -1,8 +1,9 @@
-//! Pages the sandbox serves to browsers: the dashboard at `/` and the hosted checkout and
-//! onboarding pages (which their providers route). Everything is embedded in the binary: no CDN,
-//! no external fonts, nothing fetched from anywhere but the sandbox itself. Checkout pages are
-//! rendered on the server and need no script to pay; the dashboard is one small script that
-//! reads the admin API and redraws on the server-sent events of `/__sandbox/events`.
+//! What the sandbox serves to browsers besides its providers' pages: the dashboard at `/` (one
+//! small script that reads the admin API and redraws on the server-sent events of
+//! `/__sandbox/events`), and the shell, stylesheet and money formatting every hosted page uses.
+//! Everything is embedded in the binary: no CDN, no external fonts, nothing fetched from anywhere
+//! but the sandbox itself. Pages are written with `maud`, so every value is escaped by
+//! construction.
 
 use axum::{
     Router,
@@ -10,18 +11,16 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::app::AppState;
-
-pub mod qonto;
-pub mod razorpay;
+use crate::provider::Route;
 
 /// The dashboard's own routes, mounted at the root.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/"),
-    ("GET", "/ui/app.js"),
-    ("GET", "/ui/app.css"),
-    ("GET", "/favicon.ico"),
+pub(crate) const ROUTES: &[Route] = &[
+    Route::new("GET", "/"),
+    Route::new("GET", "/ui/app.js"),
+    Route::new("GET", "/ui/app.css"),
+    Route::new("GET", "/favicon.ico"),
 ];
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -30,7 +29,7 @@ const APP_CSS: &str = include_str!("assets/app.css");
 /// A small inline SVG (a speech bubble with a check), so browsers stop asking for a favicon.
 const FAVICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><path fill="#2f855a" d="M4 4h24a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H12l-6 5v-5H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/><path fill="none" stroke="#fff" stroke-width="3" d="M9 14l5 5 9-10"/></svg>"##;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router {
     Router::new()
         .route(
             "/",
@@ -73,24 +72,8 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
         .into_response()
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Digits after the decimal point for a currency's minor unit.
-pub fn minor_digits(currency: &str) -> u32 {
+pub(crate) fn minor_digits(currency: &str) -> u32 {
     match currency {
         "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" => 0,
         "BHD" | "KWD" | "OMR" | "JOD" | "TND" => 3,
@@ -112,13 +95,14 @@ fn symbol(currency: &str) -> Option<&'static str> {
 
 /// An amount in minor units, written in its currency with the right decimals: `₹1,23,456.50`
 /// (Indian grouping for INR), `€1,234.50`, `R$ 50.00`, `KWD 1.250`.
-pub fn money(minor: i64, currency: &str) -> String {
+pub(crate) fn money(minor: i64, currency: &str) -> String {
     let digits = minor_digits(currency);
     let scale = 10i64.pow(digits);
     let negative = minor < 0;
     let abs = minor.unsigned_abs();
-    let whole = abs / scale as u64;
-    let frac = abs % scale as u64;
+    let scale = scale.unsigned_abs();
+    let whole = abs / scale;
+    let frac = abs % scale;
     let grouped = group(whole, currency == "INR");
     let number = if digits == 0 {
         grouped
@@ -154,38 +138,52 @@ fn group(n: u64, indian: bool) -> String {
 
 /// The answer to a form post that did not come from the page that carries the form: a stale
 /// page (the sandbox restarted) or another site posting on the user's behalf.
-pub fn forged() -> String {
+pub(crate) fn forged() -> Markup {
     page(
         "Form expired",
-        "<div class=\"card\"><h1>This form has expired</h1><p class=\"muted\">The request did not come from this sandbox's own page (or the sandbox restarted since it was opened). Nothing was changed. Reload the page and try again.</p></div>",
+        &html! {
+            div.card {
+                h1 { "This form has expired" }
+                p.muted { "The request did not come from this sandbox's own page (or the sandbox restarted since it was opened). Nothing was changed. Reload the page and try again." }
+            }
+        },
+    )
+}
+
+/// A short page saying something is not there.
+pub(crate) fn missing(title: &str, text: &str) -> Markup {
+    page(
+        title,
+        &html! {
+            div.card {
+                h1 { (title) }
+                p.muted { (text) }
+            }
+        },
     )
 }
 
 /// The shared page shell: a title, the sandbox banner and the page's own markup.
-pub fn page(title: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>{PAGE_CSS}</style>
-</head>
-<body>
-<p class="sandbox-banner" role="note">Sandbox — no real money moves.</p>
-<main>
-{body}
-</main>
-</body>
-</html>
-"#,
-        title = esc(title),
-    )
+pub(crate) fn page(title: &str, body: &Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(PAGE_CSS)) }
+            }
+            body {
+                p.sandbox-banner role="note" { "Sandbox — no real money moves." }
+                main { (body) }
+            }
+        }
+    }
 }
 
 /// The pages' one stylesheet, inline; the content security policy allows it by its hash.
-pub const PAGE_CSS: &str = r#"
+pub(crate) const PAGE_CSS: &str = r#"
 :root { color-scheme: light dark; --accent: #2b6cb0; --ok: #2f855a; --bad: #c53030; --muted: #666;
   --card: #fff; --bg: #f3f4f6; --line: #d9dce1; }
 @media (prefers-color-scheme: dark) { :root { --card: #1e2228; --bg: #121418; --line: #333a44; --muted: #a0a6ae; } }
@@ -228,10 +226,13 @@ mod tests {
     }
 
     #[test]
-    fn text_is_escaped() {
-        assert_eq!(
-            esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+    fn page_text_is_escaped() {
+        let html = page("<t>", &html! { p { "<a href=\"x\">&" } }).into_string();
+        assert!(html.contains("<title>&lt;t&gt;</title>"), "{html}");
+        assert!(html.contains("&lt;a href=&quot;x&quot;&gt;&amp;"), "{html}");
+        assert!(
+            html.contains(&format!("<style>{PAGE_CSS}</style>")),
+            "the stylesheet is inline and verbatim, as its hash in the policy says"
         );
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::ser::Formatter;
 
 /// Compact JSON with non-ASCII characters escaped as lowercase `\uXXXX`.
-pub fn to_ascii_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+pub(crate) fn to_ascii_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, AsciiEscaping);
     // Invariant: the sandbox only serialises values with string keys, which always succeed.
@@ -20,7 +20,7 @@ pub fn to_ascii_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 /// Compact JSON as `serde_json` writes it (UTF-8, no extra escaping).
-pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+pub(crate) fn to_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     // Invariant: the sandbox only serialises values with string keys, which always succeed.
     serde_json::to_vec(value).expect("values with string keys serialise")
 }

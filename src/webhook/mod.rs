@@ -1,25 +1,34 @@
 //! The webhook delivery engine every provider uses: queue → delay → sign → POST → record → retry.
 //!
-//! A provider hands over a finished body (the exact bytes to send), the signing scheme, the target
-//! and the sandbox time it is due. The engine:
+//! A provider hands over a finished body (the exact bytes to send), its signer, the target and
+//! the sandbox time it is due. The engine:
 //! - records the delivery in a bounded log (a delivery still waiting is never evicted);
-//! - schedules it on the [`Timeline`](crate::timeline::Timeline), so delays and retries follow
-//!   the sandbox clock and an advance fires whatever fell due, in time order;
+//! - schedules it on the [`Timeline`], so delays and retries follow the sandbox clock and an
+//!   advance fires whatever fell due, in time order;
 //! - sends deliveries to the same URL one at a time, in the order they fell due (different URLs
 //!   proceed in parallel, so a slow receiver only delays itself);
-//! - before the first delivery to a Meta callback URL, performs the verification handshake and
-//!   delivers only once the challenge is echoed;
+//! - before the first delivery to a Meta-style callback URL, performs the verification handshake
+//!   and delivers only once the challenge is echoed;
 //! - signs every attempt, POSTs it with a timeout, and records the time, status code, latency and
 //!   an excerpt of the answer;
 //! - retries failures on the configured schedule, keeping the event id, and leaves a delivery that
 //!   exhausted its retries in the log as `failed`, where it can be redelivered.
+//!
+//! The engine takes only what it uses (clock, ids, fault rules, timeline, change events) and
+//! knows no provider: signers come with each delivery's target.
 
-pub mod json;
-pub mod sign;
+pub(crate) mod json;
+mod log;
+mod send;
+pub(crate) mod sign;
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+/// The header every outgoing webhook carries, holding this process's loop token, so the guard
+/// can refuse a webhook that comes back to the sandbox.
+pub(crate) const LOOP_HEADER: &str = "x-paylink-sandbox-loop";
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use parking_lot::Mutex;
@@ -27,54 +36,29 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::app::Sandbox;
-use crate::clock::Millis;
-use crate::timeline::Job;
-pub use sign::Signer;
-
-/// Which API a delivery belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Whatsapp,
-    Razorpay,
-    Qonto,
-}
-
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Whatsapp => "whatsapp",
-            Provider::Razorpay => "razorpay",
-            Provider::Qonto => "qonto",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "whatsapp" => Some(Provider::Whatsapp),
-            "razorpay" => Some(Provider::Razorpay),
-            "qonto" => Some(Provider::Qonto),
-            _ => None,
-        }
-    }
-}
+use crate::clock::{Clock, Millis};
+use crate::events::Events;
+use crate::faults::Faults;
+use crate::ids::{Ids, ProviderId};
+use crate::timeline::{Job, Task, Timeline};
+use log::Log;
+pub(crate) use sign::Sign;
 
 /// Where a delivery goes and how it is signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
     pub url: String,
-    pub signer: Signer,
+    pub signer: Arc<dyn Sign>,
     /// Meta's `hub.verify_token`, when the URL must pass the verification handshake first.
     pub verify_token: Option<String>,
 }
 
 /// A webhook a provider wants sent.
 #[derive(Debug, Clone)]
-pub struct NewDelivery {
+pub(crate) struct NewDelivery {
     /// The event id, kept across retries and redeliveries.
     pub id: String,
-    pub provider: Provider,
+    pub provider: ProviderId,
     /// The tenant the event belongs to (phone number id, key id, organisation).
     pub tenant: String,
     /// A short event name, such as `statuses.delivered` or `payment_link.paid`.
@@ -85,9 +69,9 @@ pub struct NewDelivery {
     pub target: Option<Target>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     /// Waiting for its due time.
     Scheduled,
     /// Being sent now.
@@ -102,18 +86,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn is_finished(self) -> bool {
+    pub(crate) fn is_finished(self) -> bool {
         matches!(self, Status::Delivered | Status::Failed | Status::NoTarget)
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        serde_json::from_value(Value::String(s.to_string())).ok()
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AttemptKind {
+pub(crate) enum AttemptKind {
     /// Meta's `hub.challenge` verification GET.
     Handshake,
     Delivery,
@@ -125,7 +105,7 @@ pub enum AttemptKind {
 
 /// One try at reaching the receiver.
 #[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub number: usize,
     pub kind: AttemptKind,
     /// Sandbox time the attempt started, in milliseconds.
@@ -143,9 +123,9 @@ pub struct Attempt {
 }
 
 #[derive(Debug, Clone)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     pub id: String,
-    pub provider: Provider,
+    pub provider: ProviderId,
     pub tenant: String,
     pub event: String,
     pub reference: Option<String>,
@@ -166,7 +146,7 @@ pub struct Delivery {
 
 impl Delivery {
     /// The delivery as the admin API shows it; `full` adds the body and every attempt.
-    pub fn to_json(&self, full: bool) -> Value {
+    pub(crate) fn to_json(&self, full: bool) -> Value {
         let mut v = json!({
             "id": self.id,
             "provider": self.provider,
@@ -199,7 +179,7 @@ impl Delivery {
 
 /// Engine settings, from the `[webhooks]` section of the configuration.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Delay before each retry; its length is the number of retries.
     pub retry_schedule: Vec<Duration>,
     /// Per-attempt timeout.
@@ -210,17 +190,21 @@ pub struct Settings {
     pub loop_token: String,
 }
 
-#[derive(Debug, Default)]
-struct Log {
-    map: HashMap<String, Delivery>,
-    order: VecDeque<String>,
+/// What the engine uses of the rest of the sandbox.
+#[derive(Debug, Clone)]
+pub(crate) struct Deps {
+    pub clock: Arc<Clock>,
+    pub ids: Arc<Ids>,
+    pub faults: Arc<Faults>,
+    pub timeline: Arc<Timeline>,
+    pub events: Arc<Events>,
 }
 
 /// Filters for listing deliveries.
 #[derive(Debug, Default, Deserialize)]
-pub struct Filter {
+pub(crate) struct Filter {
     pub provider: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub reference: Option<String>,
     pub tenant: Option<String>,
     pub event: Option<String>,
@@ -228,7 +212,7 @@ pub struct Filter {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum RedeliverError {
+pub(crate) enum RedeliverError {
     #[error("no webhook delivery with id {0:?}")]
     NotFound(String),
     #[error("delivery {0:?} is being sent right now; try again when it settles")]
@@ -238,42 +222,43 @@ pub enum RedeliverError {
 }
 
 #[derive(Debug)]
-pub struct Engine {
+pub(crate) struct Engine {
     settings: Settings,
+    deps: Deps,
     log: Mutex<Log>,
-    lanes: Mutex<HashMap<String, mpsc::UnboundedSender<String>>>,
+    lanes: Mutex<std::collections::HashMap<String, mpsc::UnboundedSender<String>>>,
     verified: Mutex<HashSet<(String, String)>>,
     client: reqwest::Client,
 }
 
 impl Engine {
-    pub fn new(settings: Settings) -> Self {
+    pub(crate) fn new(settings: Settings, deps: Deps) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(16)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             // Invariant: the builder has no TLS or proxy settings that could fail.
             .expect("an HTTP client without TLS builds");
-        Self {
+        Arc::new(Self {
+            log: Mutex::new(Log::new(settings.history_limit)),
             settings,
-            log: Mutex::new(Log::default()),
-            lanes: Mutex::new(HashMap::new()),
-            verified: Mutex::new(HashSet::new()),
+            deps,
+            lanes: Mutex::default(),
+            verified: Mutex::default(),
             client,
-        }
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+        })
     }
 
     /// Records a delivery and schedules its first attempt at sandbox time `due`.
-    pub fn enqueue(&self, sandbox: &Sandbox, new: NewDelivery, due: Millis) -> String {
-        let now = sandbox.clock.now_ms();
+    pub(crate) fn enqueue(&self, new: NewDelivery, due: Millis) -> String {
+        let now = self.deps.clock.now_ms();
         let fault = if new.target.is_some() {
-            sandbox
-                .faults
-                .for_webhook(new.provider, &new.event, &new.tenant, &sandbox.ids)
+            self.deps.faults.for_webhook(
+                new.provider.as_str(),
+                &new.event,
+                &new.tenant,
+                &self.deps.ids,
+            )
         } else {
             crate::faults::WebhookDecision::default()
         };
@@ -283,8 +268,8 @@ impl Engine {
         } else {
             Status::NoTarget
         };
-        let id = new.id.clone();
-        let delivery = Delivery {
+        let (id, provider, tenant) = (new.id.clone(), new.provider, new.tenant.clone());
+        self.log.lock().insert(Delivery {
             id: new.id,
             provider: new.provider,
             tenant: new.tenant,
@@ -301,58 +286,33 @@ impl Engine {
             redeliveries: 0,
             drop_first: fault.drop_first,
             duplicate: fault.duplicate,
-        };
-        self.insert(delivery);
+        });
         if status == Status::Scheduled {
-            sandbox.timeline.at(
-                due,
-                Job::Deliver {
-                    delivery_id: id.clone(),
-                },
-            );
+            self.schedule(provider, tenant, &id, due);
         }
         id
     }
 
-    fn insert(&self, delivery: Delivery) {
-        let mut log = self.log.lock();
-        let id = delivery.id.clone();
-        if log.map.insert(id.clone(), delivery).is_none() {
-            log.order.push_back(id);
-        }
-        // Past the limit, forget the oldest *finished* deliveries; a waiting one is never dropped.
-        let mut excess = log.map.len().saturating_sub(self.settings.history_limit);
-        let mut i = 0;
-        while excess > 0 && i < log.order.len() {
-            let finished = log
-                .map
-                .get(&log.order[i])
-                .is_none_or(|d| d.status.is_finished());
-            if finished {
-                if let Some(old) = log.order.remove(i) {
-                    log.map.remove(&old);
-                }
-                excess -= 1;
-            } else {
-                i += 1;
-            }
-        }
+    fn schedule(&self, provider: ProviderId, tenant: String, id: &str, at: Millis) {
+        self.deps.timeline.at(
+            at,
+            Job {
+                provider,
+                tenant,
+                task: Task::Deliver(id.to_string()),
+            },
+        );
     }
 
     /// Routes a due delivery to the lane of its URL (called by the timeline).
-    pub fn dispatch(&self, sandbox: &Arc<Sandbox>, id: &str) {
-        let url = {
-            let log = self.log.lock();
-            match log.map.get(id) {
-                Some(d) if !d.status.is_finished() => d.target.as_ref().map(|t| t.url.clone()),
-                _ => None,
-            }
+    pub(crate) fn dispatch(self: &Arc<Self>, id: &str) {
+        let Some(url) = self.log.lock().waiting_url(id) else {
+            return;
         };
-        let Some(url) = url else { return };
         let mut lanes = self.lanes.lock();
         let sender = lanes.entry(url).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(lane(Arc::downgrade(sandbox), rx));
+            tokio::spawn(send::lane(Arc::downgrade(self), rx));
             tx
         });
         if sender.send(id.to_string()).is_err() {
@@ -363,286 +323,13 @@ impl Engine {
         }
     }
 
-    /// One attempt (handshake first when the URL needs one), then success, retry or failure.
-    async fn attempt(&self, sandbox: &Arc<Sandbox>, id: &str) {
-        let (target, body, number, drop) = {
-            let mut log = self.log.lock();
-            let Some(d) = log.map.get_mut(id) else { return };
-            if d.status.is_finished() {
-                return;
-            }
-            let Some(target) = d.target.clone() else {
-                return;
-            };
-            d.status = Status::InFlight;
-            d.next_attempt_at = None;
-            let drop = std::mem::take(&mut d.drop_first);
-            (target, d.body.clone(), d.attempts.len() + 1, drop)
-        };
-        if drop {
-            let attempt = Attempt {
-                number,
-                kind: AttemptKind::Dropped,
-                at: sandbox.clock.now_ms(),
-                url: target.url.clone(),
-                status_code: None,
-                latency_ms: 0,
-                ok: false,
-                error: Some(
-                    "dropped by fault injection: the receiver never saw this attempt".into(),
-                ),
-                response_excerpt: String::new(),
-                headers: Vec::new(),
-            };
-            return self.record(sandbox, id, attempt, &target);
-        }
-
-        if let Some(token) = &target.verify_token {
-            let key = (target.url.clone(), token.clone());
-            if !self.verified.lock().contains(&key) {
-                let attempt = self.handshake(sandbox, &target.url, token, number).await;
-                let ok = attempt.ok;
-                self.record(sandbox, id, attempt, &target);
-                if !ok {
-                    return;
-                }
-                self.verified.lock().insert(key);
-                return self.deliver(sandbox, id, &target, body, number + 1).await;
-            }
-        }
-        self.deliver(sandbox, id, &target, body, number).await;
-    }
-
-    /// Posts the body; on success, posts it once more if a fault rule duplicates it.
-    async fn deliver(
-        &self,
-        sandbox: &Arc<Sandbox>,
-        id: &str,
-        target: &Target,
-        body: Bytes,
-        number: usize,
-    ) {
-        let attempt = self
-            .post(
-                sandbox,
-                id,
-                target,
-                body.clone(),
-                number,
-                AttemptKind::Delivery,
-            )
-            .await;
-        let delivered = attempt.ok;
-        self.record(sandbox, id, attempt, target);
-        let duplicate = delivered && {
-            let mut log = self.log.lock();
-            log.map
-                .get_mut(id)
-                .is_some_and(|d| std::mem::take(&mut d.duplicate))
-        };
-        if duplicate {
-            let again = self
-                .post(
-                    sandbox,
-                    id,
-                    target,
-                    body,
-                    number + 1,
-                    AttemptKind::Duplicate,
-                )
-                .await;
-            if let Some(d) = self.log.lock().map.get_mut(id) {
-                d.attempts.push(again);
-            }
-            sandbox.events.changed();
-        }
-    }
-
-    /// One signed POST of the body, measured.
-    async fn post(
-        &self,
-        sandbox: &Arc<Sandbox>,
-        id: &str,
-        target: &Target,
-        body: Bytes,
-        number: usize,
-        kind: AttemptKind,
-    ) -> Attempt {
-        let at = sandbox.clock.now_ms();
-        let headers = target.signer.headers(&body, at.div_euclid(1000), id);
-        let mut request = self
-            .client
-            .post(&target.url)
-            .timeout(self.settings.timeout)
-            .header(crate::guard::LOOP_HEADER, &self.settings.loop_token)
-            .body(body);
-        for (name, value) in &headers {
-            request = request.header(*name, value);
-        }
-        let started = Instant::now();
-        let outcome = request.send().await;
-        let (status_code, error, excerpt) = match outcome {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let excerpt = read_excerpt(response, self.settings.timeout).await;
-                (Some(status), None, excerpt)
-            }
-            Err(e) => (None, Some(describe(&e)), String::new()),
-        };
-        let ok = status_code.is_some_and(|s| target.signer.accepts(s));
-        let error = error.or_else(|| {
-            (!ok).then(|| {
-                format!(
-                    "receiver answered HTTP {}",
-                    status_code.map(|s| s.to_string()).unwrap_or_default()
-                )
-            })
-        });
-        Attempt {
-            number,
-            kind,
-            at,
-            url: target.url.clone(),
-            status_code,
-            latency_ms: started.elapsed().as_millis() as u64,
-            ok,
-            error,
-            response_excerpt: excerpt,
-            headers: headers
-                .into_iter()
-                .filter(|(k, _)| *k != "content-type")
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        }
-    }
-
-    async fn handshake(
-        &self,
-        sandbox: &Arc<Sandbox>,
-        url: &str,
-        token: &str,
-        number: usize,
-    ) -> Attempt {
-        let at = sandbox.clock.now_ms();
-        // Derived rather than drawn, so background attempts never disturb the seeded stream
-        // that request handling draws ids from.
-        let mac = sign::hmac_sha256_hex(
-            url.as_bytes(),
-            &[token.as_bytes(), &number.to_le_bytes(), &at.to_le_bytes()],
-        );
-        let challenge: String = mac
-            .bytes()
-            .map(|b| char::from(b'0' + b % 10))
-            .take(10)
-            .collect();
-        let started = Instant::now();
-        let outcome = self
-            .client
-            .get(url)
-            .header(crate::guard::LOOP_HEADER, &self.settings.loop_token)
-            .query(&[
-                ("hub.mode", "subscribe"),
-                ("hub.challenge", challenge.as_str()),
-                ("hub.verify_token", token),
-            ])
-            .timeout(self.settings.timeout)
-            .send()
-            .await;
-        let (status_code, body, error) = match outcome {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                (
-                    Some(status),
-                    read_excerpt(r, self.settings.timeout).await,
-                    None,
-                )
-            }
-            Err(e) => (None, String::new(), Some(describe(&e))),
-        };
-        let ok = status_code == Some(200) && body.trim() == challenge;
-        let error = error.or_else(|| {
-            (!ok).then(|| match status_code {
-                Some(200) => format!(
-                    "verification failed: the receiver did not echo hub.challenge {challenge:?}"
-                ),
-                Some(s) => format!("verification failed: the receiver answered HTTP {s}"),
-                None => "verification failed".to_string(),
-            })
-        });
-        Attempt {
-            number,
-            kind: AttemptKind::Handshake,
-            at,
-            url: url.to_string(),
-            status_code,
-            latency_ms: started.elapsed().as_millis() as u64,
-            ok,
-            error,
-            response_excerpt: body,
-            headers: vec![("hub.challenge".into(), challenge)],
-        }
-    }
-
-    /// Stores an attempt and decides what comes next.
-    fn record(&self, sandbox: &Arc<Sandbox>, id: &str, attempt: Attempt, target: &Target) {
-        let ok = attempt.ok;
-        let is_handshake = attempt.kind == AttemptKind::Handshake;
-        let now = sandbox.clock.now_ms();
-        let retry_at = {
-            let mut log = self.log.lock();
-            let Some(d) = log.map.get_mut(id) else { return };
-            d.attempts.push(attempt);
-            if ok && !is_handshake {
-                d.status = Status::Delivered;
-                None
-            } else if ok {
-                None
-            } else {
-                let failures = d.attempts[d.series_start..]
-                    .iter()
-                    .filter(|a| !a.ok)
-                    .count();
-                match self.settings.retry_schedule.get(failures - 1) {
-                    Some(delay) => {
-                        let at = now + delay.as_millis() as Millis;
-                        d.status = Status::Retrying;
-                        d.next_attempt_at = Some(at);
-                        Some(at)
-                    }
-                    None => {
-                        d.status = Status::Failed;
-                        None
-                    }
-                }
-            }
-        };
-        sandbox.events.changed();
-        if !ok {
-            tracing::debug!(delivery = id, url = %target.url, "webhook attempt failed");
-        }
-        if let Some(at) = retry_at {
-            sandbox.timeline.at(
-                at,
-                Job::Deliver {
-                    delivery_id: id.to_string(),
-                },
-            );
-        }
-    }
-
     /// Sends a delivery again, keeping its id and its past attempts. `target` replaces the
     /// recorded one (used when a delivery had none).
-    pub fn redeliver(
-        &self,
-        sandbox: &Sandbox,
-        id: &str,
-        target: Option<Target>,
-    ) -> Result<(), RedeliverError> {
-        let now = sandbox.clock.now_ms();
-        {
+    pub(crate) fn redeliver(&self, id: &str, target: Option<Target>) -> Result<(), RedeliverError> {
+        let now = self.deps.clock.now_ms();
+        let (provider, tenant) = {
             let mut log = self.log.lock();
             let d = log
-                .map
                 .get_mut(id)
                 .ok_or_else(|| RedeliverError::NotFound(id.to_string()))?;
             if d.status == Status::InFlight {
@@ -658,183 +345,53 @@ impl Engine {
             d.series_start = d.attempts.len();
             d.redeliveries += 1;
             d.next_attempt_at = Some(now);
-        }
-        sandbox.timeline.at(
-            now,
-            Job::Deliver {
-                delivery_id: id.to_string(),
-            },
-        );
+            (d.provider, d.tenant.clone())
+        };
+        self.schedule(provider, tenant, id, now);
         Ok(())
     }
 
-    pub fn get(&self, id: &str) -> Option<Delivery> {
-        self.log.lock().map.get(id).cloned()
+    pub(crate) fn get(&self, id: &str) -> Option<Delivery> {
+        self.log.lock().get(id).cloned()
     }
 
     /// Deliveries matching `filter`, oldest first; `limit` keeps the newest N.
-    pub fn list(&self, filter: &Filter) -> Vec<Value> {
-        let log = self.log.lock();
-        let mut out: Vec<Value> = log
-            .order
-            .iter()
-            .filter_map(|id| log.map.get(id))
-            .filter(|d| {
-                filter
-                    .provider
-                    .as_deref()
-                    .is_none_or(|p| d.provider.as_str() == p)
-                    && filter.status.as_deref().is_none_or(|s| {
-                        serde_json::to_value(d.status)
-                            .ok()
-                            .and_then(|v| v.as_str().map(|v| v == s))
-                            .unwrap_or(false)
-                    })
-                    && filter
-                        .reference
-                        .as_deref()
-                        .is_none_or(|r| d.reference.as_deref() == Some(r))
-                    && filter.tenant.as_deref().is_none_or(|t| d.tenant == t)
-                    && filter
-                        .event
-                        .as_deref()
-                        .is_none_or(|e| d.event == e || d.event.starts_with(&format!("{e}.")))
-            })
-            .map(|d| d.to_json(false))
-            .collect();
-        if let Some(limit) = filter.limit
-            && out.len() > limit
-        {
-            out.drain(..out.len() - limit);
-        }
-        out
+    pub(crate) fn list(&self, filter: &Filter) -> Vec<Value> {
+        self.log.lock().list(filter)
     }
 
-    /// Forgets deliveries, for `provider` only when given. Waiting ones are forgotten too: a reset
-    /// means starting over.
-    pub fn clear(&self, provider: Option<Provider>, tenant: Option<&str>) {
-        {
-            let mut log = self.log.lock();
-            let Log { map, order } = &mut *log;
-            map.retain(|_, d| {
-                let hit = provider.is_none_or(|p| d.provider == p)
-                    && tenant.is_none_or(|t| d.tenant == t);
-                !hit
-            });
-            order.retain(|id| map.contains_key(id));
-        }
+    /// Forgets deliveries of `provider` and `tenant` (all when `None`). Waiting ones are
+    /// forgotten too: a reset means starting over.
+    pub(crate) fn clear(&self, provider: Option<ProviderId>, tenant: Option<&str>) {
+        self.log.lock().clear(provider, tenant);
         if provider.is_none() && tenant.is_none() {
             self.verified.lock().clear();
         }
     }
 
-    /// The ids of the deliveries of `provider` and `tenant` (all of them when `None`).
-    pub fn ids_of(&self, provider: Option<Provider>, tenant: Option<&str>) -> HashSet<String> {
-        let log = self.log.lock();
-        log.map
-            .values()
-            .filter(|d| {
-                provider.is_none_or(|p| d.provider == p) && tenant.is_none_or(|t| d.tenant == t)
-            })
-            .map(|d| d.id.clone())
-            .collect()
-    }
-
-    /// The provider and tenant of a delivery, for filtering timeline jobs.
-    pub fn owner(&self, id: &str) -> Option<(Provider, String)> {
-        self.log
-            .lock()
-            .map
-            .get(id)
-            .map(|d| (d.provider, d.tenant.clone()))
-    }
-
     /// Forgets which callback URLs passed the handshake (after a subscription change).
-    pub fn forget_verification(&self, url: &str) {
+    pub(crate) fn forget_verification(&self, url: &str) {
         self.verified.lock().retain(|(u, _)| u != url);
     }
 
-    /// Marks a URL and token as verified (a subscription call performed the handshake).
-    pub fn mark_verified(&self, url: &str, token: &str) {
-        self.verified
-            .lock()
-            .insert((url.to_string(), token.to_string()));
-    }
-
     /// Counts by status, for the health endpoint.
-    pub fn counts(&self) -> Value {
-        let log = self.log.lock();
-        let mut counts: HashMap<&'static str, usize> = HashMap::new();
-        for d in log.map.values() {
-            let key = match d.status {
-                Status::Scheduled => "scheduled",
-                Status::InFlight => "in_flight",
-                Status::Delivered => "delivered",
-                Status::Retrying => "retrying",
-                Status::Failed => "failed",
-                Status::NoTarget => "no_target",
-            };
-            *counts.entry(key).or_default() += 1;
-        }
-        json!(counts)
+    pub(crate) fn counts(&self) -> Value {
+        self.log.lock().counts()
     }
 
     /// Performs Meta's verification handshake right away (the subscription call does this before
     /// it answers). Returns the error text when the receiver does not pass.
-    pub async fn verify_now(
-        &self,
-        sandbox: &Arc<Sandbox>,
-        url: &str,
-        token: &str,
-    ) -> Result<(), String> {
-        let attempt = self.handshake(sandbox, url, token, 1).await;
+    pub(crate) async fn verify_now(&self, url: &str, token: &str) -> Result<(), String> {
+        let attempt = self.handshake(url, token, 1).await;
         if attempt.ok {
-            self.mark_verified(url, token);
+            self.verified
+                .lock()
+                .insert((url.to_string(), token.to_string()));
             Ok(())
         } else {
             Err(attempt
                 .error
                 .unwrap_or_else(|| "verification failed".into()))
         }
-    }
-}
-
-async fn lane(sandbox: Weak<Sandbox>, mut rx: mpsc::UnboundedReceiver<String>) {
-    while let Some(id) = rx.recv().await {
-        let Some(s) = sandbox.upgrade() else { return };
-        s.webhooks.attempt(&s, &id).await;
-    }
-}
-
-/// Up to 512 characters of the answer, without waiting past `timeout` for a slow body.
-async fn read_excerpt(response: reqwest::Response, timeout: Duration) -> String {
-    let mut response = response;
-    let mut buf: Vec<u8> = Vec::new();
-    let read = async {
-        while let Ok(Some(chunk)) = response.chunk().await {
-            buf.extend_from_slice(&chunk);
-            if buf.len() >= 2048 {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(timeout, read).await;
-    crate::http::excerpt(&buf, 512)
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out waiting for the receiver".to_string()
-    } else if e.is_connect() {
-        "could not connect to the receiver".to_string()
-    } else {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        text
     }
 }

@@ -10,12 +10,12 @@ use axum::http::{HeaderMap, header};
 
 use super::error::QError;
 use super::store::{Caller, Store};
-use crate::app::Sandbox;
-use crate::config::{QontoOrganization, QontoToken};
+use super::Qonto;
+use super::config::{QontoOrganization, QontoToken};
 
 /// The outcome of authenticating one request, kept in the request's extensions.
 #[derive(Debug, Clone)]
-pub struct QontoAuth {
+pub(super) struct QontoAuth {
     /// Whether the staging token (when one is configured) came with the request.
     pub staging_ok: bool,
     pub caller: Result<Caller, QError>,
@@ -23,17 +23,17 @@ pub struct QontoAuth {
 
 impl QontoAuth {
     /// The tenant the request is journaled under.
-    pub fn tenant(&self) -> Option<String> {
+    pub(super) fn tenant(&self) -> Option<String> {
         self.caller.as_ref().ok().map(|c| c.login.clone())
     }
 }
 
-impl axum::extract::FromRequestParts<crate::app::AppState> for QontoAuth {
+impl axum::extract::FromRequestParts<super::Q> for QontoAuth {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &crate::app::AppState,
+        state: &super::Q,
     ) -> Result<Self, Self::Rejection> {
         Ok(match parts.extensions.get::<QontoAuth>() {
             Some(auth) => auth.clone(),
@@ -58,10 +58,9 @@ fn bearer(header: &str) -> Option<&str> {
 }
 
 /// Checks the credentials against the organizations. One short lock on the store.
-pub fn resolve(sandbox: &Sandbox, headers: &HeaderMap) -> QontoAuth {
-    let staging_ok = sandbox
+pub(super) fn resolve(q: &Qonto, headers: &HeaderMap) -> QontoAuth {
+    let staging_ok = q
         .config
-        .qonto
         .staging_token
         .as_ref()
         .is_none_or(|expected| {
@@ -70,12 +69,12 @@ pub fn resolve(sandbox: &Sandbox, headers: &HeaderMap) -> QontoAuth {
                 .and_then(|v| v.to_str().ok())
                 == Some(expected.as_str())
         });
-    let caller = check(&sandbox.qonto.store.lock(), authorization(headers));
+    let caller = check(&q.store.lock(), authorization(headers));
     QontoAuth { staging_ok, caller }
 }
 
 /// `<login>:<secret-key>` or `Bearer <token>` against `store`.
-pub fn check(store: &Store, header: Option<&str>) -> Result<Caller, QError> {
+pub(super) fn check(store: &Store, header: Option<&str>) -> Result<Caller, QError> {
     let header = header.ok_or_else(QError::unauthorized)?;
     if let Some(token) = bearer(header) {
         let (login, scopes) = store.token(token).ok_or_else(QError::unauthorized)?;
@@ -96,23 +95,19 @@ pub fn check(store: &Store, header: Option<&str>) -> Result<Caller, QError> {
 
 /// With `--accept-any-credentials`: an unknown API key or bearer token becomes a new
 /// organization, connected and with every scope.
-pub fn ensure_tenant(sandbox: &Sandbox, headers: &HeaderMap) {
+pub(super) fn ensure_tenant(q: &Qonto, headers: &HeaderMap) {
     let Some(header) = authorization(headers) else {
         return;
     };
     let digest =
         |seed: &str| crate::webhook::sign::hmac_sha256_hex(b"qonto-tenant", &[seed.as_bytes()]);
     let uuid = |h: &str| {
-        format!(
-            "{}-{}-7{}-8{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[13..16],
-            &h[17..20],
-            &h[20..32]
-        )
+        let mut digest = [0u8; 32];
+        // Invariant: `h` is the 64-digit hex of an HMAC-SHA256.
+        hex::decode_to_slice(h, &mut digest).expect("an HMAC in hex");
+        crate::ids::uuid_from_digest(&digest)
     };
-    let mut store = sandbox.qonto.store.lock();
+    let mut store = q.store.lock();
     let org = if let Some(token) = bearer(header) {
         if token.is_empty() || store.token(token).is_some() {
             return;
@@ -157,7 +152,7 @@ pub fn ensure_tenant(sandbox: &Sandbox, headers: &HeaderMap) {
     } else {
         return;
     };
-    store.add_org(org, &sandbox.base_url, &sandbox.ids);
+    store.add_org(org, &q.ctx.base_url, &q.ctx.ids);
 }
 
 #[cfg(test)]
@@ -167,7 +162,7 @@ mod tests {
 
     fn store() -> Store {
         Store::new(
-            &crate::config::QontoConfig::default(),
+            &crate::providers::qonto::config::QontoConfig::default(),
             10,
             "http://x",
             &Ids::new(1),

@@ -8,19 +8,19 @@ use serde_json::{Map, Value, json};
 use crate::http::BodyProblem;
 use crate::schema::{Violation, ViolationKind};
 
-pub const MSG_UNAUTHORIZED: &str = "Invalid or missing credentials";
-pub const MSG_NOT_FOUND: &str = "Resource not found";
-pub const MSG_CONNECTION_REQUIRED: &str = "Payment links are not enabled for this organization: connect to the payment links provider first (POST /v2/payment_links/connections)";
-pub const MSG_ALREADY_CONNECTED: &str =
+pub(super) const MSG_UNAUTHORIZED: &str = "Invalid or missing credentials";
+pub(super) const MSG_NOT_FOUND: &str = "Resource not found";
+pub(super) const MSG_CONNECTION_REQUIRED: &str = "Payment links are not enabled for this organization: connect to the payment links provider first (POST /v2/payment_links/connections)";
+pub(super) const MSG_ALREADY_CONNECTED: &str =
     "An active connection to the payment links provider already exists for this user";
-pub const MSG_KEY_REUSED: &str = "This idempotency key was already used with a different request body; use a new key for a new request";
-pub const MSG_KEY_IN_USE: &str =
+pub(super) const MSG_KEY_REUSED: &str = "This idempotency key was already used with a different request body; use a new key for a new request";
+pub(super) const MSG_KEY_IN_USE: &str =
     "A request with this idempotency key is still being processed; retry once it has finished";
-pub const MSG_NO_CONNECTION: &str = "No connection to the payment links provider exists";
+pub(super) const MSG_NO_CONNECTION: &str = "No connection to the payment links provider exists";
 
 /// Where in the request an error points.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(super) enum Source {
     /// A body field, as a JSON pointer.
     Pointer(String),
     /// A query or path parameter.
@@ -28,14 +28,14 @@ pub enum Source {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QErr {
+pub(super) struct QErr {
     pub code: String,
     pub detail: String,
     pub source: Option<Source>,
 }
 
 impl QErr {
-    pub fn new(code: &str, detail: impl Into<String>, source: Option<Source>) -> Self {
+    pub(super) fn new(code: &str, detail: impl Into<String>, source: Option<Source>) -> Self {
         Self {
             code: code.into(),
             detail: detail.into(),
@@ -43,17 +43,17 @@ impl QErr {
         }
     }
 
-    pub fn at(pointer: impl Into<String>, code: &str, detail: impl Into<String>) -> Self {
+    pub(super) fn at(pointer: impl Into<String>, code: &str, detail: impl Into<String>) -> Self {
         Self::new(code, detail, Some(Source::Pointer(pointer.into())))
     }
 
-    pub fn param(name: impl Into<String>, code: &str, detail: impl Into<String>) -> Self {
+    pub(super) fn param(name: impl Into<String>, code: &str, detail: impl Into<String>) -> Self {
         Self::new(code, detail, Some(Source::Parameter(name.into())))
     }
 
     /// A schema violation in Qonto's words: `required`, `unpermitted_parameter`, `not_in_list` or
     /// `invalid`.
-    pub fn from_violation(v: &Violation) -> Self {
+    pub(super) fn from_violation(v: &Violation) -> Self {
         let field = v.pointer.rsplit('/').next().unwrap_or("");
         let (code, detail) = match v.kind {
             ViolationKind::Missing => ("required", format!("{field} is required")),
@@ -71,7 +71,7 @@ impl QErr {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct QError {
+pub(super) struct QError {
     pub status: StatusCode,
     pub errors: Vec<QErr>,
     /// `Retry-After` seconds, for 429.
@@ -79,7 +79,7 @@ pub struct QError {
 }
 
 impl QError {
-    pub fn new(status: StatusCode, errors: Vec<QErr>) -> Self {
+    pub(super) fn new(status: StatusCode, errors: Vec<QErr>) -> Self {
         Self {
             status,
             errors,
@@ -87,14 +87,14 @@ impl QError {
         }
     }
 
-    pub fn unauthorized() -> Self {
+    pub(super) fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             vec![QErr::new("unauthorized", MSG_UNAUTHORIZED, None)],
         )
     }
 
-    pub fn missing_scope(scope: &str) -> Self {
+    pub(super) fn missing_scope(scope: &str) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             vec![QErr::new(
@@ -105,7 +105,7 @@ impl QError {
         )
     }
 
-    pub fn not_found(parameter: Option<&str>) -> Self {
+    pub(super) fn not_found(parameter: Option<&str>) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             vec![QErr::new(
@@ -117,7 +117,7 @@ impl QError {
     }
 
     /// An idempotency key sent again with another body (see `qonto.idempotency_reuse`).
-    pub fn key_reused() -> Self {
+    pub(super) fn key_reused() -> Self {
         Self::unprocessable(vec![QErr::new(
             "idempotency_key_reused",
             MSG_KEY_REUSED,
@@ -126,7 +126,7 @@ impl QError {
     }
 
     /// An idempotency key whose first request has not finished within a minute.
-    pub fn key_in_use() -> Self {
+    pub(super) fn key_in_use() -> Self {
         Self::new(
             StatusCode::CONFLICT,
             vec![QErr::new(
@@ -137,11 +137,11 @@ impl QError {
         )
     }
 
-    pub fn unprocessable(errors: Vec<QErr>) -> Self {
+    pub(super) fn unprocessable(errors: Vec<QErr>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, errors)
     }
 
-    pub fn body(problem: BodyProblem) -> Self {
+    pub(super) fn body(problem: &BodyProblem) -> Self {
         let status = match problem {
             BodyProblem::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
@@ -153,7 +153,27 @@ impl QError {
         Self::new(status, vec![QErr::new("bad_request", detail, None)])
     }
 
-    pub fn to_value(&self, trace_id: &str) -> Value {
+    /// What the journal records of this error: the code and every violated field (a body field
+    /// by JSON pointer, a query or path parameter by name).
+    pub(super) fn rejection(&self) -> crate::journal::Rejection {
+        let violations = self
+            .errors
+            .iter()
+            .map(|e| {
+                let at = match &e.source {
+                    Some(Source::Pointer(p) | Source::Parameter(p)) => p.clone(),
+                    None => String::new(),
+                };
+                Violation::invalid(at, e.detail.clone())
+            })
+            .collect();
+        crate::journal::Rejection {
+            code: json!(self.errors.first().map(|e| e.code.as_str())),
+            violations,
+        }
+    }
+
+    pub(super) fn to_value(&self, trace_id: &str) -> Value {
         let errors: Vec<Value> = self
             .errors
             .iter()
@@ -179,7 +199,7 @@ impl QError {
 
 impl From<BodyProblem> for QError {
     fn from(p: BodyProblem) -> Self {
-        QError::body(p)
+        QError::body(&p)
     }
 }
 

@@ -57,128 +57,268 @@
 //! - Rate limits (1,000 requests per 10 s per IP) are not enforced unless a fault rule asks.
 //! - Only payment-link webhook types are ever sent; other `types` are accepted and stay silent.
 
-pub mod admin;
-pub mod auth;
-pub mod error;
-pub mod handlers;
-pub mod model;
-pub mod rules;
-pub mod store;
-pub mod webhooks;
+mod admin;
+mod auth;
+mod call;
+pub mod config;
+mod error;
+mod handlers;
+mod idempotency;
+mod model;
+mod pages;
+mod rules;
+mod store;
+mod subscriptions;
+mod webhooks;
+
+use std::sync::Arc;
 
 use axum::{
     Router,
+    body::Bytes,
+    http::request::Parts,
+    response::Response,
     routing::{get, patch, post},
 };
 use parking_lot::Mutex;
 
-use crate::app::AppState;
-use crate::config::Config;
-use crate::ids::Ids;
+use crate::reply::AdminError;
+use crate::context::Context;
+use crate::ids::ProviderId;
+use crate::provider::{LinksPanel, Match, PayOptions, Paid, Problem, Provider, Route};
+use crate::scenario::{Rule, RuleChecks};
+use crate::timeline::Payload;
+use crate::webhook::Target;
+use config::QontoConfig;
+use store::Store;
 
-#[derive(Debug)]
-pub struct Qonto {
-    pub store: Mutex<store::Store>,
+/// The name Qonto is mounted under.
+pub(crate) const ID: ProviderId = ProviderId::new("qonto");
+
+/// Qonto: its configuration and its store of organizations, links and subscriptions.
+pub(crate) struct Qonto {
+    ctx: Arc<Context>,
+    config: QontoConfig,
+    store: Mutex<Store>,
 }
 
-impl Qonto {
-    pub fn new(config: &Config, base_url: &str, ids: &Ids) -> Self {
-        Self {
-            store: Mutex::new(store::Store::new(
-                &config.qonto,
-                config.server.store_limit,
-                base_url,
-                ids,
-            )),
+/// The state of Qonto's handlers.
+type Q = Arc<Qonto>;
+
+pub(crate) fn new(ctx: &Arc<Context>, config: &QontoConfig) -> Arc<dyn Provider> {
+    Arc::new(Qonto {
+        store: Mutex::new(Store::new(
+            config,
+            ctx.limits.store_limit,
+            &ctx.base_url,
+            &ctx.ids,
+        )),
+        ctx: ctx.clone(),
+        config: config.clone(),
+    })
+}
+
+/// What Qonto scenario rules may say: a rejection (`code` is the HTTP status) or a payment
+/// (`pay = { method, outcome, after }`, the outcome a payment status); no statuses.
+pub(crate) const SCENARIO: RuleChecks = RuleChecks {
+    provider: ID.as_str(),
+    check_rule,
+    check_sequence: None,
+    default_sequence: None,
+};
+
+fn check_rule(rule: &Rule, at: &str, problems: &mut Vec<String>) {
+    if rule.then.statuses.is_some() || rule.then.error.is_some() {
+        problems.push(format!("{at}.then.statuses and error apply to whatsapp rules only"));
+    }
+    if let Some(pay) = &rule.then.pay {
+        if let Some(m) = &pay.method
+            && model::Method::parse(m).is_none()
+        {
+            problems.push(format!(
+                "{at}.then.pay.method {m:?} is not credit_card, apple_pay, paypal or ideal"
+            ));
+        }
+        if let Some(o) = &pay.outcome
+            && model::PaymentStatus::parse(o).is_none()
+        {
+            problems.push(format!("{at}.then.pay.outcome {o:?} is not a payment status"));
         }
     }
 }
 
-/// Every emulated route, as `(method, path under /qonto)`.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v2/payment_links/connections"),
-    ("GET", "/v2/payment_links/connections"),
-    ("POST", "/v2/payment_links"),
-    ("GET", "/v2/payment_links"),
-    ("GET", "/v2/payment_links/payment_methods"),
-    ("GET", "/v2/payment_links/{id}"),
-    ("PATCH", "/v2/payment_links/{id}/deactivate"),
-    ("GET", "/v2/payment_links/{id}/payments"),
-    ("POST", "/v2/webhook_subscriptions"),
-    ("GET", "/v2/webhook_subscriptions"),
-    ("GET", "/v2/webhook_subscriptions/{id}"),
-    ("PUT", "/v2/webhook_subscriptions/{id}"),
-    ("DELETE", "/v2/webhook_subscriptions/{id}"),
-    ("GET", "/pay/{id}"),
-    ("POST", "/pay/{id}"),
-    ("GET", "/connect/{token}"),
-    ("POST", "/connect/{token}"),
+/// Every emulated route, relative to `/qonto`.
+const ROUTES: &[Route] = &[
+    Route::with_schema(
+        "POST",
+        "/v2/payment_links/connections",
+        "qonto/connection.create.request",
+    ),
+    Route::new("GET", "/v2/payment_links/connections"),
+    Route::with_schema(
+        "POST",
+        "/v2/payment_links",
+        "qonto/payment_link-basket.create.request",
+    ),
+    Route::new("GET", "/v2/payment_links"),
+    Route::new("GET", "/v2/payment_links/payment_methods"),
+    Route::new("GET", "/v2/payment_links/{id}"),
+    Route::new("PATCH", "/v2/payment_links/{id}/deactivate"),
+    Route::new("GET", "/v2/payment_links/{id}/payments"),
+    Route::with_schema(
+        "POST",
+        "/v2/webhook_subscriptions",
+        "qonto/webhook_subscription.create.request",
+    ),
+    Route::new("GET", "/v2/webhook_subscriptions"),
+    Route::new("GET", "/v2/webhook_subscriptions/{id}"),
+    Route::with_schema(
+        "PUT",
+        "/v2/webhook_subscriptions/{id}",
+        "qonto/webhook_subscription.update.request",
+    ),
+    Route::new("DELETE", "/v2/webhook_subscriptions/{id}"),
+    Route::new("GET", "/pay/{id}"),
+    Route::new("POST", "/pay/{id}"),
+    Route::new("GET", "/connect/{token}"),
+    Route::new("POST", "/connect/{token}"),
 ];
 
-/// Admin routes under `/__sandbox/qonto`.
-pub const ADMIN_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/payment_links"),
-    ("POST", "/payment_links/{id}/pay"),
-    ("GET", "/connections"),
-    ("POST", "/connection"),
+/// Admin routes, relative to `/__sandbox/qonto`.
+const ADMIN_ROUTES: &[Route] = &[
+    Route::new("GET", "/payment_links"),
+    Route::new("POST", "/payment_links/{id}/pay"),
+    Route::new("GET", "/connections"),
+    Route::new("POST", "/connection"),
 ];
 
-pub fn router() -> Router<AppState> {
-    use handlers as h;
-    Router::new()
-        .route(
-            "/v2/payment_links/connections",
-            post(h::connect).get(h::connection).fallback(h::unknown),
-        )
-        .route(
-            "/v2/payment_links",
-            post(h::create).get(h::list).fallback(h::unknown),
-        )
-        .route(
-            "/v2/payment_links/payment_methods",
-            get(h::payment_methods).fallback(h::unknown),
-        )
-        .route("/v2/payment_links/{id}", get(h::show).fallback(h::unknown))
-        .route(
-            "/v2/payment_links/{id}/deactivate",
-            patch(h::deactivate).fallback(h::unknown),
-        )
-        .route(
-            "/v2/payment_links/{id}/payments",
-            get(h::payments).fallback(h::unknown),
-        )
-        .route(
-            "/v2/webhook_subscriptions",
-            post(h::subscribe)
-                .get(h::subscriptions)
-                .fallback(h::unknown),
-        )
-        .route(
-            "/v2/webhook_subscriptions/{id}",
-            get(h::subscription)
-                .put(h::update_subscription)
-                .delete(h::delete_subscription)
-                .fallback(h::unknown),
-        )
-        .route(
-            "/pay/{id}",
-            get(h::checkout)
-                .post(h::checkout_submit)
-                .fallback(h::unknown),
-        )
-        .route(
-            "/connect/{token}",
-            get(h::onboarding)
-                .post(h::onboarding_submit)
-                .fallback(h::unknown),
-        )
-        .fallback(h::unknown)
-}
+impl Provider for Qonto {
+    fn id(&self) -> ProviderId {
+        ID
+    }
 
-pub fn admin_router() -> Router<AppState> {
-    Router::new()
-        .route("/payment_links", get(admin::links))
-        .route("/payment_links/{id}/pay", post(admin::pay))
-        .route("/connections", get(admin::connections))
-        .route("/connection", post(admin::decide))
+    fn routes(&self) -> &'static [Route] {
+        ROUTES
+    }
+
+    fn admin_routes(&self) -> &'static [Route] {
+        ADMIN_ROUTES
+    }
+
+    fn router(self: Arc<Self>) -> Router {
+        use handlers as h;
+        Router::new()
+            .route(
+                "/v2/payment_links/connections",
+                post(h::connect).get(h::connection).fallback(h::unknown),
+            )
+            .route(
+                "/v2/payment_links",
+                post(h::create).get(h::list).fallback(h::unknown),
+            )
+            .route(
+                "/v2/payment_links/payment_methods",
+                get(h::payment_methods).fallback(h::unknown),
+            )
+            .route("/v2/payment_links/{id}", get(h::show).fallback(h::unknown))
+            .route(
+                "/v2/payment_links/{id}/deactivate",
+                patch(h::deactivate).fallback(h::unknown),
+            )
+            .route(
+                "/v2/payment_links/{id}/payments",
+                get(h::payments).fallback(h::unknown),
+            )
+            .route(
+                "/v2/webhook_subscriptions",
+                post(subscriptions::subscribe)
+                    .get(subscriptions::list)
+                    .fallback(h::unknown),
+            )
+            .route(
+                "/v2/webhook_subscriptions/{id}",
+                get(subscriptions::show)
+                    .put(subscriptions::update)
+                    .delete(subscriptions::delete)
+                    .fallback(h::unknown),
+            )
+            .route(
+                "/pay/{id}",
+                get(pages::checkout)
+                    .post(pages::checkout_submit)
+                    .fallback(h::unknown),
+            )
+            .route(
+                "/connect/{token}",
+                get(pages::onboarding)
+                    .post(pages::onboarding_submit)
+                    .fallback(h::unknown),
+            )
+            .fallback(h::unknown)
+            .with_state(self)
+    }
+
+    fn admin_router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/payment_links", get(admin::links))
+            .route("/payment_links/{id}/pay", post(admin::pay))
+            .route("/connections", get(admin::connections))
+            .route("/connection", post(admin::decide))
+            .with_state(self)
+    }
+
+    fn authenticate(&self, parts: &mut Parts, _body: &Bytes) -> Option<String> {
+        if self.ctx.limits.accept_any_credentials {
+            auth::ensure_tenant(self, &parts.headers);
+        }
+        let auth = auth::resolve(self, &parts.headers);
+        let tenant = auth.tenant();
+        parts.extensions.insert(auth);
+        tenant
+    }
+
+    fn answer(&self, problem: Problem) -> Response {
+        handlers::problem_response(self, problem)
+    }
+
+    fn reset(&self, tenant: Option<&str>) {
+        let mut store = self.store.lock();
+        match tenant {
+            None => {
+                *store = Store::new(
+                    &self.config,
+                    self.ctx.limits.store_limit,
+                    &self.ctx.base_url,
+                    &self.ctx.ids,
+                );
+            }
+            Some(t) => {
+                if store.remove_org(t)
+                    && let Some(o) = self.config.organizations.iter().find(|o| o.login == t)
+                {
+                    store.add_org(o.clone(), &self.ctx.base_url, &self.ctx.ids);
+                }
+            }
+        }
+    }
+
+    fn run(&self, _tenant: &str, job: Box<dyn Payload>) {
+        let job: Box<dyn std::any::Any + Send + Sync> = job;
+        if let Ok(job) = job.downcast::<webhooks::Job>() {
+            webhooks::run(self, *job);
+        }
+    }
+
+    /// Qonto's webhooks go to each matching subscription, which a delivery already names.
+    fn webhook_target(&self, _tenant: &str) -> Option<Target> {
+        None
+    }
+
+    fn pay(&self, options: &PayOptions, matching: Match) -> Option<Result<Paid, AdminError>> {
+        admin::pay_target(self, options, matching)
+    }
+
+    fn links_panel(&self) -> Option<LinksPanel> {
+        Some(admin::links_panel(self))
+    }
 }

@@ -1,25 +1,25 @@
 //! Qonto's payment-link entities: connections, links (basket and invoice), their payments and
 //! webhook subscriptions, with the wire forms Qonto uses (decimal-string amounts, RFC 3339 times).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::{Millis, rfc3339};
 
 /// Cents as Qonto writes money: `{"value": "13.30", "currency": "EUR"}`.
-pub fn money(cents: i64, currency: &str) -> Value {
+pub(super) fn money(cents: i64, currency: &str) -> Value {
     json!(Money::new(cents, currency))
 }
 
 /// Money on the wire, written without an intermediate JSON value.
 #[derive(Debug, Serialize)]
-pub struct Money<'a> {
+pub(super) struct Money<'a> {
     pub value: String,
     pub currency: &'a str,
 }
 
 impl<'a> Money<'a> {
-    pub fn new(cents: i64, currency: &'a str) -> Self {
+    pub(super) fn new(cents: i64, currency: &'a str) -> Self {
         Self {
             value: format!("{}.{:02}", cents / 100, cents % 100),
             currency,
@@ -29,11 +29,11 @@ impl<'a> Money<'a> {
 
 /// A link as the API writes it. Lists serialise these straight from the store.
 #[derive(Serialize)]
-pub struct LinkView<'a> {
+pub(super) struct LinkView<'a> {
     id: &'a str,
     status: &'static str,
     expiration_date: String,
-    potential_payment_methods: &'a [String],
+    potential_payment_methods: &'a [Method],
     amount: Money<'a>,
     resource_type: &'static str,
     reusable: bool,
@@ -59,7 +59,7 @@ struct ItemView<'a> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LinkStatus {
+pub(super) enum LinkStatus {
     Open,
     Processing,
     Paid,
@@ -68,7 +68,7 @@ pub enum LinkStatus {
 }
 
 impl LinkStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
             Self::Processing => "processing",
@@ -77,45 +77,111 @@ impl LinkStatus {
             Self::Expired => "expired",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "open" => Self::Open,
-            "processing" => Self::Processing,
-            "paid" => Self::Paid,
-            "canceled" => Self::Canceled,
-            "expired" => Self::Expired,
-            _ => return None,
-        })
-    }
 }
 
 /// Payment statuses, Mollie's.
-pub const PAYMENT_STATUSES: &[&str] = &[
-    "open",
-    "pending",
-    "authorized",
-    "paid",
-    "canceled",
-    "expired",
-    "failed",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PaymentStatus {
+    Open,
+    Pending,
+    Authorized,
+    Paid,
+    Canceled,
+    Expired,
+    Failed,
+}
 
-/// What the test-mode checkout offers per method (from Mollie's test-mode screens).
-pub fn outcomes(method: &str) -> &'static [&'static str] {
-    match method {
-        "paypal" => &["paid", "pending", "failed", "canceled", "expired"],
-        "ideal" => &["paid", "open", "failed", "canceled", "expired"],
-        // credit_card and apple_pay
-        _ => &["paid", "open", "failed", "expired"],
+impl PaymentStatus {
+    pub(crate) const ALL: [Self; 7] = [
+        Self::Open,
+        Self::Pending,
+        Self::Authorized,
+        Self::Paid,
+        Self::Canceled,
+        Self::Expired,
+        Self::Failed,
+    ];
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Authorized => "authorized",
+            Self::Paid => "paid",
+            Self::Canceled => "canceled",
+            Self::Expired => "expired",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether nothing can happen to the payment any more.
+    pub(crate) fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Paid | Self::Failed | Self::Canceled | Self::Expired
+        )
+    }
+
+    /// Every status, comma-separated, for error messages.
+    pub(crate) fn names() -> String {
+        Self::ALL.map(Self::as_str).join(", ")
     }
 }
 
 /// Every payment method a link may offer.
-pub const METHODS: &[&str] = &["credit_card", "apple_pay", "paypal", "ideal"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    CreditCard,
+    ApplePay,
+    Paypal,
+    Ideal,
+}
+
+impl Method {
+    pub(crate) const ALL: [Self; 4] = [Self::CreditCard, Self::ApplePay, Self::Paypal, Self::Ideal];
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::CreditCard => "credit_card",
+            Self::ApplePay => "apple_pay",
+            Self::Paypal => "paypal",
+            Self::Ideal => "ideal",
+        }
+    }
+
+    /// The checkout's label.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::CreditCard => "Card",
+            Self::ApplePay => "Apple Pay",
+            Self::Paypal => "PayPal",
+            Self::Ideal => "iDEAL",
+        }
+    }
+
+    /// What the test-mode checkout offers for this method (from Mollie's test-mode screens).
+    pub(crate) fn outcomes(self) -> &'static [PaymentStatus] {
+        use PaymentStatus as S;
+        match self {
+            Self::Paypal => &[S::Paid, S::Pending, S::Failed, S::Canceled, S::Expired],
+            Self::Ideal => &[S::Paid, S::Open, S::Failed, S::Canceled, S::Expired],
+            Self::CreditCard | Self::ApplePay => &[S::Paid, S::Open, S::Failed, S::Expired],
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Item {
+pub(super) struct Item {
     pub title: String,
     pub quantity: i64,
     pub unit_price: i64,
@@ -128,13 +194,13 @@ pub struct Item {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Payment {
+pub(super) struct Payment {
     pub id: String,
     pub amount: i64,
     pub currency: String,
-    pub status: String,
+    pub status: PaymentStatus,
     pub created_at: Millis,
-    pub payment_method: String,
+    pub payment_method: Method,
     pub paid_at: Option<Millis>,
     pub debitor_email: String,
     /// A paid payment whose settlement has not yet moved the link on.
@@ -142,7 +208,7 @@ pub struct Payment {
 }
 
 impl Payment {
-    pub fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self) -> Value {
         json!({
             "id": self.id,
             "amount": money(self.amount, &self.currency),
@@ -155,19 +221,21 @@ impl Payment {
     }
 
     /// Still in flight: the link is `processing` while any payment is.
-    pub fn in_progress(&self) -> bool {
-        matches!(self.status.as_str(), "pending" | "authorized")
-            || (self.status == "paid" && self.settling)
+    pub(super) fn in_progress(&self) -> bool {
+        matches!(
+            self.status,
+            PaymentStatus::Pending | PaymentStatus::Authorized
+        ) || (self.status == PaymentStatus::Paid && self.settling)
     }
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PaymentLink {
+pub(super) struct PaymentLink {
     pub id: String,
     pub resource_id: String,
     pub status: LinkStatus,
     pub expiration: Millis,
-    pub potential_payment_methods: Vec<String>,
+    pub potential_payment_methods: Vec<Method>,
     pub amount: i64,
     pub currency: String,
     /// `Basket` or `Invoice`.
@@ -182,11 +250,11 @@ pub struct PaymentLink {
     pub debitor_name: Option<String>,
     pub redirect_url: Option<String>,
     pub payments: Vec<Payment>,
-    pub latest_payment_method_used: Option<String>,
+    pub latest_payment_method_used: Option<Method>,
 }
 
 impl PaymentLink {
-    pub fn view(&self) -> LinkView<'_> {
+    pub(super) fn view(&self) -> LinkView<'_> {
         LinkView {
             id: &self.id,
             status: self.status.as_str(),
@@ -217,16 +285,19 @@ impl PaymentLink {
         }
     }
 
-    pub fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self) -> Value {
         json!(self.view())
     }
 
     /// The status the link's payments put it in (open links only move among open, processing
     /// and paid this way; canceled and expired are set by deactivation and the clock).
-    pub fn derived_status(&self) -> LinkStatus {
+    pub(super) fn derived_status(&self) -> LinkStatus {
         if self.payments.iter().any(Payment::in_progress) {
             LinkStatus::Processing
-        } else if !self.reusable && self.payments.iter().any(|p| p.status == "paid") {
+        } else if !self.reusable && self
+            .payments
+            .iter()
+            .any(|p| p.status == PaymentStatus::Paid) {
             LinkStatus::Paid
         } else {
             LinkStatus::Open
@@ -236,7 +307,7 @@ impl PaymentLink {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ConnectionStatus {
+pub(super) enum ConnectionStatus {
     NotConnected,
     Pending,
     Enabled,
@@ -244,7 +315,7 @@ pub enum ConnectionStatus {
 }
 
 impl ConnectionStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::NotConnected => "not_connected",
             Self::Pending => "pending",
@@ -255,7 +326,7 @@ impl ConnectionStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Connection {
+pub(super) struct Connection {
     pub status: ConnectionStatus,
     pub connection_location: String,
     pub bank_account_id: String,
@@ -266,7 +337,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self) -> Value {
         json!({
             "connection_location": self.connection_location,
             "status": self.status.as_str(),
@@ -276,7 +347,7 @@ impl Connection {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Subscription {
+pub(super) struct Subscription {
     pub id: String,
     pub callback_url: String,
     pub types: Vec<String>,
@@ -288,7 +359,7 @@ pub struct Subscription {
 
 impl Subscription {
     /// The subscription as the API shows it; the secret only on creation.
-    pub fn to_json(&self, organization_id: &str, membership_id: &str, with_secret: bool) -> Value {
+    pub(super) fn to_json(&self, organization_id: &str, membership_id: &str, with_secret: bool) -> Value {
         let mut v = json!({
             "id": self.id,
             "organization_id": organization_id,
@@ -323,10 +394,14 @@ mod tests {
     }
 
     #[test]
-    fn every_method_offers_paid() {
-        for m in METHODS {
-            assert!(outcomes(m).contains(&"paid"));
-            assert!(outcomes(m).iter().all(|o| PAYMENT_STATUSES.contains(o)));
+    fn every_method_offers_paid_and_names_round_trip() {
+        for m in Method::ALL {
+            assert!(m.outcomes().contains(&PaymentStatus::Paid));
+            assert_eq!(Method::parse(m.as_str()), Some(m));
+        }
+        for s in PaymentStatus::ALL {
+            assert_eq!(PaymentStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
         }
     }
 }

@@ -5,11 +5,11 @@
 use serde_json::Value;
 
 use super::error::QErr;
-use super::model::Item;
+use super::model::{Item, Method};
 use crate::schema::Schemas;
 
 /// `"13.30"`, `"13.3"` or `"13"` into cents; at most two decimals.
-pub fn parse_cents(text: &str) -> Option<i64> {
+pub(super) fn parse_cents(text: &str) -> Option<i64> {
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty()
         || frac.len() > 2
@@ -28,18 +28,18 @@ pub fn parse_cents(text: &str) -> Option<i64> {
 }
 
 /// A VAT percent string (`"21.0"`, `"5.5"`) in basis points (2100, 550).
-pub fn parse_vat_bp(text: &str) -> Option<i64> {
+pub(super) fn parse_vat_bp(text: &str) -> Option<i64> {
     let bp = parse_cents(text)?;
     (0..=10_000).contains(&bp).then_some(bp)
 }
 
 /// The gross amount of a basket, in cents.
-pub fn basket_total(items: &[Item]) -> Option<i64> {
+pub(super) fn basket_total(items: &[Item]) -> Option<i64> {
     // Work in units of 1/10 000 of a cent: cents × quantity × (10 000 + basis points).
     let mut total: i128 = 0;
     for i in items {
-        let bp = parse_vat_bp(&i.vat_rate)? as i128;
-        total = total.checked_add(i.unit_price as i128 * i.quantity as i128 * (10_000 + bp))?;
+        let bp = i128::from(parse_vat_bp(&i.vat_rate)?);
+        total = total.checked_add(i128::from(i.unit_price) * i128::from(i.quantity) * (10_000 + bp))?;
     }
     let cents = (total + 5_000) / 10_000;
     i64::try_from(cents).ok()
@@ -47,9 +47,9 @@ pub fn basket_total(items: &[Item]) -> Option<i64> {
 
 /// A link that passed every check.
 #[derive(Debug, Clone)]
-pub struct LinkDraft {
+pub(super) struct LinkDraft {
     pub resource_type: &'static str,
-    pub methods: Vec<String>,
+    pub methods: Vec<Method>,
     pub reusable: bool,
     pub redirect_url: Option<String>,
     pub items: Option<Vec<Item>>,
@@ -73,12 +73,55 @@ fn text(v: &Value, pointer: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Each payment method offered must be enabled for the organization.
+fn check_enabled(link: Option<&Value>, enabled_methods: &[Method], errors: &mut Vec<QErr>) {
+    for (i, m) in link
+        .and_then(|l| l.get("potential_payment_methods"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let Some(m) = m.as_str().and_then(Method::parse)
+            && !enabled_methods.contains(&m)
+        {
+            let m = m.as_str();
+            errors.push(QErr::at(
+                format!("/payment_link/potential_payment_methods/{i}"),
+                "not_in_list",
+                format!("payment method {m} is not enabled for this organization (see GET /v2/payment_links/payment_methods)"),
+            ));
+        }
+    }
+}
+
+/// A basket link's items, from a body the schema accepted.
+fn basket_items(l: &Value) -> Vec<Item> {
+    l["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| Item {
+            title: text(i, "/title").unwrap_or_default(),
+            quantity: i["quantity"].as_i64().unwrap_or(0),
+            unit_price: text(i, "/unit_price/value")
+                .and_then(|v| parse_cents(&v))
+                .unwrap_or(0),
+            currency: text(i, "/unit_price/currency").unwrap_or_else(|| "EUR".into()),
+            vat_rate: text(i, "/vat_rate").unwrap_or_default(),
+            kind: text(i, "/type"),
+            description: text(i, "/description"),
+            measure_unit: text(i, "/measure_unit"),
+        })
+        .collect()
+}
+
 /// Checks `POST /v2/payment_links`. The variant follows the fields sent: any invoice field makes
 /// it an invoice link, otherwise it is a basket link.
-pub fn check_link(
+pub(super) fn check_link(
     schemas: &Schemas,
     body: &Value,
-    enabled_methods: &[String],
+    enabled_methods: &[Method],
 ) -> Result<LinkDraft, Vec<QErr>> {
     let link = body.get("payment_link");
     let invoice = link.is_some_and(|l| {
@@ -92,37 +135,16 @@ pub fn check_link(
         "qonto/payment_link-basket.create.request"
     };
     let mut errors = schema(schemas, id, body);
-    for (i, m) in link
-        .and_then(|l| l.get("potential_payment_methods"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        if let Some(m) = m.as_str()
-            && super::model::METHODS.contains(&m)
-            && !enabled_methods.iter().any(|e| e == m)
-        {
-            errors.push(QErr::at(
-                format!("/payment_link/potential_payment_methods/{i}"),
-                "not_in_list",
-                format!("payment method {m} is not enabled for this organization (see GET /v2/payment_links/payment_methods)"),
-            ));
-        }
-    }
+    check_enabled(link, enabled_methods, &mut errors);
     if !errors.is_empty() {
         errors.sort_by(|a, b| format!("{:?}", a.source).cmp(&format!("{:?}", b.source)));
         return Err(errors);
     }
     // Invariant from here: the schema held, so every required field is present and well formed.
     let l = link.cloned().unwrap_or(Value::Null);
-    let methods: Vec<String> = l["potential_payment_methods"]
+    let methods: Vec<Method> = l["potential_payment_methods"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|m| m.as_str().and_then(Method::parse)).collect())
         .unwrap_or_default();
     let reusable = l.get("reusable").and_then(Value::as_bool).unwrap_or(false);
     let redirect_url = text(&l, "/redirect_url");
@@ -149,23 +171,7 @@ pub fn check_link(
             amount,
         });
     }
-    let items: Vec<Item> = l["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|i| Item {
-            title: text(i, "/title").unwrap_or_default(),
-            quantity: i["quantity"].as_i64().unwrap_or(0),
-            unit_price: text(i, "/unit_price/value")
-                .and_then(|v| parse_cents(&v))
-                .unwrap_or(0),
-            currency: text(i, "/unit_price/currency").unwrap_or_else(|| "EUR".into()),
-            vat_rate: text(i, "/vat_rate").unwrap_or_default(),
-            kind: text(i, "/type"),
-            description: text(i, "/description"),
-            measure_unit: text(i, "/measure_unit"),
-        })
-        .collect();
+    let items = basket_items(&l);
     let amount = basket_total(&items).unwrap_or(0);
     if amount <= 0 {
         return Err(vec![QErr::at(
@@ -189,13 +195,13 @@ pub fn check_link(
 
 /// A connection request that passed every check.
 #[derive(Debug, Clone)]
-pub struct ConnectionDraft {
+pub(super) struct ConnectionDraft {
     pub partner_callback_url: String,
     pub bank_account_id: String,
     pub business_description: Option<String>,
 }
 
-pub fn check_connection(
+pub(super) fn check_connection(
     schemas: &Schemas,
     body: &Value,
     bank_accounts: &[String],
@@ -229,7 +235,7 @@ pub fn check_connection(
 
 /// A webhook subscription body that passed every check.
 #[derive(Debug, Clone, Default)]
-pub struct SubscriptionDraft {
+pub(super) struct SubscriptionDraft {
     pub callback_url: Option<String>,
     pub types: Option<Vec<String>>,
     pub secret: Option<String>,
@@ -249,7 +255,7 @@ fn callback_ok(url: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
-pub fn check_subscription(
+pub(super) fn check_subscription(
     schemas: &Schemas,
     body: &Value,
     update: bool,

@@ -9,12 +9,32 @@ use serde_json::{Value, json};
 
 use super::model::PaymentLink;
 use super::store::{PayAttempt, PayResult};
-use crate::app::Sandbox;
+use super::{ID, Qonto};
 use crate::clock::{Millis, rfc3339};
-use crate::webhook::{NewDelivery, Provider, Signer, Target, json::to_vec};
+use crate::webhook::sign::hmac_sha256_hex;
+use crate::webhook::{NewDelivery, Sign, Target, json::to_vec};
+
+/// Qonto's signature: `X-Qonto-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the
+/// subscription's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct QontoSigner {
+    pub secret: String,
+}
+
+impl Sign for QontoSigner {
+    fn headers(&self, body: &[u8], now_secs: i64, _event_id: &str) -> Vec<(&'static str, String)> {
+        let t = now_secs.to_string();
+        let v1 = hmac_sha256_hex(self.secret.as_bytes(), &[t.as_bytes(), b".", body]);
+        vec![
+            ("content-type", "application/json".into()),
+            ("user-agent", "Qonto-Webhooks/1.0".into()),
+            ("x-qonto-signature", format!("t={t},v1={v1}")),
+        ]
+    }
+}
 
 #[derive(Debug, Clone)]
-pub enum Job {
+pub(crate) enum Job {
     /// A paid payment settles; the link leaves `processing`.
     Settle {
         login: String,
@@ -35,21 +55,20 @@ pub enum Job {
     },
 }
 
-pub fn run(sandbox: &Arc<Sandbox>, job: Job) {
-    let now = sandbox.clock.now_ms();
+pub(crate) fn run(q: &Qonto, job: Job) {
+    let now = q.ctx.clock.now_ms();
     match job {
         Job::Settle {
             login,
             link_id,
             payment_id,
         } => {
-            let settled = sandbox
-                .qonto
+            let settled = q
                 .store
                 .lock()
                 .settle(&login, &link_id, &payment_id, now);
             if let Some(link) = settled {
-                link_event(sandbox, &login, "updated", &link);
+                link_event(q, &login, "updated", &link);
             }
         }
         Job::Expire {
@@ -57,13 +76,12 @@ pub fn run(sandbox: &Arc<Sandbox>, job: Job) {
             link_id,
             expiration,
         } => {
-            let expired = sandbox
-                .qonto
+            let expired = q
                 .store
                 .lock()
                 .expire(&login, &link_id, expiration, now);
             if let Some(link) = expired {
-                link_event(sandbox, &login, "updated", &link);
+                link_event(q, &login, "updated", &link);
             }
         }
         Job::Pay {
@@ -71,13 +89,12 @@ pub fn run(sandbox: &Arc<Sandbox>, job: Job) {
             link_id,
             attempt,
         } => {
-            let paid = sandbox
-                .qonto
+            let paid = q
                 .store
                 .lock()
-                .pay(&login, &link_id, attempt, now, &sandbox.ids);
+                .pay(&login, &link_id, attempt, now, &q.ctx.ids);
             match paid {
-                Ok(result) => after_payment(sandbox, &login, &result),
+                Ok(result) => after_payment(q, &login, &result),
                 Err(e) => tracing::info!(link = %link_id, "scripted payment skipped: {e}"),
             }
         }
@@ -85,26 +102,30 @@ pub fn run(sandbox: &Arc<Sandbox>, job: Job) {
 }
 
 /// Sends what a payment changed and schedules its settlement.
-pub fn after_payment(sandbox: &Sandbox, login: &str, result: &PayResult) {
+pub(crate) fn after_payment(q: &Qonto, login: &str, result: &PayResult) {
     if result.link_changed {
-        link_event(sandbox, login, "updated", &result.link);
+        link_event(q, login, "updated", &result.link);
     }
     if result.payment.settling {
-        sandbox.timeline.at(
-            sandbox.clock.now_ms() + sandbox.config.qonto.settlement_delay.as_ms(),
-            crate::timeline::Job::Qonto(Job::Settle {
-                login: login.to_string(),
-                link_id: result.link.id.clone(),
-                payment_id: result.payment.id.clone(),
-            }),
+        q.ctx.timeline.at(
+            q.ctx.clock.now_ms() + q.config.settlement_delay.as_ms(),
+            crate::timeline::Job::provider(
+                ID,
+                login,
+                Job::Settle {
+                    login: login.to_string(),
+                    link_id: result.link.id.clone(),
+                    payment_id: result.payment.id.clone(),
+                },
+            ),
         );
     }
 }
 
 /// Queues one delivery per subscription of `login` that takes `kind`. Returns their ids.
-fn send(sandbox: &Sandbox, login: &str, kind: &str, reference: &str, data: Value) -> Vec<String> {
+fn send(q: &Qonto, login: &str, kind: &str, reference: &str, data: &Value) -> Vec<String> {
     let (org_id, membership_id, subs) = {
-        let store = sandbox.qonto.store.lock();
+        let store = q.store.lock();
         let Some(org) = store.org(login) else {
             return Vec::new();
         };
@@ -120,11 +141,11 @@ fn send(sandbox: &Sandbox, login: &str, kind: &str, reference: &str, data: Value
             subs,
         )
     };
-    let now = sandbox.clock.now_ms();
+    let now = q.ctx.clock.now_ms();
     let event = data["event"].as_str().unwrap_or("").to_string();
     subs.into_iter()
         .map(|sub| {
-            let id = sandbox.ids.uuid_v4();
+            let id = q.ctx.ids.uuid_v4();
             let body = json!({
                 "id": id,
                 "subscription_id": sub.id,
@@ -136,26 +157,26 @@ fn send(sandbox: &Sandbox, login: &str, kind: &str, reference: &str, data: Value
             });
             let delivery = NewDelivery {
                 id,
-                provider: Provider::Qonto,
+                provider: ID,
                 tenant: login.to_string(),
                 event: format!("{kind}.{event}"),
                 reference: Some(reference.to_string()),
                 body: to_vec(&body),
                 target: Some(Target {
                     url: sub.callback_url.clone(),
-                    signer: Signer::Qonto {
+                    signer: Arc::new(QontoSigner {
                         secret: sub.secret.clone(),
-                    },
+                    }),
                     verify_token: None,
                 }),
             };
-            sandbox.webhooks.enqueue(sandbox, delivery, now)
+            q.ctx.webhooks.enqueue(delivery, now)
         })
         .collect()
 }
 
 /// A `v1/payment-links` event (`created` or `updated`).
-pub fn link_event(sandbox: &Sandbox, login: &str, event: &str, link: &PaymentLink) -> Vec<String> {
+pub(crate) fn link_event(q: &Qonto, login: &str, event: &str, link: &PaymentLink) -> Vec<String> {
     let mut data = json!({
         "event": event,
         "status": link.status.as_str(),
@@ -175,16 +196,37 @@ pub fn link_event(sandbox: &Sandbox, login: &str, event: &str, link: &PaymentLin
     data["expired_at"] = json!(rfc3339(link.expiration));
     data["created_at"] = json!(rfc3339(link.created_at));
     data["updated_at"] = json!(rfc3339(link.updated_at));
-    send(sandbox, login, "v1/payment-links", &link.id, data)
+    send(q, login, "v1/payment-links", &link.id, &data)
 }
 
 /// A `v1/payment-links-connections` event.
-pub fn connection_event(sandbox: &Sandbox, login: &str, event: &str) -> Vec<String> {
+pub(crate) fn connection_event(q: &Qonto, login: &str, event: &str) -> Vec<String> {
     send(
-        sandbox,
+        q,
         login,
         "v1/payment-links-connections",
         login,
-        json!({"event": event}),
+        &json!({"event": event}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_matches_qontos_official_test_vector() {
+        let headers = QontoSigner {
+            secret: "test-secret".into(),
+        }
+        .headers(br#"{"test":"data"}"#, 1_704_110_400, "");
+        let sig = headers
+            .iter()
+            .find(|(k, _)| *k == "x-qonto-signature")
+            .unwrap();
+        assert_eq!(
+            sig.1,
+            "t=1704110400,v1=56aff06dc227db80d6568a5070f912c601c31f20451745d257cbc0b5dfa93805"
+        );
+    }
 }

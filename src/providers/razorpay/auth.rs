@@ -9,28 +9,28 @@ use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 
 use super::error::RzError;
-use crate::app::Sandbox;
-use crate::config::RazorpayAccount;
+use super::Razorpay;
+use super::config::RazorpayAccount;
 
 /// The outcome of authenticating one request, kept in the request's extensions.
 #[derive(Debug, Clone)]
-pub struct KeyAuth {
+pub(super) struct KeyAuth {
     pub key_id: Result<String, RzError>,
 }
 
 impl KeyAuth {
     /// The tenant the request is journaled under.
-    pub fn tenant(&self) -> Option<String> {
+    pub(super) fn tenant(&self) -> Option<String> {
         self.key_id.as_ref().ok().cloned()
     }
 }
 
-impl axum::extract::FromRequestParts<crate::app::AppState> for KeyAuth {
+impl axum::extract::FromRequestParts<super::Gw> for KeyAuth {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &crate::app::AppState,
+        state: &super::Gw,
     ) -> Result<Self, Self::Rejection> {
         Ok(match parts.extensions.get::<KeyAuth>() {
             Some(auth) => auth.clone(),
@@ -40,9 +40,9 @@ impl axum::extract::FromRequestParts<crate::app::AppState> for KeyAuth {
 }
 
 /// Checks the key pair against the accounts. One short lock on the store.
-pub fn resolve(sandbox: &Sandbox, headers: &HeaderMap) -> KeyAuth {
+pub(super) fn resolve(gw: &Razorpay, headers: &HeaderMap) -> KeyAuth {
     let key_id = credentials(headers).and_then(|(key_id, secret)| {
-        let store = sandbox.razorpay.store.lock();
+        let store = gw.store.lock();
         match store.account(&key_id) {
             Some(a) if a.config.key_secret == secret => Ok(key_id),
             _ => Err(RzError::InvalidKey),
@@ -52,14 +52,14 @@ pub fn resolve(sandbox: &Sandbox, headers: &HeaderMap) -> KeyAuth {
 }
 
 /// With `--accept-any-credentials`: an unknown key becomes a new account with that secret.
-pub fn ensure_tenant(sandbox: &Sandbox, headers: &HeaderMap) {
+pub(super) fn ensure_tenant(gw: &Razorpay, headers: &HeaderMap) {
     let Ok((key_id, secret)) = credentials(headers) else {
         return;
     };
     if !(key_id.starts_with("rzp_test_") || key_id.starts_with("rzp_live_")) || secret.is_empty() {
         return;
     }
-    let mut store = sandbox.razorpay.store.lock();
+    let mut store = gw.store.lock();
     if store.account(&key_id).is_some() {
         return;
     }
@@ -74,7 +74,7 @@ pub fn ensure_tenant(sandbox: &Sandbox, headers: &HeaderMap) {
 }
 
 /// The key id and secret a request carries, whether or not an account has them.
-pub fn credentials(headers: &HeaderMap) -> Result<(String, String), RzError> {
+pub(super) fn credentials(headers: &HeaderMap) -> Result<(String, String), RzError> {
     let header = headers
         .get(header::AUTHORIZATION)
         .ok_or(RzError::MissingKey)?

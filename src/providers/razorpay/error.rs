@@ -12,37 +12,37 @@ use serde_json::{Map, Value, json};
 use crate::http::BodyProblem;
 use crate::schema::{Violation, ViolationKind};
 
-pub const MSG_NO_KEY: &str = "Please provide your api key for authentication purposes.";
-pub const MSG_BAD_KEY: &str = "The api key provided is invalid";
-pub const MSG_NOT_FOUND: &str = "The id provided does not exist";
-pub const MSG_URL_NOT_FOUND: &str = "The requested URL was not found on the server.";
-pub const MSG_WRONG_FIELDS: &str = "wrong input fields sent.";
-pub const MSG_DUPLICATE_REFERENCE: &str =
+pub(super) const MSG_NO_KEY: &str = "Please provide your api key for authentication purposes.";
+pub(super) const MSG_BAD_KEY: &str = "The api key provided is invalid";
+pub(super) const MSG_NOT_FOUND: &str = "The id provided does not exist";
+pub(super) const MSG_URL_NOT_FOUND: &str = "The requested URL was not found on the server.";
+pub(super) const MSG_WRONG_FIELDS: &str = "wrong input fields sent.";
+pub(super) const MSG_DUPLICATE_REFERENCE: &str =
     "payment link creation with reference ID already attempted";
-pub const MSG_EXPIRE_TOO_SOON: &str = "timestamp must be atleast 15 minutes in future";
-pub const MSG_EXPIRE_TOO_LATE: &str = "timestamp must not be more than 6 months in future";
-pub const MSG_UPI_TEST_MODE: &str =
+pub(super) const MSG_EXPIRE_TOO_SOON: &str = "timestamp must be atleast 15 minutes in future";
+pub(super) const MSG_EXPIRE_TOO_LATE: &str = "timestamp must not be more than 6 months in future";
+pub(super) const MSG_UPI_TEST_MODE: &str =
     "UPI Payment Links is not supported in Test Mode. Please experience the product in Live Mode.";
-pub const MSG_UPI_CURRENCY: &str = "upi is currently supported only in indian currency";
-pub const MSG_UPI_PARTIAL: &str = "partial payment not supported in upi link";
-pub const MSG_UPDATE_STATE: &str = "update can only be made in created or partially paid state";
-pub const MSG_CANCEL_PAID: &str = "cannot cancel or expire an already paid/partially paid link";
-pub const MSG_CANCEL_EXPIRED: &str = "cannot cancel or expire an expired link";
-pub const MSG_NOTIFY_MEDIUM: &str = "not a valid notification medium";
-pub const MSG_CALLBACK_METHOD: &str =
+pub(super) const MSG_UPI_CURRENCY: &str = "upi is currently supported only in indian currency";
+pub(super) const MSG_UPI_PARTIAL: &str = "partial payment not supported in upi link";
+pub(super) const MSG_UPDATE_STATE: &str = "update can only be made in created or partially paid state";
+pub(super) const MSG_CANCEL_PAID: &str = "cannot cancel or expire an already paid/partially paid link";
+pub(super) const MSG_CANCEL_EXPIRED: &str = "cannot cancel or expire an expired link";
+pub(super) const MSG_NOTIFY_MEDIUM: &str = "not a valid notification medium";
+pub(super) const MSG_CALLBACK_METHOD: &str =
     "The callback method field is required when callback url is present.";
-pub const MSG_CALLBACK_URL: &str =
+pub(super) const MSG_CALLBACK_URL: &str =
     "The callback url field is required when callback method is present.";
 
 /// One problem with a request, in the gateway's words, at a JSON pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(super) struct Problem {
     pub pointer: String,
     pub description: String,
 }
 
 impl Problem {
-    pub fn new(pointer: impl Into<String>, description: impl Into<String>) -> Self {
+    pub(super) fn new(pointer: impl Into<String>, description: impl Into<String>) -> Self {
         Self {
             pointer: pointer.into(),
             description: description.into(),
@@ -50,7 +50,7 @@ impl Problem {
     }
 
     /// A schema violation rephrased the way the gateway's validator words them.
-    pub fn from_violation(v: &Violation) -> Self {
+    pub(super) fn from_violation(v: &Violation) -> Self {
         let attr = attribute(&v.pointer);
         let description = match v.kind {
             ViolationKind::Missing => format!("The {} field is required.", attr.replace('_', " ")),
@@ -61,7 +61,7 @@ impl Problem {
     }
 
     /// The dotted field name the gateway puts in `error.field`.
-    pub fn field(&self) -> String {
+    pub(super) fn field(&self) -> String {
         attribute(&self.pointer)
     }
 }
@@ -71,7 +71,7 @@ fn attribute(pointer: &str) -> String {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum RzError {
+pub(super) enum RzError {
     /// No `Authorization: Basic` header (401).
     MissingKey,
     /// Unknown key id, wrong secret or a malformed header (401).
@@ -95,7 +95,7 @@ pub enum RzError {
 }
 
 impl RzError {
-    pub fn status(&self) -> StatusCode {
+    pub(super) fn status(&self) -> StatusCode {
         match self {
             Self::MissingKey | Self::InvalidKey => StatusCode::UNAUTHORIZED,
             Self::UrlNotFound => StatusCode::NOT_FOUND,
@@ -105,7 +105,7 @@ impl RzError {
         }
     }
 
-    pub fn to_value(&self) -> Value {
+    pub(super) fn to_value(&self) -> Value {
         let (code, description, business, field): (String, String, bool, Option<String>) =
             match self {
                 Self::MissingKey => ("BAD_REQUEST_ERROR".into(), MSG_NO_KEY.into(), false, None),
@@ -175,9 +175,83 @@ impl RzError {
     }
 }
 
+impl RzError {
+    /// What the journal records of this error: the code and every violated field.
+    fn rejection(&self) -> crate::journal::Rejection {
+        let violations = match self {
+            Self::Invalid(problems) => problems
+                .iter()
+                .map(|p| Violation::invalid(p.pointer.clone(), p.description.clone()))
+                .collect(),
+            other => {
+                let value = other.to_value();
+                let field = value["error"]["field"]
+                    .as_str()
+                    .map(|f| format!("/{}", f.replace('.', "/")))
+                    .unwrap_or_default();
+                let description = value["error"]["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                vec![Violation::invalid(field, description)]
+            }
+        };
+        crate::journal::Rejection {
+            code: json!(self.code()),
+            violations,
+        }
+    }
+
+    fn code(&self) -> String {
+        match self {
+            Self::Scripted { code, .. } => code.clone(),
+            _ => "BAD_REQUEST_ERROR".into(),
+        }
+    }
+}
+
 impl IntoResponse for RzError {
     fn into_response(self) -> Response {
-        (self.status(), Json(self.to_value())).into_response()
+        let rejection = self.rejection();
+        let mut response = (self.status(), Json(self.to_value())).into_response();
+        rejection.attach(&mut response);
+        response
+    }
+}
+
+/// The gateway's answers on the sandbox's behalf: an injected fault is 429, 500 or 503; an
+/// unknown path is the gateway's 404; a refusal keeps its status; an oversized body is 413.
+impl From<crate::provider::Problem> for RzError {
+    fn from(problem: crate::provider::Problem) -> Self {
+        use crate::faults::FaultError;
+        use crate::provider::Problem;
+        let scripted = |status, code: &str, description: &str| RzError::Scripted {
+            status,
+            code: code.into(),
+            description: description.into(),
+        };
+        match problem {
+            Problem::Fault(FaultError::RateLimit) => scripted(
+                StatusCode::TOO_MANY_REQUESTS,
+                "BAD_REQUEST_ERROR",
+                "Too many requests",
+            ),
+            Problem::Fault(FaultError::ServerError) => scripted(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SERVER_ERROR",
+                "The server encountered an error. The incident has been reported to admins",
+            ),
+            Problem::Fault(FaultError::Unavailable) => scripted(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVER_ERROR",
+                "The service is temporarily unavailable",
+            ),
+            Problem::NotFound => RzError::UrlNotFound,
+            Problem::Refused { status, message } => {
+                scripted(status, "BAD_REQUEST_ERROR", &message)
+            }
+            Problem::TooLarge { limit } => RzError::Body(BodyProblem::TooLarge { limit }),
+        }
     }
 }
 

@@ -47,93 +47,230 @@
 //! - The webhook URL is set in the config file or through `PUT /__sandbox/razorpay/webhook`
 //!   (the real gateway sets it in its dashboard); there is no 24-hour disabling of failing hooks.
 
-pub mod admin;
-pub mod auth;
-pub mod error;
-pub mod handlers;
-pub mod model;
-pub mod rules;
-pub mod store;
-pub mod webhooks;
+mod admin;
+mod auth;
+pub mod config;
+mod error;
+mod handlers;
+mod model;
+mod pages;
+mod rules;
+mod store;
+mod webhooks;
+
+use std::sync::Arc;
 
 use axum::{
     Router,
+    body::Bytes,
+    http::request::Parts,
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use parking_lot::Mutex;
 
-use crate::app::AppState;
-use crate::config::Config;
+use crate::reply::AdminError;
+use crate::context::{Context, IssuedLink, LinkIssuer};
+use crate::ids::ProviderId;
+use crate::provider::{LinksPanel, Match, PayOptions, Paid, Problem, Provider, Route};
+use crate::scenario::{Rule, RuleChecks};
+use crate::timeline::Payload;
+use crate::webhook::Target;
+use config::RazorpayConfig;
+use store::Store;
 
-#[derive(Debug)]
-pub struct Razorpay {
-    pub store: Mutex<store::Store>,
+/// The name the gateway is mounted under.
+pub(crate) const ID: ProviderId = ProviderId::new("razorpay");
+
+/// The gateway: its configuration and its store of accounts and links.
+pub(crate) struct Razorpay {
+    ctx: Arc<Context>,
+    config: RazorpayConfig,
+    store: Mutex<Store>,
 }
 
-impl Razorpay {
-    pub fn new(config: &Config) -> Self {
-        Self {
-            store: Mutex::new(store::Store::new(
-                &config.razorpay,
-                config.server.store_limit,
-            )),
+/// The state of the gateway's handlers.
+type Gw = Arc<Razorpay>;
+
+pub(crate) fn new(ctx: &Arc<Context>, config: &RazorpayConfig) -> Arc<dyn Provider> {
+    let gateway = Arc::new(Razorpay {
+        store: Mutex::new(Store::new(config, ctx.limits.store_limit)),
+        ctx: ctx.clone(),
+        config: config.clone(),
+    });
+    // Other providers may check a payment link this gateway issued (WhatsApp orders carry one).
+    let issuer: std::sync::Weak<dyn LinkIssuer> = Arc::downgrade(&gateway) as _;
+    ctx.register_link_issuer(issuer);
+    gateway
+}
+
+/// What gateway scenario rules may say: a rejection (`code` is the HTTP status) or a payment
+/// (`pay = { method, outcome, after, amount }`); no statuses.
+pub(crate) const SCENARIO: RuleChecks = RuleChecks {
+    provider: ID.as_str(),
+    check_rule,
+    check_sequence: None,
+    default_sequence: None,
+};
+
+fn check_rule(rule: &Rule, at: &str, problems: &mut Vec<String>) {
+    if rule.then.statuses.is_some() || rule.then.error.is_some() {
+        problems.push(format!("{at}.then.statuses and error apply to whatsapp rules only"));
+    }
+    if let Some(pay) = &rule.then.pay {
+        if let Some(m) = &pay.method
+            && model::Method::parse(m).is_none()
+        {
+            problems.push(format!(
+                "{at}.then.pay.method {m:?} is not one of upi, card, netbanking, wallet"
+            ));
+        }
+        if let Some(o) = &pay.outcome
+            && !["success", "failure"].contains(&o.as_str())
+        {
+            problems.push(format!("{at}.then.pay.outcome {o:?} is not success or failure"));
         }
     }
 }
 
-/// Every emulated route, as `(method, path under /razorpay)`.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v1/payment_links"),
-    ("GET", "/v1/payment_links"),
-    ("GET", "/v1/payment_links/{id}"),
-    ("PATCH", "/v1/payment_links/{id}"),
-    ("POST", "/v1/payment_links/{id}/cancel"),
-    ("POST", "/v1/payment_links/{id}/notify_by/{medium}"),
-    ("GET", "/i/{code}"),
-    ("POST", "/i/{code}/pay"),
+/// Every emulated route, relative to `/razorpay`.
+const ROUTES: &[Route] = &[
+    Route::with_schema(
+        "POST",
+        "/v1/payment_links",
+        "razorpay/payment_link.create.request",
+    ),
+    Route::new("GET", "/v1/payment_links"),
+    Route::new("GET", "/v1/payment_links/{id}"),
+    Route::with_schema(
+        "PATCH",
+        "/v1/payment_links/{id}",
+        "razorpay/payment_link.update.request",
+    ),
+    Route::new("POST", "/v1/payment_links/{id}/cancel"),
+    Route::new("POST", "/v1/payment_links/{id}/notify_by/{medium}"),
+    Route::new("GET", "/i/{code}"),
+    Route::new("POST", "/i/{code}/pay"),
 ];
 
-/// Admin routes under `/__sandbox/razorpay`.
-pub const ADMIN_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/payment_links"),
-    ("POST", "/payment_links/{id}/pay"),
-    ("GET", "/webhook"),
-    ("PUT", "/webhook"),
+/// Admin routes, relative to `/__sandbox/razorpay`.
+const ADMIN_ROUTES: &[Route] = &[
+    Route::new("GET", "/payment_links"),
+    Route::new("POST", "/payment_links/{id}/pay"),
+    Route::new("GET", "/webhook"),
+    Route::new("PUT", "/webhook"),
 ];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/payment_links",
-            post(handlers::create)
-                .get(handlers::list)
-                .fallback(handlers::unknown),
-        )
-        .route(
-            "/v1/payment_links/{id}",
-            get(handlers::fetch)
-                .patch(handlers::update)
-                .fallback(handlers::unknown),
-        )
-        .route(
-            "/v1/payment_links/{id}/cancel",
-            post(handlers::cancel).fallback(handlers::unknown),
-        )
-        .route(
-            "/v1/payment_links/{id}/notify_by/{medium}",
-            post(handlers::notify_by).fallback(handlers::unknown),
-        )
-        .route("/i/{code}", get(handlers::page).fallback(handlers::unknown))
-        .route(
-            "/i/{code}/pay",
-            post(handlers::page_pay).fallback(handlers::unknown),
-        )
-        .fallback(handlers::unknown)
+impl Provider for Razorpay {
+    fn id(&self) -> ProviderId {
+        ID
+    }
+
+    fn routes(&self) -> &'static [Route] {
+        ROUTES
+    }
+
+    fn admin_routes(&self) -> &'static [Route] {
+        ADMIN_ROUTES
+    }
+
+    fn router(self: Arc<Self>) -> Router {
+        use handlers as h;
+        Router::new()
+            .route(
+                "/v1/payment_links",
+                post(h::create).get(h::list).fallback(h::unknown),
+            )
+            .route(
+                "/v1/payment_links/{id}",
+                get(h::fetch).patch(h::update).fallback(h::unknown),
+            )
+            .route(
+                "/v1/payment_links/{id}/cancel",
+                post(h::cancel).fallback(h::unknown),
+            )
+            .route(
+                "/v1/payment_links/{id}/notify_by/{medium}",
+                post(h::notify_by).fallback(h::unknown),
+            )
+            .route("/i/{code}", get(pages::page).fallback(h::unknown))
+            .route("/i/{code}/pay", post(pages::pay).fallback(h::unknown))
+            .fallback(h::unknown)
+            .with_state(self)
+    }
+
+    fn admin_router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/payment_links", get(admin::links))
+            .route("/payment_links/{id}/pay", post(admin::pay))
+            .route("/webhook", get(admin::webhooks).put(admin::set_webhook))
+            .with_state(self)
+    }
+
+    fn authenticate(&self, parts: &mut Parts, _body: &Bytes) -> Option<String> {
+        if self.ctx.limits.accept_any_credentials {
+            auth::ensure_tenant(self, &parts.headers);
+        }
+        let auth = auth::resolve(self, &parts.headers);
+        let tenant = auth.tenant();
+        parts.extensions.insert(auth);
+        tenant
+    }
+
+    fn answer(&self, problem: Problem) -> Response {
+        error::RzError::from(problem).into_response()
+    }
+
+    fn reset(&self, tenant: Option<&str>) {
+        let mut store = self.store.lock();
+        match tenant {
+            None => *store = Store::new(&self.config, self.ctx.limits.store_limit),
+            Some(t) => {
+                if store.remove_account(t)
+                    && let Some(a) = self.config.accounts.iter().find(|a| a.key_id == t)
+                {
+                    store.add_account(a.clone());
+                }
+            }
+        }
+    }
+
+    fn run(&self, _tenant: &str, job: Box<dyn Payload>) {
+        let job: Box<dyn std::any::Any + Send + Sync> = job;
+        if let Ok(job) = job.downcast::<webhooks::Job>() {
+            webhooks::run(self, *job);
+        }
+    }
+
+    fn webhook_target(&self, tenant: &str) -> Option<Target> {
+        webhooks::target(self, tenant)
+    }
+
+    fn pay(&self, options: &PayOptions, matching: Match) -> Option<Result<Paid, AdminError>> {
+        admin::pay_target(self, options, matching)
+    }
+
+    fn links_panel(&self) -> Option<LinksPanel> {
+        Some(admin::links_panel(self))
+    }
 }
 
-pub fn admin_router() -> Router<AppState> {
-    Router::new()
-        .route("/payment_links", get(admin::links))
-        .route("/payment_links/{id}/pay", post(admin::pay))
-        .route("/webhook", get(admin::webhooks).put(admin::set_webhook))
+impl LinkIssuer for Razorpay {
+    /// A short URL of this sandbox's checkout (`<base>/razorpay/i/<code>`).
+    fn issued(&self, url: &str) -> Option<Option<IssuedLink>> {
+        let code = url
+            .strip_prefix(&self.ctx.base_url)?
+            .strip_prefix("/razorpay/i/")?
+            .split(['?', '#', '/'])
+            .next()
+            .unwrap_or("");
+        let store = self.store.lock();
+        Some(store.by_code(code).map(|(_, link)| IssuedLink {
+            id: link.id.clone(),
+            status: link.status.as_str().to_string(),
+            payable: link.status.is_open(),
+            amount: link.amount,
+            currency: link.currency.clone(),
+        }))
+    }
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LinkStatus {
+pub(super) enum LinkStatus {
     Created,
     PartiallyPaid,
     Paid,
@@ -15,7 +15,7 @@ pub enum LinkStatus {
 }
 
 impl LinkStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
             Self::PartiallyPaid => "partially_paid",
@@ -26,24 +26,76 @@ impl LinkStatus {
     }
 
     /// Whether the link still takes payments (and edits).
-    pub fn is_open(self) -> bool {
+    pub(super) fn is_open(self) -> bool {
         matches!(self, Self::Created | Self::PartiallyPaid)
     }
 }
 
 /// Payment methods the hosted page offers.
-pub const METHODS: &[&str] = &["upi", "card", "netbanking", "wallet"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Method {
+    #[default]
+    Upi,
+    Card,
+    Netbanking,
+    Wallet,
+}
+
+impl Method {
+    /// Every method, in the order the checkout offers them.
+    pub(crate) const ALL: [Method; 4] = [Self::Upi, Self::Card, Self::Netbanking, Self::Wallet];
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Upi => "upi",
+            Self::Card => "card",
+            Self::Netbanking => "netbanking",
+            Self::Wallet => "wallet",
+        }
+    }
+
+    /// The checkout's label.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Upi => "UPI",
+            Self::Card => "Card",
+            Self::Netbanking => "Netbanking",
+            Self::Wallet => "Wallet",
+        }
+    }
+}
+
+/// How a payment attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PaymentStatus {
+    Captured,
+    Failed,
+}
+
+impl PaymentStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Captured => "captured",
+            Self::Failed => "failed",
+        }
+    }
+}
 
 /// One payment attempt on a link, captured or failed.
 #[derive(Debug, Clone, Serialize)]
-pub struct Payment {
+pub(super) struct Payment {
     pub id: String,
     pub order_id: String,
     pub amount: i64,
     pub currency: String,
-    pub method: String,
-    /// `captured` or `failed`.
-    pub status: String,
+    pub method: Method,
+    pub status: PaymentStatus,
     pub created_at: i64,
     pub email: Option<String>,
     pub contact: Option<String>,
@@ -51,7 +103,7 @@ pub struct Payment {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PaymentLink {
+pub(super) struct PaymentLink {
     pub id: String,
     pub short_code: String,
     pub short_url: String,
@@ -84,18 +136,20 @@ pub struct PaymentLink {
 }
 
 impl PaymentLink {
-    pub fn amount_due(&self) -> i64 {
+    pub(super) fn amount_due(&self) -> i64 {
         self.amount - self.amount_paid
     }
 
     /// The captured payments, as the link's `payments` array lists them.
-    pub fn captured(&self) -> impl Iterator<Item = &Payment> {
-        self.attempts.iter().filter(|p| p.status == "captured")
+    pub(super) fn captured(&self) -> impl Iterator<Item = &Payment> {
+        self.attempts
+            .iter()
+            .filter(|p| p.status == PaymentStatus::Captured)
     }
 
     /// The entity as the API returns it. `with_payments` adds the `payments` array (REST answers
     /// have it; webhook payloads do not).
-    pub fn to_json(&self, with_payments: bool) -> Value {
+    pub(super) fn to_json(&self, with_payments: bool) -> Value {
         let mut m = Map::new();
         m.insert("accept_partial".into(), json!(self.accept_partial));
         m.insert("amount".into(), json!(self.amount));

@@ -8,15 +8,15 @@ use super::error::{self, Problem};
 use crate::schema::Schemas;
 
 /// At least this many seconds between now and `expire_by`.
-pub const MIN_EXPIRY_SECS: i64 = 15 * 60;
+pub(super) const MIN_EXPIRY_SECS: i64 = 15 * 60;
 /// At most this many seconds between now and `expire_by` (six months).
-pub const MAX_EXPIRY_SECS: i64 = 180 * 86_400;
+pub(super) const MAX_EXPIRY_SECS: i64 = 180 * 86_400;
 /// The smallest amount, in minor units.
-pub const MIN_AMOUNT: i64 = 100;
+pub(super) const MIN_AMOUNT: i64 = 100;
 
 /// A create request that passed every stateless check.
 #[derive(Debug, Clone)]
-pub struct CreateDraft {
+pub(super) struct CreateDraft {
     pub amount: i64,
     pub currency: String,
     pub accept_partial: bool,
@@ -36,7 +36,7 @@ pub struct CreateDraft {
 
 /// What an update may change.
 #[derive(Debug, Clone, Default)]
-pub struct UpdateDraft {
+pub(super) struct UpdateDraft {
     pub accept_partial: Option<bool>,
     pub reference_id: Option<String>,
     pub expire_by: Option<i64>,
@@ -75,8 +75,44 @@ fn text(body: &Value, key: &str) -> Option<String> {
     body.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
+/// The rules tying `accept_partial`, `first_min_partial_amount`, `upi_link` and `currency`.
+fn check_partial_and_upi(
+    body: &Value,
+    amount: Option<i64>,
+    currency: &str,
+    accept_partial: bool,
+    upi_refused_in_test_mode: bool,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(first) = int(body, "first_min_partial_amount") {
+        if !accept_partial {
+            problems.push(Problem::new(
+                "/first_min_partial_amount",
+                "first_min_partial_amount can be set only when accept_partial is true",
+            ));
+        } else if amount.is_some_and(|a| first > a) {
+            problems.push(Problem::new(
+                "/first_min_partial_amount",
+                "first_min_partial_amount must not be greater than amount",
+            ));
+        }
+    }
+    let upi_link = boolean(body, "upi_link").unwrap_or(false);
+    if upi_link {
+        if upi_refused_in_test_mode {
+            problems.push(Problem::new("/upi_link", error::MSG_UPI_TEST_MODE));
+        }
+        if currency != "INR" {
+            problems.push(Problem::new("/currency", error::MSG_UPI_CURRENCY));
+        }
+        if accept_partial {
+            problems.push(Problem::new("/accept_partial", error::MSG_UPI_PARTIAL));
+        }
+    }
+}
+
 /// Checks a create body. `test_key` is whether the caller used an `rzp_test_` key.
-pub fn check_create(
+pub(super) fn check_create(
     schemas: &Schemas,
     body: &Value,
     now: i64,
@@ -105,37 +141,13 @@ pub fn check_create(
     }
     match (body.get("callback_url"), body.get("callback_method")) {
         (Some(_), None) => {
-            problems.push(Problem::new("/callback_method", error::MSG_CALLBACK_METHOD))
+            problems.push(Problem::new("/callback_method", error::MSG_CALLBACK_METHOD));
         }
         (None, Some(_)) => problems.push(Problem::new("/callback_url", error::MSG_CALLBACK_URL)),
         _ => {}
     }
     let accept_partial = boolean(body, "accept_partial").unwrap_or(false);
-    if let Some(first) = int(body, "first_min_partial_amount") {
-        if !accept_partial {
-            problems.push(Problem::new(
-                "/first_min_partial_amount",
-                "first_min_partial_amount can be set only when accept_partial is true",
-            ));
-        } else if amount.is_some_and(|a| first > a) {
-            problems.push(Problem::new(
-                "/first_min_partial_amount",
-                "first_min_partial_amount must not be greater than amount",
-            ));
-        }
-    }
-    let upi_link = boolean(body, "upi_link").unwrap_or(false);
-    if upi_link {
-        if test_key && !upi_in_test_mode {
-            problems.push(Problem::new("/upi_link", error::MSG_UPI_TEST_MODE));
-        }
-        if currency != "INR" {
-            problems.push(Problem::new("/currency", error::MSG_UPI_CURRENCY));
-        }
-        if accept_partial {
-            problems.push(Problem::new("/accept_partial", error::MSG_UPI_PARTIAL));
-        }
-    }
+    check_partial_and_upi(body, amount, &currency, accept_partial, test_key && !upi_in_test_mode, &mut problems);
     if !problems.is_empty() {
         problems.sort_by(|a, b| a.pointer.cmp(&b.pointer));
         problems.dedup();
@@ -173,13 +185,13 @@ pub fn check_create(
         notes: body.get("notes").cloned().unwrap_or(Value::Null),
         callback_url: text(body, "callback_url").unwrap_or_default(),
         callback_method: text(body, "callback_method").unwrap_or_default(),
-        upi_link,
+        upi_link: boolean(body, "upi_link").unwrap_or(false),
         options: body.get("options").cloned().unwrap_or(Value::Null),
     })
 }
 
 /// Checks an update body.
-pub fn check_update(
+pub(super) fn check_update(
     schemas: &Schemas,
     body: &Value,
     now: i64,
@@ -214,9 +226,9 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000;
 
-    fn problems(body: Value, test_key: bool) -> Vec<String> {
+    fn problems(body: &Value, test_key: bool) -> Vec<String> {
         let schemas = Schemas::load().unwrap();
-        match check_create(&schemas, &body, NOW, test_key, false) {
+        match check_create(&schemas, body, NOW, test_key, false) {
             Ok(_) => Vec::new(),
             Err(p) => p
                 .into_iter()
@@ -227,13 +239,13 @@ mod tests {
 
     #[test]
     fn a_plain_link_passes() {
-        assert!(problems(json!({"amount": 100, "description": "x"}), true).is_empty());
+        assert!(problems(&json!({"amount": 100, "description": "x"}), true).is_empty());
     }
 
     #[test]
     fn every_rule_is_reported_together() {
         let p = problems(
-            json!({"amount": 99, "expire_by": NOW + 60, "callback_url": "https://x.example/cb",
+            &json!({"amount": 99, "expire_by": NOW + 60, "callback_url": "https://x.example/cb",
                    "reference_id": "r".repeat(41), "bogus": 1}),
             true,
         );
@@ -252,25 +264,25 @@ mod tests {
     #[test]
     fn upi_links_have_their_own_restrictions() {
         let p = problems(
-            json!({"amount": 500, "upi_link": true, "currency": "USD", "accept_partial": true}),
+            &json!({"amount": 500, "upi_link": true, "currency": "USD", "accept_partial": true}),
             true,
         );
         assert_eq!(p.len(), 3, "{p:?}");
         assert!(p.iter().any(|m| m.contains("Test Mode")));
-        let p = problems(json!({"amount": 500, "upi_link": true}), false);
+        let p = problems(&json!({"amount": 500, "upi_link": true}), false);
         assert!(p.is_empty(), "{p:?}");
     }
 
     #[test]
     fn expiry_must_fall_in_the_window() {
-        assert!(problems(json!({"amount": 100, "expire_by": NOW + 900}), true).is_empty());
+        assert!(problems(&json!({"amount": 100, "expire_by": NOW + 900}), true).is_empty());
         assert_eq!(
-            problems(json!({"amount": 100, "expire_by": NOW + 899}), true).len(),
+            problems(&json!({"amount": 100, "expire_by": NOW + 899}), true).len(),
             1
         );
         assert_eq!(
             problems(
-                json!({"amount": 100, "expire_by": NOW + MAX_EXPIRY_SECS + 1}),
+                &json!({"amount": 100, "expire_by": NOW + MAX_EXPIRY_SECS + 1}),
                 true
             )
             .len(),
@@ -282,7 +294,7 @@ mod tests {
     fn partial_settings_need_accept_partial() {
         assert_eq!(
             problems(
-                json!({"amount": 1000, "first_min_partial_amount": 200}),
+                &json!({"amount": 1000, "first_min_partial_amount": 200}),
                 true
             )
             .len(),
@@ -290,14 +302,14 @@ mod tests {
         );
         assert!(
             problems(
-                json!({"amount": 1000, "accept_partial": true, "first_min_partial_amount": 200}),
+                &json!({"amount": 1000, "accept_partial": true, "first_min_partial_amount": 200}),
                 true
             )
             .is_empty()
         );
         assert_eq!(
             problems(
-                json!({"amount": 1000, "accept_partial": true, "first_min_partial_amount": 2000}),
+                &json!({"amount": 1000, "accept_partial": true, "first_min_partial_amount": 2000}),
                 true
             )
             .len(),

@@ -9,14 +9,14 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::error::{self, Problem, RzError};
-use super::model::{LinkStatus, Payment, PaymentLink};
+use super::model::{LinkStatus, Method, Payment, PaymentLink, PaymentStatus};
 use super::rules::{CreateDraft, UpdateDraft};
 use crate::bounded::BoundedMap;
-use crate::config::{RazorpayAccount, RazorpayConfig};
+use super::config::{RazorpayAccount, RazorpayConfig};
 use crate::ids::Ids;
 
 #[derive(Debug)]
-pub struct Account {
+pub(super) struct Account {
     pub config: RazorpayAccount,
     pub links: BoundedMap<String, PaymentLink>,
     references: HashMap<String, String>,
@@ -37,9 +37,9 @@ impl Account {
 }
 
 /// A payment attempt on a link (from the hosted page, the admin API or a scenario).
-#[derive(Debug, Clone)]
-pub struct PayAttempt {
-    pub method: String,
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PayAttempt {
+    pub method: Method,
     pub success: bool,
     /// Defaults to what is still due.
     pub amount: Option<i64>,
@@ -47,7 +47,7 @@ pub struct PayAttempt {
 
 /// What a payment attempt did.
 #[derive(Debug, Clone)]
-pub struct PayResult {
+pub(super) struct PayResult {
     pub link: PaymentLink,
     pub payment: Payment,
     /// Whether this payment completed the link (and its order).
@@ -55,7 +55,7 @@ pub struct PayResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PayError {
+pub(super) enum PayError {
     #[error("no payment link {0:?}")]
     NotFound(String),
     #[error("this payment link is {0} and takes no more payments")]
@@ -65,7 +65,7 @@ pub enum PayError {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct ListFilter {
+pub(super) struct ListFilter {
     pub reference_id: Option<String>,
     pub payment_id: Option<String>,
     pub from: Option<i64>,
@@ -75,14 +75,14 @@ pub struct ListFilter {
 }
 
 #[derive(Debug)]
-pub struct Store {
+pub(super) struct Store {
     accounts: HashMap<String, Account>,
     codes: HashMap<String, (String, String)>,
     store_limit: usize,
 }
 
 /// A well-formed link id: `plink_` and 14 alphanumerics.
-pub fn check_id(id: &str) -> Result<(), RzError> {
+pub(super) fn check_id(id: &str) -> Result<(), RzError> {
     let stripped = id.strip_prefix("plink_").unwrap_or(id);
     if id.starts_with("plink_")
         && stripped.len() == 14
@@ -95,7 +95,7 @@ pub fn check_id(id: &str) -> Result<(), RzError> {
 }
 
 impl Store {
-    pub fn new(config: &RazorpayConfig, store_limit: usize) -> Self {
+    pub(super) fn new(config: &RazorpayConfig, store_limit: usize) -> Self {
         let mut store = Self {
             accounts: HashMap::new(),
             codes: HashMap::new(),
@@ -107,7 +107,7 @@ impl Store {
         store
     }
 
-    pub fn add_account(&mut self, config: RazorpayAccount) {
+    pub(super) fn add_account(&mut self, config: RazorpayAccount) {
         self.accounts.insert(
             config.key_id.clone(),
             Account::new(config, self.store_limit),
@@ -115,20 +115,20 @@ impl Store {
     }
 
     /// Forgets an account and its links.
-    pub fn remove_account(&mut self, key_id: &str) -> bool {
+    pub(super) fn remove_account(&mut self, key_id: &str) -> bool {
         self.codes.retain(|_, (k, _)| k != key_id);
         self.accounts.remove(key_id).is_some()
     }
 
-    pub fn account(&self, key_id: &str) -> Option<&Account> {
+    pub(super) fn account(&self, key_id: &str) -> Option<&Account> {
         self.accounts.get(key_id)
     }
 
-    pub fn account_mut(&mut self, key_id: &str) -> Option<&mut Account> {
+    pub(super) fn account_mut(&mut self, key_id: &str) -> Option<&mut Account> {
         self.accounts.get_mut(key_id)
     }
 
-    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+    pub(super) fn accounts(&self) -> impl Iterator<Item = &Account> {
         self.accounts.values()
     }
 
@@ -136,7 +136,7 @@ impl Store {
         self.accounts.get(key_id).ok_or(RzError::InvalidKey)
     }
 
-    pub fn create(
+    pub(super) fn create(
         &mut self,
         key_id: &str,
         draft: CreateDraft,
@@ -195,7 +195,7 @@ impl Store {
         Ok(link)
     }
 
-    pub fn get(&self, key_id: &str, id: &str) -> Result<&PaymentLink, RzError> {
+    pub(super) fn get(&self, key_id: &str, id: &str) -> Result<&PaymentLink, RzError> {
         check_id(id)?;
         self.account_of(key_id)?
             .links
@@ -204,7 +204,7 @@ impl Store {
     }
 
     /// Links of an account, newest first, filtered and paginated like the gateway's lists.
-    pub fn list(&self, key_id: &str, f: &ListFilter) -> Result<Vec<Value>, RzError> {
+    pub(super) fn list(&self, key_id: &str, f: &ListFilter) -> Result<Vec<Value>, RzError> {
         let account = self.account_of(key_id)?;
         let skip = f.skip.unwrap_or(0);
         let count = f.count.unwrap_or(10);
@@ -228,7 +228,7 @@ impl Store {
             .collect())
     }
 
-    pub fn update(
+    pub(super) fn update(
         &mut self,
         key_id: &str,
         id: &str,
@@ -292,7 +292,7 @@ impl Store {
         Ok(link)
     }
 
-    pub fn cancel(&mut self, key_id: &str, id: &str, now: i64) -> Result<PaymentLink, RzError> {
+    pub(super) fn cancel(&mut self, key_id: &str, id: &str, now: i64) -> Result<PaymentLink, RzError> {
         check_id(id)?;
         let account = self.accounts.get_mut(key_id).ok_or(RzError::InvalidKey)?;
         let link = account
@@ -316,7 +316,7 @@ impl Store {
 
     /// Expires a link whose `expire_by` is still `expire_by` (a later edit makes older expiry
     /// jobs stale) and which still takes payments.
-    pub fn expire(
+    pub(super) fn expire(
         &mut self,
         key_id: &str,
         id: &str,
@@ -339,14 +339,14 @@ impl Store {
     }
 
     /// Finds a link by its hosted-page short code: `(key_id, link)`.
-    pub fn by_code(&self, code: &str) -> Option<(&str, &PaymentLink)> {
+    pub(super) fn by_code(&self, code: &str) -> Option<(&str, &PaymentLink)> {
         let (key_id, id) = self.codes.get(code)?;
         let link = self.accounts.get(key_id)?.links.get(id)?;
         Some((key_id.as_str(), link))
     }
 
     /// Which account owns link `id`.
-    pub fn owner(&self, id: &str) -> Option<String> {
+    pub(super) fn owner(&self, id: &str) -> Option<String> {
         self.accounts
             .iter()
             .find(|(_, a)| a.links.contains_key(&id.to_string()))
@@ -354,7 +354,7 @@ impl Store {
     }
 
     /// A customer pays (or fails to pay) a link.
-    pub fn pay(
+    pub(super) fn pay(
         &mut self,
         key_id: &str,
         id: &str,
@@ -405,11 +405,10 @@ impl Store {
             currency: link.currency.clone(),
             method: attempt.method,
             status: if attempt.success {
-                "captured"
+                PaymentStatus::Captured
             } else {
-                "failed"
-            }
-            .into(),
+                PaymentStatus::Failed
+            },
             created_at: now,
             email: link
                 .customer

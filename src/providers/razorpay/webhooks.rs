@@ -8,13 +8,35 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Payment, PaymentLink};
+use super::model::{Method, Payment, PaymentLink, PaymentStatus};
 use super::store::{PayAttempt, PayResult};
-use crate::app::Sandbox;
-use crate::webhook::{NewDelivery, Provider, Signer, Target, json::to_vec};
+use super::{ID, Razorpay};
+use crate::webhook::sign::hmac_sha256_hex;
+use crate::webhook::{NewDelivery, Sign, Target, json::to_vec};
+
+/// The gateway's signature: `X-Razorpay-Signature: <hex HMAC-SHA256 of the body>` with the
+/// webhook secret, and the event id in `X-Razorpay-Event-Id`. Any 2xx acknowledges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RazorpaySigner {
+    pub secret: String,
+}
+
+impl Sign for RazorpaySigner {
+    fn headers(&self, body: &[u8], _now_secs: i64, event_id: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("content-type", "application/json".into()),
+            ("user-agent", "Razorpay-Webhook/v1".into()),
+            (
+                "x-razorpay-signature",
+                hmac_sha256_hex(self.secret.as_bytes(), &[body]),
+            ),
+            ("x-razorpay-event-id", event_id.to_string()),
+        ]
+    }
+}
 
 #[derive(Debug, Clone)]
-pub enum Job {
+pub(crate) enum Job {
     /// Expire the link if its `expire_by` is still this one.
     Expire {
         key_id: String,
@@ -29,21 +51,20 @@ pub enum Job {
     },
 }
 
-pub fn run(sandbox: &Arc<Sandbox>, job: Job) {
+pub(crate) fn run(gw: &Razorpay, job: Job) {
     match job {
         Job::Expire {
             key_id,
             link_id,
             expire_by,
         } => {
-            let now = sandbox.clock.now_secs();
-            let expired = sandbox
-                .razorpay
+            let now = gw.ctx.clock.now_secs();
+            let expired = gw
                 .store
                 .lock()
                 .expire(&key_id, &link_id, expire_by, now);
             if let Some(link) = expired {
-                link_event(sandbox, &key_id, "payment_link.expired", &link);
+                link_event(gw, &key_id, "payment_link.expired", &link);
             }
         }
         Job::Pay {
@@ -51,16 +72,14 @@ pub fn run(sandbox: &Arc<Sandbox>, job: Job) {
             link_id,
             attempt,
         } => {
-            let now = sandbox.clock.now_secs();
-            let paid =
-                sandbox
-                    .razorpay
-                    .store
-                    .lock()
-                    .pay(&key_id, &link_id, attempt, now, &sandbox.ids);
+            let now = gw.ctx.clock.now_secs();
+            let paid = gw
+                .store
+                .lock()
+                .pay(&key_id, &link_id, attempt, now, &gw.ctx.ids);
             match paid {
                 Ok(result) => {
-                    payment_events(sandbox, &key_id, &result);
+                    payment_events(gw, &key_id, &result);
                 }
                 Err(e) => tracing::info!(link = %link_id, "scripted payment skipped: {e}"),
             }
@@ -69,35 +88,34 @@ pub fn run(sandbox: &Arc<Sandbox>, job: Job) {
 }
 
 /// Where an account's webhooks go.
-pub fn target(sandbox: &Sandbox, key_id: &str) -> Option<Target> {
-    let store = sandbox.razorpay.store.lock();
+pub(crate) fn target(gw: &Razorpay, key_id: &str) -> Option<Target> {
+    let store = gw.store.lock();
     let account = store.account(key_id)?;
     Some(Target {
         url: account.webhook_url.clone()?,
-        signer: Signer::Razorpay {
+        signer: Arc::new(RazorpaySigner {
             secret: account.webhook_secret.clone(),
-        },
+        }),
         verify_token: None,
     })
 }
 
 fn send(
-    sandbox: &Sandbox,
+    gw: &Razorpay,
     key_id: &str,
     event: &str,
     reference: &str,
-    payload: Vec<(&str, Value)>,
+    payload: &[(&str, Value)],
 ) -> String {
-    let account_id = sandbox
-        .razorpay
-        .store
+    let account_id = gw
+                .store
         .lock()
         .account(key_id)
         .map(|a| a.config.account_id.clone())
         .unwrap_or_default();
     let contains: Vec<&str> = payload.iter().map(|(k, _)| *k).collect();
     let mut body = Map::new();
-    for (k, v) in &payload {
+    for (k, v) in payload {
         body.insert((*k).to_string(), json!({ "entity": v }));
     }
     let envelope = json!({
@@ -106,63 +124,61 @@ fn send(
         "event": event,
         "contains": contains,
         "payload": Value::Object(body),
-        "created_at": sandbox.clock.now_secs(),
+        "created_at": gw.ctx.clock.now_secs(),
     });
     let delivery = NewDelivery {
-        id: format!("evt_{}", sandbox.ids.alnum(14)),
-        provider: Provider::Razorpay,
+        id: format!("evt_{}", gw.ctx.ids.alnum(14)),
+        provider: ID,
         tenant: key_id.to_string(),
         event: event.to_string(),
         reference: Some(reference.to_string()),
         body: to_vec(&envelope),
-        target: target(sandbox, key_id),
+        target: target(gw, key_id),
     };
-    sandbox
-        .webhooks
-        .enqueue(sandbox, delivery, sandbox.clock.now_ms())
+    gw.ctx.webhooks.enqueue(delivery, gw.ctx.clock.now_ms())
 }
 
 /// `payment_link.cancelled` or `payment_link.expired`.
-pub fn link_event(sandbox: &Sandbox, key_id: &str, event: &str, link: &PaymentLink) -> String {
+pub(crate) fn link_event(gw: &Razorpay, key_id: &str, event: &str, link: &PaymentLink) -> String {
     send(
-        sandbox,
+        gw,
         key_id,
         event,
         &link.id,
-        vec![("payment_link", link.to_json(false))],
+        &[("payment_link", link.to_json(false))],
     )
 }
 
 /// The events one payment attempt produces, in the order the gateway sends them.
-pub fn payment_events(sandbox: &Sandbox, key_id: &str, result: &PayResult) -> Vec<String> {
+pub(crate) fn payment_events(gw: &Razorpay, key_id: &str, result: &PayResult) -> Vec<String> {
     let link = &result.link;
     let payment = payment_entity(link, &result.payment);
     let mut ids = Vec::new();
-    if result.payment.status != "captured" {
+    if result.payment.status != PaymentStatus::Captured {
         ids.push(send(
-            sandbox,
+            gw,
             key_id,
             "payment.failed",
             &link.id,
-            vec![("payment", payment)],
+            &[("payment", payment)],
         ));
         return ids;
     }
     ids.push(send(
-        sandbox,
+        gw,
         key_id,
         "payment.captured",
         &link.id,
-        vec![("payment", payment.clone())],
+        &[("payment", payment.clone())],
     ));
     let order = order_entity(link);
     if result.completed {
         ids.push(send(
-            sandbox,
+            gw,
             key_id,
             "order.paid",
             &link.id,
-            vec![("payment", payment.clone()), ("order", order.clone())],
+            &[("payment", payment.clone()), ("order", order.clone())],
         ));
     }
     let event = if result.completed {
@@ -171,11 +187,11 @@ pub fn payment_events(sandbox: &Sandbox, key_id: &str, result: &PayResult) -> Ve
         "payment_link.partially_paid"
     };
     ids.push(send(
-        sandbox,
+        gw,
         key_id,
         event,
         &link.id,
-        vec![
+        &[
             ("payment_link", link.to_json(false)),
             ("order", order),
             ("payment", payment),
@@ -185,7 +201,7 @@ pub fn payment_events(sandbox: &Sandbox, key_id: &str, result: &PayResult) -> Ve
 }
 
 /// The order behind a link.
-pub fn order_entity(link: &PaymentLink) -> Value {
+pub(super) fn order_entity(link: &PaymentLink) -> Value {
     let status = if link.amount_paid >= link.amount {
         "paid"
     } else {
@@ -208,28 +224,28 @@ pub fn order_entity(link: &PaymentLink) -> Value {
 }
 
 /// A payment as the gateway's webhooks describe it, with the method's own fields.
-pub fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
-    let captured = p.status == "captured";
-    let vpa = (p.method == "upi").then(|| "customer@upi".to_string());
+pub(super) fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
+    let captured = p.status == PaymentStatus::Captured;
+    let vpa = (p.method == Method::Upi).then(|| "customer@upi".to_string());
     let mut v = json!({
         "id": p.id,
         "entity": "payment",
         "amount": p.amount,
         "currency": p.currency,
         "base_amount": p.amount,
-        "status": p.status,
+        "status": p.status.as_str(),
         "order_id": p.order_id,
         "invoice_id": null,
         "international": false,
-        "method": p.method,
+        "method": p.method.as_str(),
         "amount_refunded": 0,
         "amount_transferred": 0,
         "refund_status": null,
         "captured": captured,
         "description": format!("#{}", link.id.trim_start_matches("plink_")),
         "card_id": null,
-        "bank": if p.method == "netbanking" { json!("HDFC") } else { Value::Null },
-        "wallet": if p.method == "wallet" { json!("paytm") } else { Value::Null },
+        "bank": if p.method == Method::Netbanking { json!("HDFC") } else { Value::Null },
+        "wallet": if p.method == Method::Wallet { json!("paytm") } else { Value::Null },
         "vpa": vpa,
         "email": p.email.clone().unwrap_or_else(|| "void@razorpay.com".into()),
         "contact": p.contact.clone().unwrap_or_else(|| "+919999999999".into()),
@@ -244,11 +260,11 @@ pub fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
         "acquirer_data": {"rrn": if captured { json!(format!("{:012}", p.created_at)) } else { Value::Null }},
         "created_at": p.created_at,
     });
-    if p.method == "upi" {
+    if p.method == Method::Upi {
         v["upi"] =
             json!({"payer_account_type": "bank_account", "vpa": "customer@upi", "flow": "collect"});
     }
-    if p.method == "card" {
+    if p.method == Method::Card {
         let card_id = format!("card_{}", &p.id.trim_start_matches("pay_"));
         v["card_id"] = json!(card_id);
         v["card"] = json!({"id": card_id, "entity": "card", "name": "Sandbox Customer", "last4": "1111",
@@ -268,14 +284,13 @@ pub fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
 /// The query parameters of the callback redirect, with `razorpay_signature` computed as
 /// `hex(HMAC_SHA256(key_secret, "<plink>|<reference>|<status>|<payment>"))` with the secret of
 /// the account that owns the link.
-pub fn callback_params(
-    sandbox: &Sandbox,
+pub(crate) fn callback_params(
+    gw: &Razorpay,
     key_id: &str,
     result: &PayResult,
 ) -> Vec<(&'static str, String)> {
-    let key_secret = sandbox
-        .razorpay
-        .store
+    let key_secret = gw
+                .store
         .lock()
         .account(key_id)
         .map(|a| a.config.key_secret.clone())
@@ -288,8 +303,7 @@ pub fn callback_params(
         link.status.as_str(),
         payment_id
     );
-    let signature =
-        crate::webhook::sign::hmac_sha256_hex(key_secret.as_bytes(), &[message.as_bytes()]);
+    let signature = hmac_sha256_hex(key_secret.as_bytes(), &[message.as_bytes()]);
     vec![
         ("razorpay_payment_id", payment_id.to_string()),
         ("razorpay_payment_link_id", link.id.clone()),
@@ -307,9 +321,23 @@ pub fn callback_params(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_the_hmac_of_the_body_with_the_event_id_beside_it() {
+        let signer = RazorpaySigner {
+            secret: "s".into(),
+        };
+        let headers = signer.headers(b"{}", 0, "evt_1");
+        let get = |k: &str| headers.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+        assert_eq!(get("x-razorpay-signature"), hmac_sha256_hex(b"s", &[b"{}"]));
+        assert_eq!(get("x-razorpay-event-id"), "evt_1");
+        assert!(signer.accepts(204));
+    }
+
     #[test]
     fn the_callback_signature_matches_the_sdk_test_vector() {
-        let sig = crate::webhook::sign::hmac_sha256_hex(
+        let sig = super::hmac_sha256_hex(
             b"EnLs21M47BllR3X8PSFtjtbd",
             &[b"plink_IH3cNucfVEgV68|TSsd1989|paid|pay_IH3d0ara9bSsjQ"],
         );

@@ -3,20 +3,22 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::store::{Paid, PayAttempt, PayError, PayOutcome};
+use super::model::PayMethod;
+use super::pay::{Paid, PayAttempt, PayError, PayOutcome};
 use super::webhooks;
-use crate::admin::{AdminError, AdminJson, AdminQuery};
-use crate::app::AppState;
+use super::{ID, Wa, WhatsApp};
+use crate::reply::{AdminError, AdminJson, AdminPath, AdminQuery};
+use crate::provider::PayOptions;
 
 #[derive(Debug, Deserialize, Default)]
-pub struct MessageFilter {
+pub(super) struct MessageFilter {
     pub phone_number_id: Option<String>,
     pub to: Option<String>,
     pub reference_id: Option<String>,
@@ -26,11 +28,11 @@ pub struct MessageFilter {
 }
 
 /// `GET /__sandbox/whatsapp/messages`: messages oldest first; `limit` keeps the newest N.
-pub async fn admin_messages(
-    State(app): State<AppState>,
+pub(super) async fn admin_messages(
+    State(app): State<Wa>,
     AdminQuery(f): AdminQuery<MessageFilter>,
 ) -> Response {
-    let store = app.whatsapp.store.lock();
+    let store = app.store.lock();
     let to_digits =
         f.to.as_deref()
             .map(|t| t.chars().filter(char::is_ascii_digit).collect::<String>());
@@ -74,16 +76,16 @@ pub async fn admin_messages(
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct OrderFilter {
+pub(super) struct OrderFilter {
     pub phone_number_id: Option<String>,
 }
 
 /// `GET /__sandbox/whatsapp/orders`.
-pub async fn admin_orders(
-    State(app): State<AppState>,
+pub(super) async fn admin_orders(
+    State(app): State<Wa>,
     AdminQuery(f): AdminQuery<OrderFilter>,
 ) -> Response {
-    let store = app.whatsapp.store.lock();
+    let store = app.store.lock();
     let orders: Vec<Value> = store
         .businesses()
         .filter(|b| {
@@ -98,12 +100,12 @@ pub async fn admin_orders(
 }
 
 /// `GET /__sandbox/whatsapp/orders/{reference_id}`: the order and every message about it.
-pub async fn admin_order(
-    State(app): State<AppState>,
-    Path(reference_id): Path<String>,
+pub(super) async fn admin_order(
+    State(app): State<Wa>,
+    AdminPath(reference_id): AdminPath<String>,
     AdminQuery(f): AdminQuery<OrderFilter>,
 ) -> Result<Response, AdminError> {
-    let store = app.whatsapp.store.lock();
+    let store = app.store.lock();
     let found: Vec<_> = store
         .businesses()
         .filter(|b| {
@@ -134,9 +136,8 @@ pub async fn admin_order(
     }
 }
 
-fn waba_of(app: &AppState, phone_number_id: &str) -> String {
-    app.whatsapp
-        .store
+fn waba_of(app: &WhatsApp, phone_number_id: &str) -> String {
+    app.store
         .lock()
         .business(phone_number_id)
         .map(|b| b.config.waba_id.clone())
@@ -144,8 +145,8 @@ fn waba_of(app: &AppState, phone_number_id: &str) -> String {
 }
 
 /// Which business an admin action is for: the one named, or the only one there is.
-fn business_for(app: &AppState, phone_number_id: Option<&str>) -> Result<String, AdminError> {
-    let store = app.whatsapp.store.lock();
+fn business_for(app: &WhatsApp, phone_number_id: Option<&str>) -> Result<String, AdminError> {
+    let store = app.store.lock();
     match phone_number_id {
         Some(p) => store
             .business(p)
@@ -168,14 +169,14 @@ fn business_for(app: &AppState, phone_number_id: Option<&str>) -> Result<String,
 
 /// The business that owns order `reference_id` (or the one named).
 fn business_of_order(
-    app: &AppState,
+    app: &WhatsApp,
     reference_id: &str,
     phone_number_id: Option<&str>,
 ) -> Result<String, AdminError> {
     if let Some(p) = phone_number_id {
         return business_for(app, Some(p));
     }
-    let store = app.whatsapp.store.lock();
+    let store = app.store.lock();
     let owners: Vec<String> = store
         .businesses()
         .filter(|b| b.orders.contains_key(&reference_id.to_string()))
@@ -194,13 +195,13 @@ fn business_of_order(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PayRequest {
+pub(super) struct PayRequest {
     /// `captured` (default), `failed` or `pending`.
     #[serde(default)]
-    pub outcome: Option<String>,
+    pub outcome: PayOutcome,
     /// `upi` (default), `card`, `wallet` or `netbanking`.
     #[serde(default)]
-    pub method: Option<String>,
+    pub method: PayMethod,
     #[serde(default)]
     pub phone_number_id: Option<String>,
     /// The gateway error of a failed attempt (`{"code": ..., "reason": ...}`).
@@ -214,57 +215,46 @@ pub struct PayRequest {
 /// inbound `interactive.payment_method` message. For an India payment-gateway order it is the
 /// payment itself: WhatsApp sends the payment status (`captured`, or `pending` with a failed
 /// transaction). Other payment types get no WhatsApp webhook, so they are refused with 409.
-pub async fn pay_order(
-    State(app): State<AppState>,
-    Path(reference_id): Path<String>,
+pub(super) async fn pay_order(
+    State(app): State<Wa>,
+    AdminPath(reference_id): AdminPath<String>,
     AdminJson(request): AdminJson<PayRequest>,
 ) -> Result<Response, AdminError> {
-    let outcome = match request.outcome.as_deref().unwrap_or("captured") {
-        "captured" | "success" => PayOutcome::Captured,
-        "failed" => PayOutcome::Failed,
-        "pending" => PayOutcome::Pending,
-        other => {
-            return Err(AdminError::bad_request(format!(
-                "outcome {other:?} is not one of captured, failed, pending"
-            )));
-        }
-    };
-    let method = request.method.unwrap_or_else(|| "upi".into());
-    if !["upi", "card", "wallet", "netbanking"].contains(&method.as_str()) {
-        return Err(AdminError::bad_request(format!(
-            "method {method:?} is not one of upi, card, wallet, netbanking"
-        )));
-    }
-    let phone = business_of_order(&app, &reference_id, request.phone_number_id.as_deref())?;
-    let now = app.clock.now_secs();
+    let answer = pay(&app, &reference_id, request)?;
+    Ok((StatusCode::OK, Json(answer)).into_response())
+}
+
+/// The customer's payment on order `reference_id`, and the webhook it causes.
+fn pay(app: &WhatsApp, reference_id: &str, request: PayRequest) -> Result<Value, AdminError> {
+    let phone = business_of_order(app, reference_id, request.phone_number_id.as_deref())?;
+    let now = app.ctx.clock.now_secs();
     let paid = app
-        .whatsapp
         .store
         .lock()
         .pay(
             &phone,
-            &reference_id,
+            reference_id,
             PayAttempt {
-                outcome,
-                method,
+                outcome: request.outcome,
+                method: request.method,
                 error: request.error,
             },
             now,
-            &app.ids,
+            &app.ctx.ids,
         )
         .map_err(|e| match e {
             PayError::NotFound(_) => AdminError::not_found(e.to_string()),
             PayError::Conflict(_) => AdminError::conflict(e.to_string()),
         })?;
-    let answer = match paid {
+    Ok(match paid {
         Paid::Gateway(order) => {
             let value = webhooks::payment_status_value(&order, now);
             let status = value["statuses"][0]["status"].clone();
             let delivery = webhooks::send(
-                &app,
+                app,
                 &phone,
                 &format!("payment.{}", status.as_str().unwrap_or("")),
-                Some(reference_id.clone()),
+                Some(reference_id.to_string()),
                 value,
             );
             json!({"reference_id": reference_id, "kind": "payment_status", "payment_status": status,
@@ -272,24 +262,83 @@ pub async fn pay_order(
                    "delivery_id": delivery})
         }
         Paid::OneClick(message) => {
-            let waba = waba_of(&app, &phone);
+            let waba = waba_of(app, &phone);
             let value = webhooks::inbound_value(&message, "Sandbox Customer", &waba);
             let delivery = webhooks::send(
-                &app,
+                app,
                 &phone,
                 "messages.interactive.payment_method",
-                Some(reference_id.clone()),
+                Some(reference_id.to_string()),
                 value,
             );
             json!({"reference_id": reference_id, "kind": "payment_method", "message_id": message.id, "delivery_id": delivery})
         }
+    })
+}
+
+/// `paylink-sandbox pay <reference_id>`: pays the order with that reference, if there is one.
+pub(crate) fn pay_reference(
+    app: &WhatsApp,
+    options: &PayOptions,
+) -> Option<Result<crate::provider::Paid, AdminError>> {
+    let known = app
+        .store
+        .lock()
+        .businesses()
+        .any(|b| b.orders.contains_key(&options.target));
+    if !known {
+        return None;
+    }
+    let outcome = match options.outcome.as_deref() {
+        None | Some("success" | "paid" | "captured") => PayOutcome::Captured,
+        Some("failure" | "failed") => PayOutcome::Failed,
+        Some("pending") => PayOutcome::Pending,
+        Some(other) => {
+            return Some(Err(AdminError::bad_request(format!(
+                "outcome {other:?} is not one of captured, failed, pending"
+            ))));
+        }
     };
-    Ok((StatusCode::OK, Json(answer)).into_response())
+    let method = match options.method.as_deref() {
+        None => PayMethod::default(),
+        Some(m) => match serde_json::from_value(json!(m)) {
+            Ok(m) => m,
+            Err(_) => {
+                return Some(Err(AdminError::bad_request(format!(
+                    "method {m:?} is not one of upi, card, wallet, netbanking"
+                ))));
+            }
+        },
+    };
+    let request = PayRequest {
+        outcome,
+        method,
+        phone_number_id: None,
+        error: None,
+    };
+    Some(pay(app, &options.target, request).map(|answer| {
+        let payment = answer["message_id"]
+            .as_str()
+            .or(answer["transaction"]["pg_transaction_id"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        crate::provider::Paid {
+            provider: ID,
+            paid: options.target.clone(),
+            payment,
+            status: answer["kind"].as_str().unwrap_or_default().to_string(),
+            now: answer["payment_status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            result: answer,
+        }
+    }))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UserMessage {
+pub(super) struct UserMessage {
     #[serde(default)]
     pub phone_number_id: Option<String>,
     /// The customer's profile name in the contact card.
@@ -313,9 +362,9 @@ pub struct UserMessage {
 }
 
 /// `POST /__sandbox/whatsapp/users/{wa_id}/messages`: the customer writes to the business.
-pub async fn user_message(
-    State(app): State<AppState>,
-    Path(wa_id): Path<String>,
+pub(super) async fn user_message(
+    State(app): State<Wa>,
+    AdminPath(wa_id): AdminPath<String>,
     AdminJson(request): AdminJson<UserMessage>,
 ) -> Result<Response, AdminError> {
     if wa_id.is_empty() || !wa_id.bytes().all(|c| c.is_ascii_digit()) {
@@ -325,7 +374,6 @@ pub async fn user_message(
     }
     let phone = business_for(&app, request.phone_number_id.as_deref())?;
     let display = app
-        .whatsapp
         .store
         .lock()
         .business(&phone)
@@ -372,12 +420,11 @@ pub async fn user_message(
         ),
         other => other.to_string(),
     };
-    let now = app.clock.now_secs();
+    let now = app.ctx.clock.now_secs();
     let message = app
-        .whatsapp
         .store
         .lock()
-        .record_inbound(&phone, &wa_id, body, &kind, now, &app.ids)
+        .record_inbound(&phone, &wa_id, &body, &kind, now, &app.ctx.ids)
         .ok_or_else(|| AdminError::not_found("no such business"))?;
     let name = request.name.as_deref().unwrap_or("Sandbox Customer");
     let value = webhooks::inbound_value(&message, name, &waba_of(&app, &phone));

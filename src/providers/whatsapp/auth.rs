@@ -14,12 +14,12 @@ use axum::http::{HeaderMap, header};
 use hmac::{KeyInit, Mac};
 
 use super::error::GraphError;
-use crate::app::Sandbox;
-use crate::config::BusinessConfig;
+use super::WhatsApp;
+use super::config::BusinessConfig;
 
 /// The identity behind a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
+pub(super) enum Principal {
     /// The app access token: it manages the app-level webhook subscription and nothing that
     /// belongs to one business.
     App,
@@ -33,13 +33,13 @@ pub enum Principal {
 
 /// The outcome of authenticating one request, kept in the request's extensions.
 #[derive(Debug, Clone)]
-pub struct GraphAuth {
+pub(super) struct GraphAuth {
     pub principal: Result<Principal, GraphError>,
 }
 
 impl GraphAuth {
     /// The tenant the request is journaled under: the business the token acts for.
-    pub fn tenant(&self) -> Option<String> {
+    pub(super) fn tenant(&self) -> Option<String> {
         match &self.principal {
             Ok(Principal::Business {
                 phone_number_id, ..
@@ -50,7 +50,7 @@ impl GraphAuth {
 
     /// The business the request may act on: the token's own, and only when `phone_number_id` is
     /// it. Any other token sees the object as missing, as Graph words it.
-    pub fn business(&self, phone_number_id: &str, method: &str) -> Result<&Principal, GraphError> {
+    pub(super) fn business(&self, phone_number_id: &str, method: &str) -> Result<&Principal, GraphError> {
         let principal = self.principal.as_ref().map_err(Clone::clone)?;
         match principal {
             Principal::Business {
@@ -66,7 +66,7 @@ impl GraphAuth {
 
     /// For the WABA-level calls: the phone number id of the token's business, when its WABA is
     /// `waba_id`.
-    pub fn waba(&self, waba_id: &str, method: &str) -> Result<&str, GraphError> {
+    pub(super) fn waba(&self, waba_id: &str, method: &str) -> Result<&str, GraphError> {
         let principal = self.principal.as_ref().map_err(Clone::clone)?;
         match principal {
             Principal::Business {
@@ -82,14 +82,14 @@ impl GraphAuth {
     }
 }
 
-impl axum::extract::FromRequestParts<crate::app::AppState> for GraphAuth {
+impl axum::extract::FromRequestParts<super::Wa> for GraphAuth {
     type Rejection = std::convert::Infallible;
 
     /// The provider layer resolved the request's credentials (form body included) before the
     /// handler ran; outside it, the header and query are read here.
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &crate::app::AppState,
+        state: &super::Wa,
     ) -> Result<Self, Self::Rejection> {
         if let Some(auth) = parts.extensions.get::<GraphAuth>() {
             return Ok(auth.clone());
@@ -104,7 +104,7 @@ impl axum::extract::FromRequestParts<crate::app::AppState> for GraphAuth {
 
 /// The token and proof of a request, wherever Graph would read them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Credentials {
+pub(super) struct Credentials {
     pub token: Option<String>,
     pub proof: Option<String>,
 }
@@ -113,7 +113,7 @@ impl Credentials {
     /// Reads the `access_token` parameter of the query or the form body, else the header. A
     /// parameter wins over the header, as at Graph: SDKs send the app token as a parameter on a
     /// session whose header carries the business token (pywa's `set_app_callback_url`).
-    pub fn read(
+    pub(super) fn read(
         headers: &HeaderMap,
         query: &[(String, String)],
         form: &[(String, String)],
@@ -133,17 +133,17 @@ impl Credentials {
 }
 
 /// Decides who `credentials` act as. One short lock on the store; no network, no await.
-pub fn resolve(sandbox: &Sandbox, credentials: &Credentials) -> GraphAuth {
+pub(super) fn resolve(wa: &WhatsApp, credentials: &Credentials) -> GraphAuth {
     let principal = (|| {
         let token = credentials
             .token
             .as_deref()
             .ok_or(GraphError::MissingToken)?;
-        let wa = &sandbox.config.whatsapp;
-        let (principal, secret) = if is_app_token(token, &wa.app_id, &wa.app_secret) {
-            (Principal::App, wa.app_secret.clone())
+        let app = &wa.config;
+        let (principal, secret) = if is_app_token(token, &app.app_id, &app.app_secret) {
+            (Principal::App, app.app_secret.clone())
         } else {
-            let store = sandbox.whatsapp.store.lock();
+            let store = wa.store.lock();
             let business = store
                 .business_of_token(token)
                 .ok_or(GraphError::InvalidToken)?;
@@ -175,22 +175,22 @@ fn is_app_token(token: &str, app_id: &str, app_secret: &str) -> bool {
 
 /// With `--accept-any-credentials`: an unknown token acting on a numeric node the sandbox does
 /// not know becomes a new business with that phone number id.
-pub fn ensure_tenant(sandbox: &Sandbox, node: Option<&str>, credentials: &Credentials) {
+pub(super) fn ensure_tenant(wa: &WhatsApp, node: Option<&str>, credentials: &Credentials) {
     let (Some(node), Some(token)) = (node, credentials.token.as_deref()) else {
         return;
     };
-    let wa = &sandbox.config.whatsapp;
+    let app = &wa.config;
     if node.len() < 5
         || !node.bytes().all(|c| c.is_ascii_digit())
-        || node == wa.app_id
-        || is_app_token(token, &wa.app_id, &wa.app_secret)
+        || node == app.app_id
+        || is_app_token(token, &app.app_id, &app.app_secret)
         || !token
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
     {
         return;
     }
-    let mut store = sandbox.whatsapp.store.lock();
+    let mut store = wa.store.lock();
     if store.business(node).is_some()
         || store.business_of_token(token).is_some()
         || store.businesses().any(|b| b.config.waba_id == node)
@@ -203,16 +203,46 @@ pub fn ensure_tenant(sandbox: &Sandbox, node: Option<&str>, credentials: &Creden
         display_phone_number: format!("1555{tail:0>7}"),
         waba_id: format!("9{node}"),
         access_token: token.to_string(),
-        app_secret: wa.app_secret.clone(),
+        app_secret: app.app_secret.clone(),
         ..BusinessConfig::default()
     });
 }
 
+/// Reads and resolves a request's credentials, form body included (the provider layer calls
+/// this once, before any handler).
+pub(super) fn authenticate(
+    wa: &WhatsApp,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> GraphAuth {
+    let query = crate::http::query_pairs(parts.uri.query().unwrap_or(""));
+    let form = if crate::http::media_type(&parts.headers).as_deref()
+        == Some("application/x-www-form-urlencoded")
+    {
+        crate::http::query_pairs(std::str::from_utf8(body).unwrap_or(""))
+    } else {
+        Vec::new()
+    };
+    match Credentials::read(&parts.headers, &query, &form) {
+        Ok(credentials) => {
+            if wa.ctx.limits.accept_any_credentials {
+                let path = parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or(parts.uri.path(), |u| u.path());
+                ensure_tenant(wa, graph_node(path), &credentials);
+            }
+            resolve(wa, &credentials)
+        }
+        Err(e) => GraphAuth { principal: Err(e) },
+    }
+}
+
 /// The object id a Graph path acts on: `/whatsapp/v23.0/<node>/...` or `/whatsapp/<node>/...`.
-pub fn graph_node(path: &str) -> Option<&str> {
+pub(super) fn graph_node(path: &str) -> Option<&str> {
     let mut segments = path.trim_start_matches('/').split('/').skip(1);
     let first = segments.next()?;
-    if crate::config::is_graph_version(first) {
+    if super::config::is_graph_version(first) {
         segments.next()
     } else {
         Some(first)
@@ -221,7 +251,7 @@ pub fn graph_node(path: &str) -> Option<&str> {
 
 /// The token from `Authorization: Bearer …` (or Graph's older `OAuth …`). A header in any other
 /// form is a token Graph cannot parse.
-pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, GraphError> {
+pub(super) fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, GraphError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };

@@ -8,25 +8,25 @@ use serde_json::{Value, json};
 use crate::http::BodyProblem;
 use crate::schema::{Violation, ViolationKind};
 
-pub const MSG_TOKEN_REQUIRED: &str = "An access token is required to request this resource.";
-pub const MSG_TOKEN_INVALID: &str = "Invalid OAuth access token - Cannot parse access token";
-pub const MSG_APP_TOKEN_REQUIRED: &str =
+pub(super) const MSG_TOKEN_REQUIRED: &str = "An access token is required to request this resource.";
+pub(super) const MSG_TOKEN_INVALID: &str = "Invalid OAuth access token - Cannot parse access token";
+pub(super) const MSG_APP_TOKEN_REQUIRED: &str =
     "(#15) This method must be called with an app access_token.";
-pub const MSG_APPSECRET_PROOF: &str = "Invalid appsecret_proof provided in the API argument";
-pub const MSG_MESSAGING_PRODUCT_REQUIRED: &str =
+pub(super) const MSG_APPSECRET_PROOF: &str = "Invalid appsecret_proof provided in the API argument";
+pub(super) const MSG_MESSAGING_PRODUCT_REQUIRED: &str =
     "(#100) The parameter messaging_product is required.";
-pub const TITLE_INVALID_PARAMETER: &str = "Invalid parameter";
-pub const TITLE_MISSING: &str = "Required parameter is missing";
-pub const TITLE_INVALID_VALUE: &str = "Parameter value is not valid";
-pub const TITLE_RATE_LIMIT: &str = "Rate limit hit";
-pub const TITLE_SOMETHING_WRONG: &str = "Something went wrong";
-pub const TITLE_UNAVAILABLE: &str = "Service unavailable";
+pub(super) const TITLE_INVALID_PARAMETER: &str = "Invalid parameter";
+pub(super) const TITLE_MISSING: &str = "Required parameter is missing";
+pub(super) const TITLE_INVALID_VALUE: &str = "Parameter value is not valid";
+pub(super) const TITLE_RATE_LIMIT: &str = "Rate limit hit";
+pub(super) const TITLE_SOMETHING_WRONG: &str = "Something went wrong";
+pub(super) const TITLE_UNAVAILABLE: &str = "Service unavailable";
 
 /// The Graph docs link carried in webhook error objects.
-pub const ERROR_CODES_HREF: &str = "/documentation/business-messaging/whatsapp/support/error-codes";
+pub(super) const ERROR_CODES_HREF: &str = "/documentation/business-messaging/whatsapp/support/error-codes";
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum GraphError {
+pub(super) enum GraphError {
     /// No token in the header, query or form (code 104).
     MissingToken,
     /// A token the sandbox does not know, or a malformed `Authorization` header (code 190).
@@ -54,7 +54,7 @@ pub enum GraphError {
 
 impl GraphError {
     /// The WhatsApp error code.
-    pub fn code(&self) -> i64 {
+    pub(super) fn code(&self) -> i64 {
         match self {
             Self::MissingToken => 104,
             Self::AppTokenRequired => 15,
@@ -66,7 +66,7 @@ impl GraphError {
         }
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(super) fn status(&self) -> StatusCode {
         match self {
             Self::MissingToken | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::Body(BodyProblem::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -76,7 +76,7 @@ impl GraphError {
     }
 
     /// The `error` object without `fbtrace_id`, in Graph's key order.
-    pub fn to_value(&self, fbtrace_id: &str) -> Value {
+    pub(super) fn to_value(&self, fbtrace_id: &str) -> Value {
         let code = self.code();
         let (message, kind, subcode, details): (String, &str, Option<i64>, Option<String>) =
             match self {
@@ -156,6 +156,28 @@ impl GraphError {
     }
 }
 
+impl GraphError {
+    /// What the journal records of this error: the code and every violated field.
+    pub(super) fn rejection(&self, trace: &str) -> crate::journal::Rejection {
+        let violations = match self {
+            Self::Validation(v) => v.clone(),
+            other => {
+                let value = other.to_value(trace);
+                let message = value["error"]["error_data"]["details"]
+                    .as_str()
+                    .or(value["error"]["message"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                vec![Violation::invalid("", message)]
+            }
+        };
+        crate::journal::Rejection {
+            code: json!(self.code()),
+            violations,
+        }
+    }
+}
+
 fn unknown_object_message(id: &str, method: &str) -> String {
     format!(
         "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
@@ -190,7 +212,7 @@ fn validation_code(violations: &[Violation]) -> i64 {
 }
 
 /// Every violation, pointer first, in one line: Graph's `details` is a single string.
-pub fn details_text(violations: &[Violation]) -> String {
+pub(super) fn details_text(violations: &[Violation]) -> String {
     violations
         .iter()
         .map(Violation::to_string)
@@ -208,7 +230,7 @@ fn capitalise(s: &str) -> String {
 
 /// The error object carried inside webhooks (`statuses[].errors[]`), which uses `title` and
 /// `href` where the synchronous one has `type`.
-pub fn webhook_error(code: i64, title: &str, details: &str) -> Value {
+pub(super) fn webhook_error(code: i64, title: &str, details: &str) -> Value {
     json!({
         "code": code,
         "title": title,

@@ -79,105 +79,198 @@
 //! - Templates are not stored; a template send is checked for shape only. Media is never fetched.
 //! - Rate limits and throughput caps are not enforced unless a fault rule asks for them.
 
-pub mod admin;
-pub mod auth;
-pub mod error;
-pub mod handlers;
-pub mod model;
-pub mod rules;
-pub mod store;
-pub mod webhooks;
+mod admin;
+mod auth;
+mod checked;
+pub mod config;
+mod error;
+mod graph;
+mod handlers;
+mod model;
+mod order;
+mod pay;
+mod rules;
+mod scenario;
+mod store;
+mod subscriptions;
+mod webhooks;
 
-use axum::{Router, routing::post};
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Bytes,
+    http::request::Parts,
+    response::Response,
+    routing::{get, post},
+};
 use parking_lot::Mutex;
 
-use crate::app::AppState;
-use crate::config::Config;
+use crate::reply::AdminError;
+use crate::context::Context;
+use crate::ids::ProviderId;
+use crate::provider::{Match, PayOptions, Paid, Problem, Provider, Route};
+use crate::scenario::RuleChecks;
+use crate::timeline::Payload;
+use crate::webhook::Target;
+use config::WhatsAppConfig;
+use store::Store;
 
-/// The WhatsApp provider's state.
-#[derive(Debug)]
-pub struct WhatsApp {
-    pub store: Mutex<store::Store>,
+/// The name WhatsApp is mounted under.
+pub(crate) const ID: ProviderId = ProviderId::new("whatsapp");
+
+/// The WhatsApp provider: its configuration and its store of businesses, messages and orders.
+pub(crate) struct WhatsApp {
+    ctx: Arc<Context>,
+    config: WhatsAppConfig,
+    store: Mutex<Store>,
 }
 
-impl WhatsApp {
-    pub fn new(config: &Config) -> Self {
-        Self {
-            store: Mutex::new(store::Store::new(
-                &config.whatsapp,
-                config.server.history_limit,
-                config.server.store_limit,
-            )),
-        }
-    }
+/// The state of the WhatsApp handlers.
+type Wa = Arc<WhatsApp>;
+
+pub(crate) fn new(ctx: &Arc<Context>, config: &WhatsAppConfig) -> Arc<dyn Provider> {
+    Arc::new(WhatsApp {
+        store: Mutex::new(Store::new(config, &ctx.limits)),
+        ctx: ctx.clone(),
+        config: config.clone(),
+    })
 }
 
-/// Every emulated route, as `(method, path under /whatsapp)`. Each versioned path is also
-/// served without its `/{version}` prefix.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/{version}/{phone_number_id}/messages"),
-    (
+/// What WhatsApp scenario rules may say: statuses (`failed` last) with delays and an error, or a
+/// synchronous rejection; no payments.
+pub(crate) const SCENARIO: RuleChecks = RuleChecks {
+    provider: ID.as_str(),
+    check_rule: scenario::check_rule,
+    check_sequence: Some(scenario::check_sequence),
+    default_sequence: Some(scenario::default_sequence),
+};
+
+/// Every emulated route, relative to `/whatsapp`. Each versioned path is also served without its
+/// `/{version}` prefix.
+const ROUTES: &[Route] = &[
+    Route::with_schema(
+        "POST",
+        "/{version}/{phone_number_id}/messages",
+        "whatsapp/message.send.request",
+    ),
+    Route::new(
         "GET",
         "/{version}/{phone_number_id}/payments/{configuration}/{reference_id}",
     ),
-    ("POST", "/{version}/{app_id}/subscriptions"),
-    ("GET", "/{version}/{app_id}/subscriptions"),
-    ("DELETE", "/{version}/{app_id}/subscriptions"),
-    ("POST", "/{version}/{waba_id}/subscribed_apps"),
-    ("GET", "/{version}/{waba_id}/subscribed_apps"),
-    ("GET", "/{version}/oauth/access_token"),
+    Route::new("POST", "/{version}/{app_id}/subscriptions"),
+    Route::new("GET", "/{version}/{app_id}/subscriptions"),
+    Route::new("DELETE", "/{version}/{app_id}/subscriptions"),
+    Route::new("POST", "/{version}/{waba_id}/subscribed_apps"),
+    Route::new("GET", "/{version}/{waba_id}/subscribed_apps"),
+    Route::new("GET", "/{version}/oauth/access_token"),
 ];
 
-/// Admin routes under `/__sandbox/whatsapp`.
-pub const ADMIN_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/messages"),
-    ("GET", "/orders"),
-    ("GET", "/orders/{reference_id}"),
-    ("POST", "/orders/{reference_id}/pay"),
-    ("POST", "/users/{wa_id}/messages"),
+/// Admin routes, relative to `/__sandbox/whatsapp`.
+const ADMIN_ROUTES: &[Route] = &[
+    Route::new("GET", "/messages"),
+    Route::new("GET", "/orders"),
+    Route::new("GET", "/orders/{reference_id}"),
+    Route::new("POST", "/orders/{reference_id}/pay"),
+    Route::new("POST", "/users/{wa_id}/messages"),
 ];
 
-pub fn router() -> Router<AppState> {
-    use axum::routing::get;
-    let mut router = Router::new();
-    // Graph answers the same routes with and without a version prefix.
-    for prefix in ["/{version}", ""] {
-        router = router
-            .route(
-                &format!("{prefix}/{{node}}/messages"),
-                post(handlers::send_message).fallback(handlers::unknown_path),
-            )
-            .route(
-                &format!("{prefix}/{{node}}/payments/{{configuration}}/{{reference_id}}"),
-                get(handlers::payment_lookup).fallback(handlers::unknown_path),
-            )
-            .route(
-                &format!("{prefix}/{{node}}/subscriptions"),
-                post(handlers::subscriptions)
-                    .get(handlers::subscriptions)
-                    .delete(handlers::subscriptions)
-                    .fallback(handlers::unknown_path),
-            )
-            .route(
-                &format!("{prefix}/{{node}}/subscribed_apps"),
-                post(handlers::subscribed_apps)
-                    .get(handlers::subscribed_apps)
-                    .fallback(handlers::unknown_path),
-            )
-            .route(
-                &format!("{prefix}/oauth/access_token"),
-                get(handlers::app_access_token).fallback(handlers::unknown_path),
-            );
+impl Provider for WhatsApp {
+    fn id(&self) -> ProviderId {
+        ID
     }
-    router.fallback(handlers::unknown_path)
-}
 
-pub fn admin_router() -> Router<AppState> {
-    use axum::routing::get;
-    Router::new()
-        .route("/messages", get(admin::admin_messages))
-        .route("/orders", get(admin::admin_orders))
-        .route("/orders/{reference_id}", get(admin::admin_order))
-        .route("/orders/{reference_id}/pay", post(admin::pay_order))
-        .route("/users/{wa_id}/messages", post(admin::user_message))
+    fn routes(&self) -> &'static [Route] {
+        ROUTES
+    }
+
+    fn admin_routes(&self) -> &'static [Route] {
+        ADMIN_ROUTES
+    }
+
+    fn router(self: Arc<Self>) -> Router {
+        let mut router = Router::new();
+        // Graph answers the same routes with and without a version prefix.
+        for prefix in ["/{version}", ""] {
+            router = router
+                .route(
+                    &format!("{prefix}/{{node}}/messages"),
+                    post(handlers::send_message).fallback(graph::unknown_path),
+                )
+                .route(
+                    &format!("{prefix}/{{node}}/payments/{{configuration}}/{{reference_id}}"),
+                    get(handlers::payment_lookup).fallback(graph::unknown_path),
+                )
+                .route(
+                    &format!("{prefix}/{{node}}/subscriptions"),
+                    post(subscriptions::subscriptions)
+                        .get(subscriptions::subscriptions)
+                        .delete(subscriptions::subscriptions)
+                        .fallback(graph::unknown_path),
+                )
+                .route(
+                    &format!("{prefix}/{{node}}/subscribed_apps"),
+                    post(subscriptions::subscribed_apps)
+                        .get(subscriptions::subscribed_apps)
+                        .fallback(graph::unknown_path),
+                )
+                .route(
+                    &format!("{prefix}/oauth/access_token"),
+                    get(subscriptions::app_access_token).fallback(graph::unknown_path),
+                );
+        }
+        router.fallback(graph::unknown_path).with_state(self)
+    }
+
+    fn admin_router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/messages", get(admin::admin_messages))
+            .route("/orders", get(admin::admin_orders))
+            .route("/orders/{reference_id}", get(admin::admin_order))
+            .route("/orders/{reference_id}/pay", post(admin::pay_order))
+            .route("/users/{wa_id}/messages", post(admin::user_message))
+            .with_state(self)
+    }
+
+    fn authenticate(&self, parts: &mut Parts, body: &Bytes) -> Option<String> {
+        let auth = auth::authenticate(self, parts, body);
+        let tenant = auth.tenant();
+        parts.extensions.insert(auth);
+        tenant
+    }
+
+    fn answer(&self, problem: Problem) -> Response {
+        graph::problem_response(self, problem)
+    }
+
+    fn reset(&self, tenant: Option<&str>) {
+        let mut store = self.store.lock();
+        match tenant {
+            None => *store = Store::new(&self.config, &self.ctx.limits),
+            Some(t) => {
+                if store.remove_business(t)
+                    && let Some(b) = self.config.businesses.iter().find(|b| b.phone_number_id == t)
+                {
+                    store.add_business(b.clone());
+                }
+            }
+        }
+    }
+
+    fn run(&self, _tenant: &str, job: Box<dyn Payload>) {
+        let job: Box<dyn std::any::Any + Send + Sync> = job;
+        if let Ok(job) = job.downcast::<webhooks::Job>() {
+            webhooks::run(self, *job);
+        }
+    }
+
+    fn webhook_target(&self, tenant: &str) -> Option<Target> {
+        webhooks::target(self, tenant)
+    }
+
+    fn pay(&self, options: &PayOptions, matching: Match) -> Option<Result<Paid, AdminError>> {
+        (matching == Match::Reference)
+            .then(|| admin::pay_reference(self, options))
+            .flatten()
+    }
 }

@@ -1,7 +1,7 @@
 //! The WhatsApp entities the sandbox keeps: messages sent and received, orders and their status
 //! and payment history, and the rules for moving an order from one status to another.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, value::RawValue};
 
 /// Writes JSON text as JSON (not as a string), checking it only when it is read.
@@ -14,7 +14,7 @@ fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
 
 /// Which market's payments flavour an order uses; decided by `payment_type: "br"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Region {
+pub(super) enum Region {
     #[serde(rename = "IN")]
     India,
     #[serde(rename = "BR")]
@@ -22,7 +22,7 @@ pub enum Region {
 }
 
 impl Region {
-    pub fn currency(self) -> &'static str {
+    pub(super) fn currency(self) -> &'static str {
         match self {
             Region::India => "INR",
             Region::Brazil => "BRL",
@@ -32,7 +32,7 @@ impl Region {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
+pub(super) enum OrderStatus {
     Pending,
     Processing,
     PartiallyShipped,
@@ -43,7 +43,7 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// Accepts both spellings Meta's pages use for partial shipment.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(super) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "pending" => Self::Pending,
             "processing" => Self::Processing,
@@ -55,7 +55,7 @@ impl OrderStatus {
         })
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Processing => "processing",
@@ -66,7 +66,7 @@ impl OrderStatus {
         }
     }
 
-    pub fn is_terminal(self) -> bool {
+    pub(super) fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Canceled)
     }
 }
@@ -74,14 +74,14 @@ impl OrderStatus {
 /// The overall payment state of an order, as the payment webhooks and lookup report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PaymentStatus {
+pub(super) enum PaymentStatus {
     Pending,
     Captured,
     Failed,
 }
 
 impl PaymentStatus {
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(super) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "pending" => Self::Pending,
             "captured" => Self::Captured,
@@ -90,7 +90,7 @@ impl PaymentStatus {
         })
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Captured => "captured",
@@ -102,7 +102,7 @@ impl PaymentStatus {
 /// Why an `order_status` update was refused. Graph reports these asynchronously, as a `failed`
 /// status of the `order_status` message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum TransitionError {
+pub(super) enum TransitionError {
     /// 2046: the new status does not follow from the current one.
     InvalidTransition,
     /// 2047: a cancel after a successful or pending payment.
@@ -110,21 +110,21 @@ pub enum TransitionError {
 }
 
 impl TransitionError {
-    pub fn code(self) -> i64 {
+    pub(super) fn code(self) -> i64 {
         match self {
             Self::InvalidTransition => 2046,
             Self::CancelAfterPayment => 2047,
         }
     }
 
-    pub fn title(self) -> &'static str {
+    pub(super) fn title(self) -> &'static str {
         match self {
             Self::InvalidTransition => "New order status was not correctly transitioned",
             Self::CancelAfterPayment => "Could not change order status to 'canceled'",
         }
     }
 
-    pub fn details(self, from: OrderStatus, to: OrderStatus) -> String {
+    pub(super) fn details(self, from: OrderStatus, to: OrderStatus) -> String {
         match self {
             Self::InvalidTransition => format!(
                 "The order status cannot change from '{}' to '{}'.",
@@ -142,7 +142,7 @@ impl TransitionError {
 /// The documented order-status rules: `pending` may go anywhere; `processing`, `shipped` and
 /// `partially_shipped` move among themselves or to a terminal status; `completed` and
 /// `canceled` are terminal; `canceled` is refused once a payment succeeded or is pending.
-pub fn check_transition(
+pub(super) fn check_transition(
     from: OrderStatus,
     to: OrderStatus,
     payment_blocks_cancel: bool,
@@ -161,17 +161,74 @@ pub fn check_transition(
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Direction {
+pub(super) enum Direction {
     /// Sent by the business through the messages endpoint.
     Outbound,
     /// Sent by a (simulated) customer to the business.
     Inbound,
 }
 
-/// One status a message went through (`accepted`, `sent`, `delivered`, `read`, `failed`).
+/// Where a message is, as its status webhooks report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum MessageStatus {
+    /// Taken by the endpoint; nothing reported yet.
+    Accepted,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl MessageStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The statuses a scenario may script (all but `accepted`, which every message starts in).
+    pub(crate) fn scripted(name: &str) -> Option<Self> {
+        match name {
+            "sent" => Some(Self::Sent),
+            "delivered" => Some(Self::Delivered),
+            "read" => Some(Self::Read),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// How a customer pays a payment-gateway order from the chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PayMethod {
+    #[default]
+    Upi,
+    Card,
+    Wallet,
+    Netbanking,
+}
+
+impl PayMethod {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Upi => "upi",
+            Self::Card => "card",
+            Self::Wallet => "wallet",
+            Self::Netbanking => "netbanking",
+        }
+    }
+}
+
+/// One status a message went through.
 #[derive(Debug, Clone, Serialize)]
-pub struct StatusEntry {
-    pub status: String,
+pub(super) struct StatusEntry {
+    pub status: MessageStatus,
     /// Unix seconds on the sandbox clock.
     pub timestamp: i64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -179,7 +236,7 @@ pub struct StatusEntry {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Message {
+pub(super) struct Message {
     pub id: String,
     pub direction: Direction,
     pub phone_number_id: String,
@@ -209,17 +266,16 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn status(&self) -> &str {
+    pub(super) fn status(&self) -> MessageStatus {
         self.statuses
             .last()
-            .map(|s| s.status.as_str())
-            .unwrap_or("accepted")
+            .map_or(MessageStatus::Accepted, |s| s.status)
     }
 }
 
 /// One step in an order's life: a status update that was applied or refused.
 #[derive(Debug, Clone, Serialize)]
-pub struct OrderEvent {
+pub(super) struct OrderEvent {
     pub timestamp: i64,
     pub message_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -237,7 +293,7 @@ pub struct OrderEvent {
 
 impl OrderEvent {
     /// A status (or payment status) update that took effect.
-    pub fn applied(
+    pub(super) fn applied(
         timestamp: i64,
         message_id: &str,
         status: Option<OrderStatus>,
@@ -257,7 +313,7 @@ impl OrderEvent {
     }
 
     /// A status update the transition rules refused.
-    pub fn refused(
+    pub(super) fn refused(
         timestamp: i64,
         message_id: &str,
         status: OrderStatus,
@@ -276,13 +332,13 @@ impl OrderEvent {
 
 /// One payment attempt on an order (India payment-gateway orders, Brazil one-click).
 #[derive(Debug, Clone, Serialize)]
-pub struct Transaction {
+pub(super) struct Transaction {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pg_transaction_id: Option<String>,
     /// `success`, `pending` or `failed`.
     pub status: String,
-    pub method: String,
+    pub method: PayMethod,
     pub amount: i64,
     pub created_timestamp: i64,
     pub updated_timestamp: i64,
@@ -291,7 +347,7 @@ pub struct Transaction {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Order {
+pub(super) struct Order {
     pub reference_id: String,
     pub region: Region,
     pub phone_number_id: String,
@@ -330,7 +386,7 @@ pub struct Order {
 
 impl Order {
     /// Whether a payment exists that forbids canceling: captured, or an attempt still pending.
-    pub fn payment_blocks_cancel(&self) -> bool {
+    pub(super) fn payment_blocks_cancel(&self) -> bool {
         matches!(self.payment_status, Some(PaymentStatus::Captured))
             || (matches!(self.payment_status, Some(PaymentStatus::Pending))
                 && (self.transactions.is_empty()
@@ -341,7 +397,7 @@ impl Order {
 /// The business-scoped user id (BSUID) Graph gives a customer: an ISO country code from the
 /// number's calling code, a dot, and 20 digits derived from the business and the number, so the
 /// same customer has the same id with one business and a different one with another.
-pub fn bsuid(waba_id: &str, wa_id: &str) -> String {
+pub(super) fn bsuid(waba_id: &str, wa_id: &str) -> String {
     const CODES: &[(&str, &str)] = &[
         ("971", "AE"),
         ("234", "NG"),

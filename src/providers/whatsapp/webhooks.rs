@@ -5,78 +5,70 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::model::{Direction, Message, Order, StatusEntry, bsuid};
-use crate::app::Sandbox;
+use super::model::{Direction, Message, MessageStatus, Order, StatusEntry, bsuid};
+use super::{ID, WhatsApp};
 use crate::clock::Millis;
 use crate::scenario::{ErrorSpec, Plan};
-use crate::webhook::{NewDelivery, Provider, Signer, Target, json::to_ascii_vec};
-use serde::Serialize;
+use crate::webhook::sign::hmac_sha256_hex;
+use crate::webhook::{NewDelivery, Sign, Target, json::to_ascii_vec};
 
 /// Something that happens to a WhatsApp message later on the sandbox clock.
 #[derive(Debug, Clone)]
-pub enum Job {
+pub(crate) enum Job {
     /// The message reached `status`: record it and notify the merchant.
     Status {
         phone_number_id: String,
         message_id: String,
-        status: String,
+        status: MessageStatus,
         errors: Vec<Value>,
     },
 }
 
-/// Titles of the error codes a scenario is likely to script, so a `failed` status reads like
-/// Graph's. Unknown codes get a generic title.
-pub fn error_title(code: i64) -> &'static str {
-    match code {
-        130429 => "Rate limit hit",
-        131000 => "Something went wrong",
-        131005 => "Access denied",
-        131008 => "Required parameter is missing",
-        131009 => "Parameter value is not valid",
-        131016 => "Service unavailable",
-        131021 => "Recipient cannot be sender",
-        131026 => "Message undeliverable",
-        131042 => "Business eligibility payment issue",
-        131045 => "Incorrect certificate",
-        131047 => "Re-engagement message",
-        131049 => "This message was not delivered to maintain healthy ecosystem engagement.",
-        131050 => "User has stopped marketing messages",
-        131051 => "Unsupported message type",
-        131053 => "Media upload error",
-        131056 => "(Business Account, Consumer Account) pair rate limit hit",
-        134011 => "WhatsApp Payments terms of service has not been accepted",
-        2046 => "New order status was not correctly transitioned",
-        2047 => "Could not change order status to 'canceled'",
-        _ => "Message failed to send",
+/// Meta's signature: `X-Hub-Signature-256: sha256=<hex HMAC of the body, keyed with the app
+/// secret>`. Only HTTP 200 counts as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MetaSigner {
+    pub app_secret: String,
+}
+
+impl Sign for MetaSigner {
+    fn headers(&self, body: &[u8], _now_secs: i64, _event_id: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("content-type", "application/json".into()),
+            ("user-agent", "facebookexternalua".into()),
+            (
+                "x-hub-signature-256",
+                format!(
+                    "sha256={}",
+                    hmac_sha256_hex(self.app_secret.as_bytes(), &[body])
+                ),
+            ),
+        ]
+    }
+
+    fn accepts(&self, status: u16) -> bool {
+        status == 200
     }
 }
 
-/// The webhook form of a scripted error.
-pub fn scripted_error(spec: &ErrorSpec) -> Value {
-    let title = spec
-        .title
-        .clone()
-        .unwrap_or_else(|| error_title(spec.code).to_string());
-    let details = spec
-        .details
-        .clone()
-        .unwrap_or_else(|| format!("{title} (scripted by the sandbox scenario)"));
-    super::error::webhook_error(spec.code, &title, &details)
-}
-
 /// Schedules the statuses of an accepted message, relative to `accepted_at`.
-pub fn schedule(
-    sandbox: &Sandbox,
+pub(crate) fn schedule(
+    wa: &WhatsApp,
     phone_number_id: &str,
     message_id: &str,
     plan: &Plan,
     accepted_at: Millis,
 ) {
     for (status, delay) in &plan.steps {
-        let errors = if status == "failed" {
-            vec![scripted_error(plan.error.as_ref().unwrap_or(&ErrorSpec {
+        // Invariant: the scenario was checked, so every status is one a scenario may script.
+        let Some(status) = MessageStatus::scripted(status) else {
+            continue;
+        };
+        let errors = if status == MessageStatus::Failed {
+            vec![super::scenario::scripted_error(plan.error.as_ref().unwrap_or(&ErrorSpec {
                 code: 131026,
                 title: None,
                 details: None,
@@ -85,44 +77,48 @@ pub fn schedule(
         } else {
             Vec::new()
         };
-        sandbox.timeline.at(
+        wa.ctx.timeline.at(
             accepted_at + delay,
-            crate::timeline::Job::WhatsApp(Job::Status {
-                phone_number_id: phone_number_id.to_string(),
-                message_id: message_id.to_string(),
-                status: status.clone(),
-                errors,
-            }),
+            crate::timeline::Job::provider(
+                ID,
+                phone_number_id,
+                Job::Status {
+                    phone_number_id: phone_number_id.to_string(),
+                    message_id: message_id.to_string(),
+                    status,
+                    errors,
+                },
+            ),
         );
     }
 }
 
 /// Runs a due job.
-pub fn run(sandbox: &Arc<Sandbox>, job: Job) {
+pub(crate) fn run(wa: &WhatsApp, job: Job) {
     match job {
         Job::Status {
             phone_number_id,
             message_id,
             status,
             errors,
-        } => status_reached(sandbox, &phone_number_id, &message_id, &status, errors),
+        } => status_reached(wa, &phone_number_id, &message_id, status, &errors),
     }
 }
 
 fn status_reached(
-    sandbox: &Arc<Sandbox>,
+    wa: &WhatsApp,
     phone_number_id: &str,
     message_id: &str,
-    status: &str,
-    errors: Vec<Value>,
+    status: MessageStatus,
+    errors: &[Value],
 ) {
-    let now = sandbox.clock.now_secs();
-    let legacy_conversation = api_major(&sandbox.config.whatsapp.api_version) < 24;
+    let now = wa.ctx.clock.now_secs();
+    let legacy_conversation = api_major(&wa.config.api_version) < 24;
     // One lock: find the target, record the status and write the body while the message is at
     // hand.
     let (body, target) = {
-        let mut store = sandbox.whatsapp.store.lock();
-        let target = target_in(&store, sandbox, phone_number_id);
+        let mut store = wa.store.lock();
+        let target = target_in(&store, wa, phone_number_id);
         let Some(business) = store.business_mut(phone_number_id) else {
             return;
         };
@@ -131,45 +127,15 @@ fn status_reached(
         let Some(message) = business.messages.get_mut(message_id) else {
             return;
         };
-        // A message that failed reports nothing after; `read` implies `delivered`.
-        if message.statuses.iter().any(|s| s.status == "failed") {
+        let Some(billable) = record_status(message, status, now, errors) else {
             return;
-        }
-        let first_billable = status != "failed"
-            && status != "sent"
-            && !message
-                .statuses
-                .iter()
-                .any(|s| s.status == "delivered" || s.status == "read");
-        message.statuses.push(StatusEntry {
-            status: status.to_string(),
-            timestamp: now,
-            errors: errors.clone(),
-        });
-        let billable = status == "sent" || first_billable;
+        };
         let m = &*message;
         let user_id = m
             .user_id
             .clone()
             .or_else(|| m.wa_id.as_deref().map(|w| bsuid(&waba_id, w)));
-        let template = m.kind == "template";
-        let category = if template { "utility" } else { "service" };
-        let conversation = (billable && legacy_conversation).then(|| Conversation {
-            id: crate::webhook::sign::hmac_sha256_hex(m.id.as_bytes(), &[b"conversation"])[..32]
-                .to_string(),
-            expiration_timestamp: (status == "sent").then(|| (m.timestamp + 86_400).to_string()),
-            origin: Origin { kind: category },
-        });
-        let pricing = billable.then_some(Pricing {
-            billable: template,
-            pricing_model: "PMP",
-            kind: if template {
-                "regular"
-            } else {
-                "free_customer_service"
-            },
-            category,
-        });
+        let (conversation, pricing) = billing(m, status, billable, legacy_conversation);
         let contact = (m.wa_id.is_some() || user_id.is_some()).then_some(StatusContact {
             wa_id: m.wa_id.as_deref(),
             user_id: user_id.as_deref(),
@@ -183,7 +149,7 @@ fn status_reached(
             contacts: contact.map(|c| [c]),
             statuses: [StatusBody {
                 id: &m.id,
-                status,
+                status: status.as_str(),
                 timestamp: now.to_string(),
                 recipient_id: m.wa_id.as_deref().or(if m.user_id.is_none() {
                     m.input.as_deref()
@@ -194,7 +160,7 @@ fn status_reached(
                 biz_opaque_callback_data: m.biz_opaque_callback_data.as_deref(),
                 conversation,
                 pricing,
-                errors: (!errors.is_empty()).then_some(&errors),
+                errors: (!errors.is_empty()).then_some(errors),
             }],
         };
         let envelope = Envelope {
@@ -210,13 +176,70 @@ fn status_reached(
         (to_ascii_vec(&envelope), target)
     };
     enqueue(
-        sandbox,
+        wa,
         phone_number_id,
-        &format!("statuses.{status}"),
+        &format!("statuses.{}", status.as_str()),
         Some(message_id.to_string()),
         body,
         target,
     );
+}
+
+/// Records a status on its message. `None` when the message failed already (it reports nothing
+/// after that); otherwise whether this status is the one the message is billed on: `sent`, or
+/// the first of `delivered` and `read` (`read` implies `delivered`).
+fn record_status(
+    message: &mut super::model::Message,
+    status: MessageStatus,
+    now: i64,
+    errors: &[Value],
+) -> Option<bool> {
+    if message
+        .statuses
+        .iter()
+        .any(|s| s.status == MessageStatus::Failed)
+    {
+        return None;
+    }
+    let first_billable = !matches!(status, MessageStatus::Failed | MessageStatus::Sent)
+        && !message
+            .statuses
+            .iter()
+            .any(|s| matches!(s.status, MessageStatus::Delivered | MessageStatus::Read));
+    message.statuses.push(StatusEntry {
+        status,
+        timestamp: now,
+        errors: errors.to_vec(),
+    });
+    Some(status == MessageStatus::Sent || first_billable)
+}
+
+/// The `conversation` (before API v24) and `pricing` objects of a billable status.
+fn billing(
+    m: &super::model::Message,
+    status: MessageStatus,
+    billable: bool,
+    legacy_conversation: bool,
+) -> (Option<Conversation>, Option<Pricing>) {
+    let template = m.kind == "template";
+    let category = if template { "utility" } else { "service" };
+    let conversation = (billable && legacy_conversation).then(|| Conversation {
+        id: hmac_sha256_hex(m.id.as_bytes(), &[b"conversation"])[..32].to_string(),
+        expiration_timestamp: (status == MessageStatus::Sent)
+            .then(|| (m.timestamp + 86_400).to_string()),
+        origin: Origin { kind: category },
+    });
+    let pricing = billable.then_some(Pricing {
+        billable: template,
+        pricing_model: "PMP",
+        kind: if template {
+            "regular"
+        } else {
+            "free_customer_service"
+        },
+        category,
+    });
+    (conversation, pricing)
 }
 
 fn api_major(version: &str) -> u32 {
@@ -288,7 +311,7 @@ struct StatusBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pricing: Option<Pricing>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a Vec<Value>>,
+    errors: Option<&'a [Value]>,
 }
 
 #[derive(Serialize)]
@@ -338,15 +361,11 @@ fn envelope(
 
 /// Where the merchant's WhatsApp webhooks go: the business's own override, else the app's
 /// subscription, else the configured callback URL.
-pub fn target(sandbox: &Sandbox, phone_number_id: &str) -> Option<Target> {
-    target_in(&sandbox.whatsapp.store.lock(), sandbox, phone_number_id)
+pub(crate) fn target(wa: &WhatsApp, phone_number_id: &str) -> Option<Target> {
+    target_in(&wa.store.lock(), wa, phone_number_id)
 }
 
-fn target_in(
-    store: &super::store::Store,
-    sandbox: &Sandbox,
-    phone_number_id: &str,
-) -> Option<Target> {
+fn target_in(store: &super::store::Store, wa: &WhatsApp, phone_number_id: &str) -> Option<Target> {
     let business = store.business(phone_number_id)?;
     let app_secret = business.config.app_secret.clone();
     let (url, token) = business
@@ -360,22 +379,20 @@ fn target_in(
                 .map(|s| (s.callback_url.clone(), s.verify_token.clone()))
         })
         .or_else(|| {
-            sandbox
-                .config
-                .whatsapp
+            wa.config
                 .callback_url
                 .clone()
                 .map(|u| (u, business.config.verify_token.clone()))
         })?;
     Some(Target {
         url,
-        signer: Signer::Meta { app_secret },
+        signer: Arc::new(MetaSigner { app_secret }),
         verify_token: Some(token),
     })
 }
 
 fn enqueue(
-    sandbox: &Sandbox,
+    wa: &WhatsApp,
     phone_number_id: &str,
     event: &str,
     reference: Option<String>,
@@ -383,29 +400,27 @@ fn enqueue(
     target: Option<Target>,
 ) -> String {
     let delivery = NewDelivery {
-        id: format!("whk_{}", sandbox.ids.alnum(16)),
-        provider: Provider::Whatsapp,
+        id: format!("whk_{}", wa.ctx.ids.alnum(16)),
+        provider: ID,
         tenant: phone_number_id.to_string(),
         event: event.to_string(),
         reference,
         body,
         target,
     };
-    sandbox
-        .webhooks
-        .enqueue(sandbox, delivery, sandbox.clock.now_ms())
+    wa.ctx.webhooks.enqueue(delivery, wa.ctx.clock.now_ms())
 }
 
 /// Queues a webhook for `phone_number_id` now. Returns the delivery id.
-pub fn send(
-    sandbox: &Sandbox,
+pub(crate) fn send(
+    wa: &WhatsApp,
     phone_number_id: &str,
     event: &str,
     reference: Option<String>,
     value: Value,
 ) -> String {
     let (waba, display) = {
-        let store = sandbox.whatsapp.store.lock();
+        let store = wa.store.lock();
         match store.business(phone_number_id) {
             Some(b) => (
                 b.config.waba_id.clone(),
@@ -416,20 +431,20 @@ pub fn send(
     };
     let body = to_ascii_vec(&envelope(&waba, &display, phone_number_id, value));
     enqueue(
-        sandbox,
+        wa,
         phone_number_id,
         event,
         reference,
         body,
-        target(sandbox, phone_number_id),
+        target(wa, phone_number_id),
     )
 }
 
 /// The India payment-gateway payment status (`type: payment`), sent after a payment attempt.
-pub fn payment_status_value(order: &Order, now: i64) -> Value {
+pub(super) fn payment_status_value(order: &Order, now: i64) -> Value {
     let status = order
         .payment_status
-        .map(|p| p.as_str())
+        .map(super::model::PaymentStatus::as_str)
         .unwrap_or("pending");
     let mut payment = Map::new();
     payment.insert("reference_id".into(), json!(order.reference_id));
@@ -455,7 +470,7 @@ pub fn payment_status_value(order: &Order, now: i64) -> Value {
 }
 
 /// One transaction as the payment webhook and the lookup API show it.
-pub fn transaction_value(order: &Order, t: &super::model::Transaction) -> Value {
+pub(super) fn transaction_value(order: &Order, t: &super::model::Transaction) -> Value {
     let mut v = Map::new();
     v.insert("id".into(), json!(t.id));
     if let Some(p) = &t.pg_transaction_id {
@@ -467,7 +482,7 @@ pub fn transaction_value(order: &Order, t: &super::model::Transaction) -> Value 
     v.insert("updated_timestamp".into(), json!(t.updated_timestamp));
     v.insert("amount".into(), json!({"value": t.amount, "offset": 100}));
     v.insert("currency".into(), json!(order.currency));
-    v.insert("method".into(), json!({"type": t.method}));
+    v.insert("method".into(), json!({"type": t.method.as_str()}));
     if let Some(e) = &t.error {
         v.insert("error".into(), e.clone());
     }
@@ -475,20 +490,20 @@ pub fn transaction_value(order: &Order, t: &super::model::Transaction) -> Value 
 }
 
 /// The gateway of an India order (`razorpay` for the legacy configuration form).
-pub fn pg_type(order: &Order) -> String {
+pub(super) fn pg_type(order: &Order) -> String {
     order.pg_type.clone().unwrap_or_else(|| "razorpay".into())
 }
 
 /// The gateway-specific fields echoed back (`receipt`/`notes`, `udf1..4`, `extra1..2`,
 /// `additional_info1..7`).
-pub fn pg_extras(order: &Order, out: &mut Map<String, Value>) {
+pub(super) fn pg_extras(order: &Order, out: &mut Map<String, Value>) {
     for (k, v) in &order.pg_extras {
         out.insert(k.clone(), v.clone());
     }
 }
 
 /// An inbound user message with its sender's contact card.
-pub fn inbound_value(message: &Message, profile_name: &str, waba_id: &str) -> Value {
+pub(super) fn inbound_value(message: &Message, profile_name: &str, waba_id: &str) -> Value {
     let mut m = match serde_json::from_str::<Value>(&message.body) {
         Ok(Value::Object(o)) => o,
         _ => Map::new(),

@@ -59,14 +59,6 @@ function money(minor, currency, offset) {
   } catch { return `${currency} ${major.toFixed(d)}`; }
 }
 
-/** A decimal-string amount (Qonto's `"13.30"`) in its currency, without float rounding. */
-function decimalMoney(value, currency) {
-  const d = digits(currency);
-  const [whole, frac = ""] = String(value).split(".");
-  const minor = BigInt(whole.replace("-", "") + frac.padEnd(d, "0").slice(0, d));
-  return (whole.startsWith("-") ? "-" : "") + money(Number(minor), currency);
-}
-
 function when(ms) {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
@@ -302,26 +294,39 @@ function payPanel(m, p, order) {
 // Payment links
 
 async function loadLinks() {
-  const [rzp, qonto, conns] = await Promise.all([api("/razorpay/payment_links"), api("/qonto/payment_links"), api("/qonto/connections")]);
-  document.querySelector("#razorpay-links tbody").replaceChildren(...rzp.payment_links.slice().reverse().map((l) => h("tr", { "data-id": l.id, "data-key": l.id },
-    h("td", {}, h("code", {}, l.id)), h("td", {}, l.reference_id || "—"),
-    h("td", { class: "num" }, money(l.amount, l.currency)), h("td", { class: "num" }, money(l.amount_paid, l.currency)),
-    h("td", {}, badge(l.status, statusKind(l.status))),
-    h("td", {}, (l.payments || []).map((p) => h("div", {}, `${p.method} ${money(p.amount, l.currency)}`))),
-    h("td", {}, h("a", { href: l.short_url, target: "_blank", rel: "noopener" }, "Open checkout")))));
-  document.getElementById("qonto-connections").replaceChildren(...conns.connections.map((c) => h("li", {},
-    h("strong", {}, c.login), ": connection ", badge(c.connection ? c.connection.status : "not_connected", statusKind(c.connection ? c.connection.status : "")),
-    c.connection ? [" ", h("a", { href: c.connection.connection_location, target: "_blank", rel: "noopener" }, "Onboarding page")] : null,
-    ` · ${c.subscriptions} webhook subscription${c.subscriptions === 1 ? "" : "s"}`)));
-  document.querySelector("#qonto-links tbody").replaceChildren(...qonto.payment_links.slice().reverse().map((l) => h("tr", { "data-id": l.id, "data-key": l.id },
-    h("td", {}, h("code", {}, l.id.slice(0, 13) + "…")), h("td", {}, l.invoice_number || `${(l.items || []).length} item basket`),
-    h("td", { class: "num" }, decimalMoney(l.amount.value, l.amount.currency)),
-    h("td", {}, badge(l.status, statusKind(l.status))),
-    h("td", {}, (l.payments || []).map((p) => h("div", {}, `${p.payment_method} `, badge(p.status, statusKind(p.status))))),
-    h("td", {}, h("a", { href: l.url, target: "_blank", rel: "noopener" }, "Open checkout")))));
-  document.getElementById("no-razorpay-links").hidden = rzp.payment_links.length > 0;
-  document.getElementById("no-qonto-links").hidden = qonto.payment_links.length > 0;
-  for (const t of document.querySelectorAll("#links table")) labelCells(t);
+  const { panels } = await api("/dashboard/links");
+  const root = document.getElementById("link-panels");
+  root.replaceChildren(...panels.map(linksPanel));
+  for (const t of root.querySelectorAll("table")) labelCells(t);
+}
+
+/** One provider's links, as the server describes them (it knows the providers; this does not). */
+function linksPanel(p) {
+  const numeric = (i) => (p.columns[i] && p.columns[i].numeric ? "num" : null);
+  return h("section", { "aria-label": p.title },
+    h("h3", {}, p.title),
+    p.lines.length ? h("ul", { class: "plain", id: `${p.provider}-lines` }, p.lines.map((l) => h("li", {}, pieces(l)))) : null,
+    p.rows.length
+      ? h("div", { class: "table-wrap" }, h("table", { id: `${p.provider}-links` },
+        h("caption", { class: "visually-hidden" }, p.title),
+        h("thead", {}, h("tr", {}, p.columns.map((c, i) => h("th", { scope: "col", class: numeric(i) }, c.title)))),
+        h("tbody", {}, p.rows.map((r) => h("tr", { "data-id": r.key, "data-key": r.key },
+          r.cells.map((c, i) => h("td", { class: numeric(i) }, pieces(c))))))))
+      : h("p", { class: "muted", id: `no-${p.provider}-links` }, pieces(p.empty)));
+}
+
+/** The pieces of a cell or line: text stays text, never markup. */
+function pieces(list) {
+  return list.map((p) => {
+    switch (p.kind) {
+      case "code": return h("code", {}, p.text);
+      case "strong": return h("strong", {}, p.text);
+      case "status": return badge(p.text, statusKind(p.text));
+      case "link": return h("a", { href: p.href, target: "_blank", rel: "noopener" }, p.text);
+      case "break": return h("br", {});
+      default: return p.text;
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

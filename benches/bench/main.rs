@@ -1,0 +1,203 @@
+//! The sandbox's benchmark: every figure is measured against a baseline in the same run, on the
+//! same machine, with the same load generator, and reported as a ratio.
+//!
+//! ```text
+//! cargo bench                          # everything (about four minutes)
+//! cargo bench -- --quick               # a few seconds, to prove it still works
+//! cargo bench -- http webhooks memory
+//! ```
+//!
+//! - `http`: the release binary and a minimal hyper server answering a fixed JSON body, each in
+//!   its own process, driven over loopback by the same generator (keep-alive HTTP/1.1
+//!   connections): throughput with 16 connections, and latency at a fixed 1,000 requests per
+//!   second. Workloads: a valid India `order_details` with a payment link (schema, rules, store,
+//!   statuses scheduled), an invalid one (every violation reported), a gateway link create, and a
+//!   Qonto list of 100 links. Also start-up time to the first accepted request and idle memory.
+//! - `webhooks`: the delivery engine, in process: deliveries per second to a local receiver
+//!   (baseline: a bare HTTP client posting the same bodies) and the lateness of scheduled
+//!   deliveries (baseline: tokio timers due at the same instants).
+//! - `memory`: resident memory of the binary after 1,000,000 validated `order_details` with the
+//!   default history limit (skipped by `--quick`).
+
+#![allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "counts, rates and durations here are small and never negative"
+)]
+
+mod http;
+mod load;
+mod servers;
+mod webhooks;
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use load::{Workload, closed_loop, connect, send};
+use servers::start_sandbox;
+
+pub(crate) const TOKEN: &str = "EAAPaylinkSandboxTestAccessToken0000";
+pub(crate) const PHONE: &str = "106540352242922";
+pub(crate) const RZP_AUTH: &str =
+    "Basic cnpwX3Rlc3RfUGF5bGlua1NhbmRib3gwMTpwYXlsaW5rU2FuZGJveEtleVNlY3JldDAx";
+pub(crate) const QONTO_AUTH: &str = "paylink-sandbox-org-7132:paylinkSandboxQontoSecretKey0001";
+pub(crate) const VALID_ORDER: &str =
+    include_str!("../../fixtures/whatsapp/valid/order_details-in-payment_link.json");
+pub(crate) const INVALID_ORDER: &str =
+    include_str!("../../fixtures/whatsapp/invalid/several-violations-at-once.json");
+
+struct Args {
+    quick: bool,
+    workloads: Vec<String>,
+}
+
+fn args() -> Args {
+    let mut quick = false;
+    let mut workloads = Vec::new();
+    for a in std::env::args().skip(1) {
+        match a.as_str() {
+            "--quick" => quick = true,
+            // `cargo bench` adds this to every benchmark's arguments.
+            "--bench" => {}
+            "--serve-baseline" => servers::serve_baseline(),
+            "--load" => load(),
+            "-h" | "--help" => {
+                println!("usage: bench [--quick] [http] [webhooks] [memory]");
+                std::process::exit(0);
+            }
+            other => workloads.push(other.to_string()),
+        }
+    }
+    if workloads.is_empty() {
+        workloads = vec!["http".into(), "webhooks".into(), "memory".into()];
+    }
+    Args { quick, workloads }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = args();
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        println!(
+            "paylink-sandbox benchmark ({} cores, {})",
+            std::thread::available_parallelism()
+                .map(std::num::NonZero::get)
+                .unwrap_or(1),
+            if cfg!(debug_assertions) {
+                "debug build: figures are not meaningful"
+            } else {
+                "release build"
+            }
+        );
+        for w in &args.workloads {
+            match w.as_str() {
+                "http" => http::http(args.quick).await?,
+                "webhooks" => webhooks::webhooks(args.quick).await?,
+                "memory" if args.quick => println!("\nmemory: skipped with --quick"),
+                "memory" => memory().await?,
+                other => {
+                    anyhow::bail!("unknown workload {other:?} (expected http, webhooks, memory)")
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `bench --load ADDR SECONDS [WORKLOAD]`: drives an already running sandbox (for profiling it).
+fn load() -> ! {
+    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    let addr: SocketAddr = args
+        .get(2)
+        .and_then(|a| a.parse().ok())
+        .expect("--load ADDR SECONDS [valid|invalid|gateway|qonto]");
+    let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let w = match args.get(4).map(String::as_str) {
+        Some("invalid") => Workload::InvalidOrder,
+        Some("gateway") => Workload::RazorpayCreate,
+        Some("qonto") => Workload::QontoList,
+        _ => Workload::ValidOrder,
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let f = rt
+        .block_on(closed_loop(
+            addr,
+            w,
+            16,
+            Duration::from_secs(secs),
+            Arc::new(AtomicU64::new(1)),
+        ))
+        .expect("load");
+    println!(
+        "{}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} unexpected",
+        w.name(),
+        f.rps,
+        f.p50_ms,
+        f.p99_ms,
+        f.errors
+    );
+    std::process::exit(0)
+}
+
+/// Resident memory after 1,000,000 validated orders (the default history limit bounds it).
+async fn memory() -> anyhow::Result<()> {
+    let sandbox = start_sandbox(&[]).await?;
+    let idle = {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sandbox.rss_kb()
+    };
+    let total: u64 = 1_000_000;
+    let connections = 16u64;
+    let counter = Arc::new(AtomicU64::new(1));
+    let started = Instant::now();
+    let mut checkpoints = Vec::new();
+    let mut done = 0;
+    for step in [100_000u64, 200_000, 300_000, 500_000, 1_000_000] {
+        let mut tasks = Vec::new();
+        let per = (step - done) / connections;
+        for _ in 0..connections {
+            let counter = counter.clone();
+            let addr = sandbox.addr;
+            tasks.push(tokio::spawn(async move {
+                let mut sender = connect(addr).await?;
+                for _ in 0..per {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    anyhow::ensure!(
+                        send(&mut sender, Workload::ValidOrder.request(addr, n)).await? == 200,
+                        "a valid order was refused"
+                    );
+                }
+                anyhow::Ok(())
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        done += per * connections;
+        checkpoints.push((done, sandbox.rss_kb()));
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "\nresident memory with the default history limit ({total} valid order_details, {:.0} req/s)",
+        done as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  {:<44} {:>9.1} MB",
+        "idle after start-up",
+        idle as f64 / 1024.0
+    );
+    for (n, rss) in checkpoints {
+        println!(
+            "  {:<44} {:>9.1} MB",
+            format!("after {n} requests"),
+            rss as f64 / 1024.0
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! The plug-in point: what every emulated API brings to the sandbox, behind one trait.
+//!
+//! Shared code (the router, the provider layer, the admin API, the timeline, reset, the OpenAPI
+//! document, the start-up banner) iterates over `providers::all()` and asks each provider through
+//! [`Provider`]; it never names one. A provider owns its routes and hosted pages, its credentials
+//! and tenants, its state and its reset, its webhooks and their signer, its timeline jobs, its
+//! envelope for every error the sandbox answers on its behalf. What must be known before a
+//! server exists (its configuration section and flags, what its scenario rules may say, its
+//! offline validator) is in the static table `providers/mod.rs` builds; that file walks through
+//! adding a provider.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Bytes,
+    http::{StatusCode, request::Parts},
+    response::Response,
+};
+use serde_json::Value;
+
+use crate::faults::FaultError;
+use crate::ids::ProviderId;
+use crate::reply::AdminError;
+use crate::schema::{Schemas, Violation};
+use crate::timeline::Payload;
+use crate::webhook::Target;
+
+/// One route: its method, its path under the provider's mount (or under
+/// `/__sandbox/<provider>` for admin routes), and the request schema its body is validated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub schema: Option<&'static str>,
+}
+
+impl Route {
+    pub(crate) const fn new(method: &'static str, path: &'static str) -> Self {
+        Self {
+            method,
+            path,
+            schema: None,
+        }
+    }
+
+    /// A route whose body is validated against schema `id`.
+    pub(crate) const fn with_schema(
+        method: &'static str,
+        path: &'static str,
+        id: &'static str,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            schema: Some(id),
+        }
+    }
+}
+
+/// An answer the sandbox gives on a provider's behalf, before or instead of its handlers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// A fault rule chose this error for the request.
+    Fault(FaultError),
+    /// No route of the vendor's (a path that is not text, an unknown path).
+    NotFound,
+    /// The guard refused the request (a foreign host, a webhook come back).
+    Refused { status: StatusCode, message: String },
+    /// The body is larger than the server's limit.
+    TooLarge { limit: usize },
+}
+
+/// How `paylink-sandbox pay` (and `POST /__sandbox/pay`) asks for a payment.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PayOptions {
+    /// A link id, link URL, or order or link reference.
+    pub target: String,
+    /// `success` or `failure`, or a provider's own status (`pending`, `paid`, `open`, ...).
+    pub outcome: Option<String>,
+    pub method: Option<String>,
+    /// Minor units, for partial payments.
+    pub amount: Option<i64>,
+}
+
+/// A payment made through [`Provider::pay`], in the shape the command line prints.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub(crate) struct Paid {
+    pub provider: ProviderId,
+    /// The link id or order reference paid.
+    pub paid: String,
+    /// The payment, message or transaction it produced.
+    pub payment: String,
+    pub status: String,
+    /// The link's or order's status after the payment.
+    pub now: String,
+    /// The provider's own admin answer.
+    pub result: Value,
+}
+
+/// How strongly a pay target names an object: first every provider is asked for ids and URLs,
+/// then for references, so an id never loses to a reference that happens to equal it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Match {
+    /// Link ids and URLs.
+    Exact,
+    /// Reference ids and invoice numbers.
+    Reference,
+}
+
+/// What a provider shows on the dashboard's "Payment links" page: a titled table of its links
+/// (newest first), lines above it (its tenants' connection states, say), and a hint when there
+/// is nothing yet. The dashboard renders it as given; it knows no provider.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub(crate) struct LinksPanel {
+    pub provider: ProviderId,
+    pub title: &'static str,
+    pub lines: Vec<Vec<Piece>>,
+    pub columns: Vec<Column>,
+    pub rows: Vec<Row>,
+    /// Shown instead of the table when there are no rows.
+    pub empty: Vec<Piece>,
+}
+
+/// A table column: its heading, and whether it holds amounts (right-aligned).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub(crate) struct Column {
+    pub title: &'static str,
+    pub numeric: bool,
+}
+
+impl Column {
+    pub(crate) const fn text(title: &'static str) -> Self {
+        Self {
+            title,
+            numeric: false,
+        }
+    }
+
+    pub(crate) const fn amount(title: &'static str) -> Self {
+        Self {
+            title,
+            numeric: true,
+        }
+    }
+}
+
+/// One link: a key the dashboard keeps focus and open state by, and its cells.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub(crate) struct Row {
+    pub key: String,
+    pub cells: Vec<Vec<Piece>>,
+}
+
+/// A piece of a cell or line. Text is always text: the dashboard never reads it as markup.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Piece {
+    Text {
+        text: String,
+    },
+    Code {
+        text: String,
+    },
+    Strong {
+        text: String,
+    },
+    /// A status, drawn as a badge coloured by what it means.
+    Status {
+        text: String,
+    },
+    /// Opens in a new tab.
+    Link {
+        text: String,
+        href: String,
+    },
+    Break,
+}
+
+impl Piece {
+    pub(crate) fn text(text: impl Into<String>) -> Self {
+        Self::Text { text: text.into() }
+    }
+
+    pub(crate) fn code(text: impl Into<String>) -> Self {
+        Self::Code { text: text.into() }
+    }
+
+    pub(crate) fn strong(text: impl Into<String>) -> Self {
+        Self::Strong { text: text.into() }
+    }
+
+    pub(crate) fn status(text: impl Into<String>) -> Self {
+        Self::Status { text: text.into() }
+    }
+
+    pub(crate) fn link(text: impl Into<String>, href: impl Into<String>) -> Self {
+        Self::Link {
+            text: text.into(),
+            href: href.into(),
+        }
+    }
+}
+
+/// A provider's section of the configuration: what the sandbox needs of it before any server
+/// exists (at start-up, in the banner, in the `validate` subcommand).
+pub(crate) trait Section {
+    /// Adds every problem of the section, each naming its key (`whatsapp.businesses[0].waba_id`).
+    fn validate(&self, problems: &mut Vec<String>);
+
+    /// Every webhook URL the section configures (none may point at the sandbox itself).
+    fn webhook_urls(&self) -> Vec<String>;
+
+    /// The start-up lines: where the API lives and the test credentials.
+    fn banner(&self, base: &str) -> String;
+
+    /// Checks a request body offline with the provider's schemas and stateless rules, when the
+    /// body is one of this provider's; `None` otherwise.
+    fn check_offline(
+        &self,
+        _schemas: &Schemas,
+        _body: &mut Value,
+        _now_secs: i64,
+    ) -> Option<OfflineReport> {
+        None
+    }
+}
+
+/// What an offline check of one request body found.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OfflineReport {
+    /// What the body is (`whatsapp interactive.order_details`).
+    pub kind: String,
+    pub violations: Vec<Violation>,
+    pub warnings: Vec<String>,
+    /// The vendor error code the server would answer with, when invalid.
+    pub code: Option<String>,
+}
+
+/// Everything provider-specific, for shared code to iterate over.
+pub(crate) trait Provider: Send + Sync + 'static {
+    /// The name the provider is mounted under and known by.
+    fn id(&self) -> ProviderId;
+
+    /// Every emulated route, relative to `/<id>`.
+    fn routes(&self) -> &'static [Route];
+
+    /// Every admin route, relative to `/__sandbox/<id>`.
+    fn admin_routes(&self) -> &'static [Route];
+
+    /// The emulated API and its hosted pages, with the provider's state applied.
+    fn router(self: Arc<Self>) -> Router;
+
+    /// The provider's part of the admin API (reads for the dashboard, the customer's actions).
+    fn admin_router(self: Arc<Self>) -> Router;
+
+    /// Resolves the request's credentials once, before any handler runs (creating a tenant for
+    /// unknown ones when the sandbox accepts any), puts the outcome in the request's extensions
+    /// for the handler, and returns the tenant the request belongs to.
+    fn authenticate(&self, parts: &mut Parts, body: &Bytes) -> Option<String>;
+
+    /// The vendor's answer to `problem`, in its envelope.
+    fn answer(&self, problem: Problem) -> Response;
+
+    /// Returns every tenant (or one) to its configured start state.
+    fn reset(&self, tenant: Option<&str>);
+
+    /// Runs one of the provider's timeline jobs for `tenant` (a status falling due, an expiry).
+    fn run(&self, tenant: &str, job: Box<dyn Payload>);
+
+    /// Where `tenant`'s webhooks go now, for redelivering one that had no target.
+    fn webhook_target(&self, tenant: &str) -> Option<Target>;
+
+    /// Pays what `options.target` names, if it is this provider's: `None` when it is not.
+    fn pay(&self, options: &PayOptions, matching: Match) -> Option<Result<Paid, AdminError>>;
+
+    /// Its part of the dashboard's "Payment links" page, if it issues links.
+    fn links_panel(&self) -> Option<LinksPanel> {
+        None
+    }
+}

@@ -1,0 +1,195 @@
+//! `X-Qonto-Idempotency-Key`: per organization and route, the key's state, claimed atomically
+//! under the store's lock so that of concurrent requests with one key exactly one does the work.
+
+use std::collections::HashMap;
+
+use crate::clock::Millis;
+
+/// How long a successful answer is replayed for the same `X-Qonto-Idempotency-Key`.
+pub(super) const IDEMPOTENCY_WINDOW_MS: Millis = 30 * 60 * 1000;
+
+/// A cached successful answer, and the body of the request that produced it.
+#[derive(Debug, Clone)]
+pub(super) struct Cached {
+    pub fingerprint: [u8; 32],
+    pub status: u16,
+    pub body: Option<axum::body::Bytes>,
+    pub expires_at: Millis,
+}
+
+/// Where an idempotency key stands within one organization and route.
+#[derive(Debug)]
+pub(super) enum Slot {
+    /// The first request with the key is being handled; the same request again waits for it.
+    Running {
+        fingerprint: [u8; 32],
+        done: tokio::sync::watch::Receiver<()>,
+    },
+    Done(Cached),
+}
+
+/// What a request with an idempotency key does.
+#[derive(Debug)]
+pub(super) enum Claim {
+    /// Nobody answered this key yet: this request does the work, then calls
+    /// [`Keys::finish`] or [`Keys::release`]. Dropping the sender wakes the waiters.
+    Mine(tokio::sync::watch::Sender<()>),
+    /// The answer to send again.
+    Replay(Cached),
+    /// The same request is being handled right now: wait for the receiver to close, then claim
+    /// again.
+    Wait(tokio::sync::watch::Receiver<()>),
+    /// The key was first used with another body.
+    Reused,
+}
+
+/// An idempotency key is scoped to its organization and to the route it was sent to
+/// (`POST /v2/payment_links`), so one key on two routes is two keys.
+type KeySlot = (String, String);
+
+/// An organization's idempotency keys.
+#[derive(Debug, Default)]
+pub(super) struct Keys(HashMap<KeySlot, Slot>);
+
+impl Keys {
+    /// Claims `key` for a request to `route` whose body hashes to `fingerprint`. The caller holds
+    /// the store's lock, so of many concurrent requests with one key exactly one does the work.
+    /// With `replay_reused`, a key sent with another body replays the first answer (what Qonto
+    /// documents); otherwise it is [`Claim::Reused`].
+    pub(super) fn claim(
+        &mut self,
+        route: &str,
+        key: &str,
+        fingerprint: [u8; 32],
+        now: Millis,
+        replay_reused: bool,
+    ) -> Claim {
+        if self.0.len() > 10_000 {
+            self.0
+                .retain(|_, slot| !matches!(slot, Slot::Done(c) if c.expires_at <= now));
+        }
+        let slot_key = (route.to_string(), key.to_string());
+        match self.0.get(&slot_key) {
+            Some(Slot::Done(c)) if c.expires_at > now => {
+                if c.fingerprint == fingerprint || replay_reused {
+                    Claim::Replay(c.clone())
+                } else {
+                    Claim::Reused
+                }
+            }
+            Some(Slot::Running {
+                fingerprint: first,
+                done,
+            }) => {
+                if *first == fingerprint || replay_reused {
+                    Claim::Wait(done.clone())
+                } else {
+                    Claim::Reused
+                }
+            }
+            _ => {
+                let (tx, rx) = tokio::sync::watch::channel(());
+                self.0.insert(
+                    slot_key,
+                    Slot::Running {
+                        fingerprint,
+                        done: rx,
+                    },
+                );
+                Claim::Mine(tx)
+            }
+        }
+    }
+
+    /// Keeps the successful answer to a claimed key for [`IDEMPOTENCY_WINDOW_MS`].
+    pub(super) fn finish(
+        &mut self,
+        route: &str,
+        key: &str,
+        status: u16,
+        body: Option<axum::body::Bytes>,
+        now: Millis,
+    ) {
+        let slot_key = (route.to_string(), key.to_string());
+        if let Some(Slot::Running { fingerprint, .. }) = self.0.get(&slot_key) {
+            let fingerprint = *fingerprint;
+            self.0.insert(
+                slot_key,
+                Slot::Done(Cached {
+                    fingerprint,
+                    status,
+                    body,
+                    expires_at: now + IDEMPOTENCY_WINDOW_MS,
+                }),
+            );
+        }
+    }
+
+    /// Frees a claimed key whose request failed (only successes are replayed).
+    pub(super) fn release(&mut self, route: &str, key: &str) {
+        let slot_key = (route.to_string(), key.to_string());
+        if matches!(self.0.get(&slot_key), Some(Slot::Running { .. })) {
+            self.0.remove(&slot_key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotent_answers_expire_after_thirty_minutes() {
+        let mut s = Keys::default();
+        let route = "POST /v2/payment_links";
+        let Claim::Mine(_done) = s.claim(route, "k", [1; 32], 0, false) else {
+            panic!("the first request claims the key");
+        };
+        assert!(matches!(
+            s.claim(route, "k", [1; 32], 0, false),
+            Claim::Wait(_)
+        ));
+        assert!(matches!(
+            s.claim(route, "k", [2; 32], 0, false),
+            Claim::Reused
+        ));
+        s.finish(route, "k", 201, None, 0);
+        let at = IDEMPOTENCY_WINDOW_MS - 1;
+        assert!(matches!(
+            s.claim(route, "k", [1; 32], at, false),
+            Claim::Replay(_)
+        ));
+        assert!(matches!(
+            s.claim(route, "k", [2; 32], at, true),
+            Claim::Replay(_)
+        ));
+        assert!(matches!(
+            s.claim("POST /v2/webhook_subscriptions",
+                "k",
+                [2; 32],
+                at,
+                false
+            ),
+            Claim::Mine(_)
+        ));
+        assert!(matches!(
+            s.claim(route, "k", [2; 32], IDEMPOTENCY_WINDOW_MS, false),
+            Claim::Mine(_)
+        ));
+    }
+
+    #[test]
+    fn a_failed_request_frees_its_key() {
+        let mut s = Keys::default();
+        let route = "POST /v2/payment_links";
+        assert!(matches!(
+            s.claim(route, "k", [1; 32], 0, false),
+            Claim::Mine(_)
+        ));
+        s.release(route, "k");
+        assert!(matches!(
+            s.claim(route, "k", [2; 32], 0, false),
+            Claim::Mine(_)
+        ));
+    }
+}

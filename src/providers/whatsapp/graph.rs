@@ -1,0 +1,233 @@
+//! Graph's side of every WhatsApp answer: reading a request's query and body the way Graph does,
+//! the path's version, Graph's headers, and every error in Graph's envelope (the sandbox's own
+//! answers too: faults, unknown paths, refusals, oversized bodies).
+
+use std::collections::HashMap;
+
+use axum::{
+    body::Body,
+    extract::State,
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::Value;
+
+use super::Wa;
+use super::WhatsApp;
+use super::config::is_graph_version;
+use super::error::GraphError;
+use crate::http::{self, BodyProblem};
+use crate::provider::Problem;
+
+/// What Graph reads from any request besides its credentials (which the provider layer resolved
+/// before the handler ran): the query and the body.
+pub(super) struct GraphRequest {
+    query: Vec<(String, String)>,
+    pub(super) body: Result<Value, BodyProblem>,
+    /// The JSON body as sent, when it came as JSON.
+    pub(super) raw: Option<Box<str>>,
+}
+
+impl GraphRequest {
+    pub(super) async fn read(
+        app: &WhatsApp,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Self, GraphError> {
+        let bytes = http::read_body(body, app.ctx.limits.body_limit)
+            .await
+            .map_err(GraphError::Body)?;
+        let query = http::query_pairs(query.unwrap_or(""));
+        let is_form =
+            http::media_type(headers).as_deref() == Some("application/x-www-form-urlencoded");
+        let mut body = if bytes.is_empty() && http::media_type(headers).is_none() {
+            Ok(Value::Object(Default::default()))
+        } else if is_form {
+            http::form_as_json(&bytes)
+        } else {
+            http::json_body(headers, &bytes)
+        };
+        // Graph takes its own parameters from the query or a form body, never from JSON; they
+        // were read with the credentials and are not message fields.
+        if is_form && let Ok(Value::Object(fields)) = body.as_mut() {
+            fields.remove("access_token");
+            fields.remove("appsecret_proof");
+        }
+        // The bytes parsed as JSON, so they are valid UTF-8 JSON text.
+        let raw = (!is_form && body.is_ok())
+            .then(|| std::str::from_utf8(&bytes).ok())
+            .flatten()
+            .map(|text| text.trim().into());
+        Ok(Self { query, body, raw })
+    }
+
+    pub(super) fn param(&self, name: &str) -> Option<&str> {
+        crate::http::pair(&self.query, name)
+    }
+}
+
+/// The path's Graph version, or the configured default for unversioned calls.
+pub(super) fn version_of(app: &WhatsApp, path: &HashMap<String, String>) -> Result<String, String> {
+    match path.get("version") {
+        Some(v) if !is_graph_version(v) => Err(format!("/{v}")),
+        Some(v) => Ok(v.clone()),
+        None => Ok(app.config.api_version.clone()),
+    }
+}
+
+/// Runs a Graph handler body and renders its answer or error with Graph's headers.
+pub(super) async fn graph<F>(app: Wa, path: HashMap<String, String>, f: F) -> Response
+where
+    F: AsyncFnOnce(&Wa, &str) -> Result<Value, GraphError>,
+{
+    let version = match version_of(&app, &path) {
+        Ok(v) => v,
+        Err(bad) => {
+            let version = app.config.api_version.clone();
+            return graph_error(&app, &version, &GraphError::UnknownPath { path: bad });
+        }
+    };
+    let node = path.get("node").cloned().unwrap_or_default();
+    match f(&app, &node).await {
+        Ok(answer) => graph_ok(&app, &version, &node, &answer),
+        Err(err) => graph_error(&app, &version, &err),
+    }
+}
+
+fn graph_headers(app: &WhatsApp, version: &str, response: &mut Response) {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(version) {
+        h.insert("facebook-api-version", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&app.ctx.ids.alnum(11)) {
+        h.insert("x-fb-trace-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&app.ctx.ids.alnum(23)) {
+        h.insert("x-fb-request-id", v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache, no-store, must-revalidate"),
+    );
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::EXPIRES,
+        HeaderValue::from_static("Sat, 01 Jan 2000 00:00:00 GMT"),
+    );
+}
+
+fn graph_ok(app: &WhatsApp, version: &str, phone_number_id: &str, body: &Value) -> Response {
+    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    graph_headers(app, version, &mut response);
+    let waba = app
+        .store
+        .lock()
+        .business(phone_number_id)
+        .map(|b| b.config.waba_id.clone());
+    if let Some(waba) = waba {
+        let usage = format!(
+            r#"{{"{waba}":[{{"type":"whatsapp","call_count":1,"total_cputime":1,"total_time":1,"estimated_time_to_regain_access":0}}]}}"#
+        );
+        if let Ok(v) = HeaderValue::from_str(&usage) {
+            response
+                .headers_mut()
+                .insert("x-business-use-case-usage", v);
+        }
+    }
+    response
+}
+
+/// Renders any Graph error with a fresh `fbtrace_id` and Graph's headers.
+pub(super) fn graph_error(app: &WhatsApp, version: &str, err: &GraphError) -> Response {
+    let trace = app.ctx.ids.fbtrace_id();
+    let mut response = (err.status(), err.to_value(&trace).to_string()).into_response();
+    graph_headers(app, version, &mut response);
+    err.rejection(&trace).attach(&mut response);
+    response
+}
+
+/// Any path under `/whatsapp` that Graph would not route.
+pub(super) async fn unknown_path(State(app): State<Wa>, method: Method, uri: Uri) -> Response {
+    let path = uri.path().to_string();
+    let mut segments = path.trim_start_matches('/').split('/');
+    let first = segments.next().unwrap_or("");
+    let err = if method != Method::POST && path.ends_with("/messages") {
+        let id = if is_graph_version(first) {
+            segments.next().unwrap_or("")
+        } else {
+            first
+        };
+        GraphError::UnknownObject {
+            id: id.to_string(),
+            method: method.as_str().to_ascii_lowercase(),
+        }
+    } else {
+        GraphError::UnknownPath { path }
+    };
+    graph_error(&app, &app.config.api_version, &err)
+}
+
+/// The sandbox's own answers on Graph's behalf, in Graph's envelope: an injected fault is 130429
+/// (rate limit, HTTP 400), 131000 (500) or 131016 (503); a path that is not text is an unknown
+/// path; a refusal is code 10 (permission) when forbidden, else code 1; an oversized body is
+/// code 100 with HTTP 413.
+pub(super) fn problem_response(app: &WhatsApp, problem: Problem) -> Response {
+    use crate::faults::FaultError;
+    let err = match problem {
+        Problem::Fault(kind) => {
+            let (code, status, title, details) = match kind {
+                FaultError::RateLimit => (
+                    130429,
+                    StatusCode::BAD_REQUEST,
+                    super::error::TITLE_RATE_LIMIT,
+                    "Cloud API message throughput has been reached.",
+                ),
+                FaultError::ServerError => (
+                    131000,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    super::error::TITLE_SOMETHING_WRONG,
+                    "Something went wrong. Please try again later.",
+                ),
+                FaultError::Unavailable => (
+                    131016,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    super::error::TITLE_UNAVAILABLE,
+                    "A service is temporarily unavailable.",
+                ),
+            };
+            GraphError::Scripted {
+                code,
+                status,
+                title: title.into(),
+                details: details.into(),
+            }
+        }
+        Problem::NotFound => GraphError::UnknownPath { path: "/".into() },
+        Problem::Refused { status, message } => {
+            let (code, title) = if status == StatusCode::FORBIDDEN {
+                (10, "Application does not have permission for this action")
+            } else {
+                (1, "An unknown error occurred")
+            };
+            GraphError::Scripted {
+                code,
+                status,
+                title: title.into(),
+                details: message,
+            }
+        }
+        Problem::TooLarge { limit } => GraphError::Body(BodyProblem::TooLarge { limit }),
+    };
+    graph_error(app, &app.config.api_version, &err)
+}
+
+impl From<BodyProblem> for GraphError {
+    fn from(p: BodyProblem) -> Self {
+        GraphError::Body(p)
+    }
+}

@@ -1,0 +1,292 @@
+//! The network side of the engine: one lane per URL sending its deliveries in order, the signed
+//! POST, Meta's verification handshake, and what each attempt decides next (delivered, a retry
+//! on the schedule, or failed). No lock is held across a request.
+
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use tokio::sync::mpsc;
+
+use super::{Attempt, AttemptKind, Engine, Status, Target};
+use crate::clock::Millis;
+
+pub(super) async fn lane(engine: Weak<Engine>, mut rx: mpsc::UnboundedReceiver<String>) {
+    while let Some(id) = rx.recv().await {
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        engine.attempt(&id).await;
+    }
+}
+
+impl Engine {
+    /// One attempt (handshake first when the URL needs one), then success, retry or failure.
+    async fn attempt(&self, id: &str) {
+        let (target, body, number, drop) = {
+            let mut log = self.log.lock();
+            let Some(d) = log.get_mut(id) else { return };
+            if d.status.is_finished() {
+                return;
+            }
+            let Some(target) = d.target.clone() else {
+                return;
+            };
+            d.status = Status::InFlight;
+            d.next_attempt_at = None;
+            let drop = std::mem::take(&mut d.drop_first);
+            (target, d.body.clone(), d.attempts.len() + 1, drop)
+        };
+        if drop {
+            let attempt = Attempt {
+                number,
+                kind: AttemptKind::Dropped,
+                at: self.deps.clock.now_ms(),
+                url: target.url.clone(),
+                status_code: None,
+                latency_ms: 0,
+                ok: false,
+                error: Some(
+                    "dropped by fault injection: the receiver never saw this attempt".into(),
+                ),
+                response_excerpt: String::new(),
+                headers: Vec::new(),
+            };
+            return self.record(id, attempt, &target);
+        }
+
+        if let Some(token) = &target.verify_token {
+            let key = (target.url.clone(), token.clone());
+            if !self.verified.lock().contains(&key) {
+                let attempt = self.handshake(&target.url, token, number).await;
+                let ok = attempt.ok;
+                self.record(id, attempt, &target);
+                if !ok {
+                    return;
+                }
+                self.verified.lock().insert(key);
+                return self.deliver(id, &target, body, number + 1).await;
+            }
+        }
+        self.deliver(id, &target, body, number).await;
+    }
+
+    /// Posts the body; on success, posts it once more if a fault rule duplicates it.
+    async fn deliver(&self, id: &str, target: &Target, body: Bytes, number: usize) {
+        let attempt = self
+            .post(id, target, body.clone(), number, AttemptKind::Delivery)
+            .await;
+        let delivered = attempt.ok;
+        self.record(id, attempt, target);
+        let duplicate = delivered
+            && self
+                .log
+                .lock()
+                .get_mut(id)
+                .is_some_and(|d| std::mem::take(&mut d.duplicate));
+        if duplicate {
+            let again = self
+                .post(id, target, body, number + 1, AttemptKind::Duplicate)
+                .await;
+            if let Some(d) = self.log.lock().get_mut(id) {
+                d.attempts.push(again);
+            }
+            self.deps.events.changed();
+        }
+    }
+
+    /// One signed POST of the body, measured.
+    async fn post(
+        &self,
+        id: &str,
+        target: &Target,
+        body: Bytes,
+        number: usize,
+        kind: AttemptKind,
+    ) -> Attempt {
+        let at = self.deps.clock.now_ms();
+        let headers = target.signer.headers(&body, at.div_euclid(1000), id);
+        let mut request = self
+            .client
+            .post(&target.url)
+            .timeout(self.settings.timeout)
+            .header(super::LOOP_HEADER, &self.settings.loop_token)
+            .body(body);
+        for (name, value) in &headers {
+            request = request.header(*name, value);
+        }
+        let started = Instant::now();
+        let (status_code, error, excerpt) = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let excerpt = read_excerpt(response, self.settings.timeout).await;
+                (Some(status), None, excerpt)
+            }
+            Err(e) => (None, Some(describe(&e)), String::new()),
+        };
+        let ok = status_code.is_some_and(|s| target.signer.accepts(s));
+        let error = error.or_else(|| {
+            (!ok).then(|| {
+                format!(
+                    "receiver answered HTTP {}",
+                    status_code.map(|s| s.to_string()).unwrap_or_default()
+                )
+            })
+        });
+        Attempt {
+            number,
+            kind,
+            at,
+            url: target.url.clone(),
+            status_code,
+            latency_ms: millis(started),
+            ok,
+            error,
+            response_excerpt: excerpt,
+            headers: headers
+                .into_iter()
+                .filter(|(k, _)| *k != "content-type")
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }
+    }
+
+    /// Meta's verification: `GET ?hub.mode=subscribe&hub.challenge=…&hub.verify_token=…`, passed
+    /// when the receiver answers 200 with the challenge.
+    pub(super) async fn handshake(&self, url: &str, token: &str, number: usize) -> Attempt {
+        let at = self.deps.clock.now_ms();
+        // Derived rather than drawn, so background attempts never disturb the seeded stream
+        // that request handling draws ids from.
+        let mac = super::sign::hmac_sha256_hex(
+            url.as_bytes(),
+            &[token.as_bytes(), &number.to_le_bytes(), &at.to_le_bytes()],
+        );
+        let challenge: String = mac
+            .bytes()
+            .map(|b| char::from(b'0' + b % 10))
+            .take(10)
+            .collect();
+        let started = Instant::now();
+        let outcome = self
+            .client
+            .get(url)
+            .header(super::LOOP_HEADER, &self.settings.loop_token)
+            .query(&[
+                ("hub.mode", "subscribe"),
+                ("hub.challenge", challenge.as_str()),
+                ("hub.verify_token", token),
+            ])
+            .timeout(self.settings.timeout)
+            .send()
+            .await;
+        let (status_code, body, error) = match outcome {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body = read_excerpt(r, self.settings.timeout).await;
+                (Some(status), body, None)
+            }
+            Err(e) => (None, String::new(), Some(describe(&e))),
+        };
+        let ok = status_code == Some(200) && body.trim() == challenge;
+        let error = error.or_else(|| {
+            (!ok).then(|| match status_code {
+                Some(200) => format!(
+                    "verification failed: the receiver did not echo hub.challenge {challenge:?}"
+                ),
+                Some(s) => format!("verification failed: the receiver answered HTTP {s}"),
+                None => "verification failed".to_string(),
+            })
+        });
+        Attempt {
+            number,
+            kind: AttemptKind::Handshake,
+            at,
+            url: url.to_string(),
+            status_code,
+            latency_ms: millis(started),
+            ok,
+            error,
+            response_excerpt: body,
+            headers: vec![("hub.challenge".into(), challenge)],
+        }
+    }
+
+    /// Stores an attempt and decides what comes next.
+    fn record(&self, id: &str, attempt: Attempt, target: &Target) {
+        let ok = attempt.ok;
+        let is_handshake = attempt.kind == AttemptKind::Handshake;
+        let now = self.deps.clock.now_ms();
+        let retry = {
+            let mut log = self.log.lock();
+            let Some(d) = log.get_mut(id) else { return };
+            d.attempts.push(attempt);
+            if ok && !is_handshake {
+                d.status = Status::Delivered;
+                None
+            } else if ok {
+                None
+            } else {
+                let failures = d.attempts[d.series_start..]
+                    .iter()
+                    .filter(|a| !a.ok)
+                    .count();
+                match self.settings.retry_schedule.get(failures - 1) {
+                    Some(delay) => {
+                        let at = now + Millis::try_from(delay.as_millis()).unwrap_or(Millis::MAX);
+                        d.status = Status::Retrying;
+                        d.next_attempt_at = Some(at);
+                        Some((d.provider, d.tenant.clone(), at))
+                    }
+                    None => {
+                        d.status = Status::Failed;
+                        None
+                    }
+                }
+            }
+        };
+        self.deps.events.changed();
+        if !ok {
+            tracing::debug!(delivery = id, url = %target.url, "webhook attempt failed");
+        }
+        if let Some((provider, tenant, at)) = retry {
+            self.schedule(provider, tenant, id, at);
+        }
+    }
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Up to 512 characters of the answer, without waiting past `timeout` for a slow body.
+async fn read_excerpt(response: reqwest::Response, timeout: Duration) -> String {
+    let mut response = response;
+    let mut buf: Vec<u8> = Vec::new();
+    let read = async {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            buf.extend_from_slice(&chunk);
+            if buf.len() >= 2048 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, read).await;
+    crate::http::excerpt(&buf, 512)
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out waiting for the receiver".to_string()
+    } else if e.is_connect() {
+        "could not connect to the receiver".to_string()
+    } else {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    }
+}

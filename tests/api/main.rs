@@ -1,0 +1,27 @@
+//! The integration tests: one binary that starts the real server on port 0 for each test and
+//! talks HTTP to it, with a real webhook receiver. `helpers` holds the `TestApp` and its
+//! helpers, named after the endpoints they call; `receiver` the webhook receiver.
+
+mod helpers;
+mod receiver;
+
+mod cli;
+mod control_plane;
+mod dashboard;
+mod dashboard_browser;
+mod determinism;
+mod faults;
+mod hostile_input;
+mod qonto_checkout;
+mod qonto_idempotency;
+mod qonto_links;
+mod razorpay_checkout;
+mod razorpay_links;
+mod real_sdks;
+mod safety;
+mod validators_prop;
+mod whatsapp_fixtures;
+mod whatsapp_messages;
+mod whatsapp_orders;
+mod whatsapp_payments;
+mod whatsapp_webhooks;
