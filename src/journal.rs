@@ -33,16 +33,26 @@ impl Rejection {
 pub(crate) const EXCERPT_BYTES: usize = 16 * 1024;
 
 /// Whether a header or query parameter carries a credential, whose value is never stored: the
-/// authorization and cookie headers, and any name that speaks of a token, secret, key, password
+/// authorization and cookie headers, and any name that speaks of a token, secret, API key, password
 /// or proof (`access_token`, `appsecret_proof`, a vendor's `x-…-staging-token`).
 fn is_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "authorization" | "proxy-authorization" | "cookie"
-    ) || ["token", "secret", "password", "proof", "api-key", "api_key"]
-        .iter()
-        .any(|word| name.contains(word))
+    let has = |word: &str| {
+        name.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    [
+        "authorization",
+        "cookie",
+        "token",
+        "secret",
+        "password",
+        "proof",
+        "api-key",
+        "api_key",
+    ]
+    .iter()
+    .any(|word| has(word))
 }
 
 #[derive(Debug, Clone, Serialize)]
