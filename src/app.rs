@@ -75,7 +75,7 @@ impl Sandbox {
     pub(crate) fn start_background(&self) -> tokio::task::JoinHandle<()> {
         let ctx = self.ctx.clone();
         let providers = self.providers.clone();
-        let dispatch = move |job: Job| {
+        let dispatch: timeline::Dispatch = Box::new(move |job: Job| {
             match job.task {
                 Task::Deliver(id) => ctx.webhooks.dispatch(&id),
                 Task::Provider(payload) => {
@@ -85,7 +85,7 @@ impl Sandbox {
                 }
             }
             ctx.events.changed();
-        };
+        });
         tokio::spawn(timeline::run(
             self.ctx.timeline.clone(),
             self.ctx.clock.clone(),

@@ -195,15 +195,34 @@ async fn clock(
     if as_json {
         return Ok(format!("{v}\n"));
     }
-    Ok(table(
-        &["NOW", "FROZEN", "OFFSET", "PENDING JOBS"],
+    let mut out = table(
+        &["NOW", "FROZEN", "OFFSET", "PENDING JOBS", "NEXT DUE"],
         &[vec![
             s(&v["now"]),
             s(&v["frozen"]),
             format!("{}s", v["offset_ms"].as_i64().unwrap_or(0) / 1000),
             s(&v["pending_jobs"]),
+            s(&v["next_due"]),
         ]],
-    ))
+    );
+    if let Some(ran) = v.get("ran") {
+        let d = &ran["deliveries"];
+        out.push_str(&format!(
+            "ran {} jobs in {} steps; webhook attempts: {} delivered, {} to retry, {} failed\n",
+            s(&ran["jobs_run"]),
+            s(&ran["steps"]),
+            s(&d["delivered"]),
+            s(&d["retrying"]),
+            s(&d["failed"]),
+        ));
+        if ran["complete"] == false {
+            out.push_str(&format!(
+                "not complete: {}; the rest runs in the background\n",
+                s(&ran["incomplete_reason"])
+            ));
+        }
+    }
+    Ok(out)
 }
 
 async fn webhooks(client: &Client, args: &WebhooksArgs, as_json: bool) -> Result<String, Failure> {

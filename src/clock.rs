@@ -6,8 +6,8 @@
 //! - **frozen**: time stands still at its start value and moves only when advanced, which makes
 //!   two runs with the same seed produce identical timestamps.
 //!
-//! `advance` never goes backwards. Every advance wakes the tasks that wait on the clock (the
-//! webhook scheduler, expiry sweeps) so that whatever fell due fires at once, in time order.
+//! The clock never goes backwards. Every move wakes the tasks that wait on it; the admin API's
+//! advance walks its window due time by due time (see `crate::advance`).
 
 use std::{
     sync::atomic::{AtomicI64, Ordering},
@@ -73,6 +73,17 @@ impl Clock {
         let ms = by.as_millis().min(i64::MAX as u128 / 4) as Millis;
         self.offset_ms.fetch_add(ms, Ordering::SeqCst);
         self.epoch.send_modify(|e| *e += 1);
+        self.now_ms()
+    }
+
+    /// Moves the clock forward to sandbox time `at`, if it is not there yet. Returns the time
+    /// the clock then shows.
+    pub fn advance_to(&self, at: Millis) -> Millis {
+        let now = self.now_ms();
+        if at > now {
+            self.offset_ms.fetch_add(at - now, Ordering::SeqCst);
+            self.epoch.send_modify(|e| *e += 1);
+        }
         self.now_ms()
     }
 
@@ -157,6 +168,8 @@ mod tests {
         assert_eq!(clock.now_secs(), 1_700_000_900);
         clock.reset();
         assert_eq!(clock.now_ms(), 1_700_000_000_000);
+        assert_eq!(clock.advance_to(1_700_000_005_000), 1_700_000_005_000);
+        assert_eq!(clock.advance_to(1_600_000_000_000), 1_700_000_005_000);
     }
 
     #[test]

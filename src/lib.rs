@@ -55,6 +55,7 @@
 //! deadlock detector.
 
 mod admin;
+mod advance;
 mod app;
 mod bounded;
 pub mod cli;

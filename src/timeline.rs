@@ -3,9 +3,9 @@
 //!
 //! Jobs wait in one queue ordered by (due time, insertion order). A single task runs every job
 //! that has fallen due, in that order, then sleeps until the next one is due, a new job arrives,
-//! or the clock jumps. Advancing the clock therefore fires everything that fell due at once, in
-//! time order. Jobs are quick (they record state and hand deliveries to the webhook engine), so
-//! nothing here blocks on the network.
+//! or the clock jumps. A clock advance takes the queue over for its window and runs the jobs
+//! itself, step by step (see `crate::advance`). Jobs are quick (they record state and hand
+//! deliveries to the webhook engine), so nothing here blocks on the network.
 //!
 //! The timeline knows no provider: a job names its owner (provider and tenant, so a reset can
 //! drop a tenant's jobs) and carries either a webhook delivery or a payload only its provider
@@ -14,6 +14,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
@@ -58,10 +59,42 @@ impl Job {
     }
 }
 
-#[derive(Debug, Default)]
 pub(crate) struct Timeline {
     queue: Mutex<Queue>,
     wake: Notify,
+    /// Jobs run since start-up.
+    jobs_run: AtomicU64,
+    /// Whoever runs due jobs holds this: the background runner for one pass at a time, a clock
+    /// advance for its whole window (the runner stands aside meanwhile, so the advance alone
+    /// decides what runs when).
+    running: tokio::sync::Mutex<()>,
+    /// Where due jobs go, set by the runner while it runs (cleared when it stops, since the
+    /// dispatcher holds the context that holds this timeline).
+    dispatch: Mutex<Option<Arc<Dispatch>>>,
+}
+
+/// Hands one due job to its owner: a delivery to the webhook engine, the rest to the provider.
+pub(crate) type Dispatch = Box<dyn Fn(Job) + Send + Sync>;
+
+impl std::fmt::Debug for Timeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timeline")
+            .field("pending", &self.pending())
+            .field("jobs_run", &self.jobs_run())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self {
+            queue: Mutex::default(),
+            wake: Notify::new(),
+            jobs_run: AtomicU64::new(0),
+            running: tokio::sync::Mutex::new(()),
+            dispatch: Mutex::new(None),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -103,6 +136,43 @@ impl Timeline {
     /// Jobs waiting, for the health endpoint and tests.
     pub(crate) fn pending(&self) -> usize {
         self.queue.lock().jobs.len()
+    }
+
+    /// The due time of the earliest waiting job.
+    pub(crate) fn next_due(&self) -> Option<Millis> {
+        self.queue.lock().jobs.keys().next().map(|(due, _)| *due)
+    }
+
+    /// Takes over running due jobs from the background runner until the guard is dropped (then
+    /// [`Timeline::resume`] hands them back). Waits for the runner's current pass, or another
+    /// advance, to finish first.
+    pub(crate) async fn take_over(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.running.lock().await
+    }
+
+    /// Wakes the background runner after a take-over, so it re-plans from the queue as left.
+    pub(crate) fn resume(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Jobs run since start-up.
+    pub(crate) fn jobs_run(&self) -> u64 {
+        self.jobs_run.load(Ordering::Relaxed)
+    }
+
+    /// Runs every job due at or before `now`, in order; the caller holds the `running` guard.
+    /// Returns how many ran.
+    pub(crate) fn run_due(&self, now: Millis, _running: &tokio::sync::MutexGuard<'_, ()>) -> usize {
+        let due = self.take_due(now);
+        let n = due.len();
+        self.jobs_run.fetch_add(n as u64, Ordering::Relaxed);
+        let dispatch = self.dispatch.lock().clone();
+        if let Some(dispatch) = dispatch {
+            for job in due {
+                dispatch(job);
+            }
+        }
+        n
     }
 
     /// Drops the waiting jobs of `provider` and `tenant` (all of them when `None`) for which
@@ -147,16 +217,29 @@ pub(crate) async fn run(
     timeline: Arc<Timeline>,
     clock: Arc<Clock>,
     mut shutdown: watch::Receiver<bool>,
-    dispatch: impl Fn(Job) + Send + 'static,
+    dispatch: Dispatch,
 ) {
+    *timeline.dispatch.lock() = Some(Arc::new(dispatch));
+    runner(&timeline, &clock, &mut shutdown).await;
+    timeline.dispatch.lock().take();
+}
+
+async fn runner(timeline: &Timeline, clock: &Clock, shutdown: &mut watch::Receiver<bool>) {
     let mut clock_changes = clock.subscribe();
     loop {
         // `notify_one` leaves a permit when nobody waits, so a job scheduled while the due jobs
         // run still wakes the next wait.
         timeline.disarm();
-        for job in timeline.take_due(clock.now_ms()) {
-            dispatch(job);
-        }
+        // While a clock advance holds the guard it runs the jobs itself; it wakes this loop when
+        // it lets go.
+        let Ok(running) = timeline.running.try_lock() else {
+            tokio::select! {
+                () = timeline.wake.notified() => continue,
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        };
+        timeline.run_due(clock.now_ms(), &running);
+        drop(running);
         let wait = timeline.arm().and_then(|due| clock.real_wait_until(due));
         let sleep = async {
             match wait {

@@ -30,6 +30,8 @@ fn clock_json(ctx: &Context) -> Value {
         "frozen": ctx.clock.is_frozen(),
         "offset_ms": ctx.clock.offset_ms(),
         "pending_jobs": ctx.timeline.pending(),
+        "next_due_ms": ctx.timeline.next_due(),
+        "next_due": ctx.timeline.next_due().map(rfc3339),
     })
 }
 
@@ -46,7 +48,8 @@ pub(crate) struct Advance {
     pub duration: Option<String>,
 }
 
-/// Moves the sandbox clock forward; whatever fell due fires at once, in time order.
+/// Moves the sandbox clock forward as a simulation step (see [`crate::advance`]): answers once
+/// everything due in the window, and everything that scheduled inside it, has run.
 pub(crate) async fn advance(
     State(admin): State<AdminState>,
     AdminJson(a): AdminJson<Advance>,
@@ -68,10 +71,10 @@ pub(crate) async fn advance(
             ));
         }
     };
-    admin.ctx.clock.advance(by);
-    // Let the timeline run what fell due before answering, so a caller sees its effects.
-    tokio::task::yield_now().await;
-    Ok(Json(clock_json(&admin.ctx)).into_response())
+    let ran = admin.ctx.advance(by).await;
+    let mut body = clock_json(&admin.ctx);
+    body["ran"] = serde_json::to_value(&ran).unwrap_or(Value::Null);
+    Ok(Json(body).into_response())
 }
 
 /// Reads a rule set sent as JSON, or as a TOML file with `Content-Type: application/toml`.

@@ -221,11 +221,36 @@ pub(crate) enum RedeliverError {
     NoTarget(String),
 }
 
+/// Attempts made since start-up, by what they led to.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct Tally {
+    /// The receiver accepted the delivery.
+    pub delivered: u64,
+    /// The attempt failed and a retry is scheduled.
+    pub retrying: u64,
+    /// The attempt failed and no retry is left.
+    pub failed: u64,
+}
+
+impl Tally {
+    /// What happened between `earlier` and `self`.
+    pub(crate) fn since(self, earlier: Tally) -> Tally {
+        Tally {
+            delivered: self.delivered.saturating_sub(earlier.delivered),
+            retrying: self.retrying.saturating_sub(earlier.retrying),
+            failed: self.failed.saturating_sub(earlier.failed),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Engine {
     settings: Settings,
     deps: Deps,
     log: Mutex<Log>,
+    /// Deliveries handed to a lane whose attempt has not finished yet.
+    busy: tokio::sync::watch::Sender<usize>,
+    tally: Mutex<Tally>,
     lanes: Mutex<std::collections::HashMap<String, mpsc::UnboundedSender<String>>>,
     verified: Mutex<HashSet<(String, String)>>,
     client: reqwest::Client,
@@ -245,6 +270,8 @@ impl Engine {
             deps,
             lanes: Mutex::default(),
             verified: Mutex::default(),
+            busy: tokio::sync::watch::channel(0).0,
+            tally: Mutex::default(),
             client,
         })
     }
@@ -315,12 +342,33 @@ impl Engine {
             tokio::spawn(send::lane(Arc::downgrade(self), rx));
             tx
         });
+        self.busy.send_modify(|n| *n += 1);
         if sender.send(id.to_string()).is_err() {
+            self.busy.send_modify(|n| *n -= 1);
             tracing::warn!(
                 delivery = id,
                 "webhook lane closed; delivery left scheduled"
             );
         }
+    }
+
+    /// Waits until every delivery handed to a lane has made its attempt (each attempt ends by
+    /// the per-attempt timeout), or `patience` runs out. Returns whether the lanes settled.
+    pub(crate) async fn settle(&self, patience: Duration) -> bool {
+        let mut busy = self.busy.subscribe();
+        tokio::time::timeout(patience, busy.wait_for(|n| *n == 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Attempts since start-up, by outcome.
+    pub(crate) fn tally(&self) -> Tally {
+        *self.tally.lock()
+    }
+
+    /// The per-attempt timeout.
+    pub(crate) fn attempt_timeout(&self) -> Duration {
+        self.settings.timeout
     }
 
     /// Sends a delivery again, keeping its id and its past attempts. `target` replaces the

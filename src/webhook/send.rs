@@ -17,6 +17,7 @@ pub(super) async fn lane(engine: Weak<Engine>, mut rx: mpsc::UnboundedReceiver<S
             return;
         };
         engine.attempt(&id).await;
+        engine.busy.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -244,6 +245,14 @@ impl Engine {
                 }
             }
         };
+        if !is_handshake || !ok {
+            let mut tally = self.tally.lock();
+            match (ok, retry.is_some()) {
+                (true, _) => tally.delivered += 1,
+                (false, true) => tally.retrying += 1,
+                (false, false) => tally.failed += 1,
+            }
+        }
         self.deps.events.changed();
         if !ok {
             tracing::debug!(delivery = id, url = %target.url, "webhook attempt failed");

@@ -6,6 +6,7 @@ mod helpers;
 mod receiver;
 
 mod cli;
+mod clock;
 mod control_plane;
 mod dashboard;
 mod dashboard_browser;

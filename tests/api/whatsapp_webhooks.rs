@@ -310,59 +310,6 @@ async fn unreachable_slow_and_garbage_receivers_are_logged_and_others_still_get_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn advancing_a_frozen_clock_fires_due_statuses_in_time_order() {
-    let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
-    let mut config = webhook_config(&receiver.url);
-    config.clock.frozen = true;
-    config.clock.start = Some("2026-01-01T00:00:00Z".into());
-    whatsapp_sequence(&mut config).delays = ["1s", "30s", "10m"]
-        .iter()
-        .map(|d| paylink_sandbox::clock::Span(paylink_sandbox::clock::parse_duration(d).unwrap()))
-        .collect();
-    let app = TestApp::spawn_with(config).await;
-    app.send_message_json(&text_message("16505551234", "one"))
-        .await;
-    app.send_message_json(&text_message("16505551235", "two"))
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        receiver.posts().is_empty(),
-        "nothing is due on a frozen clock"
-    );
-
-    let clock = app.advance("45s").await;
-    assert_eq!(clock["now"], "2026-01-01T00:00:45Z");
-    let posts = receiver.wait_posts(4, 5).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(receiver.posts().len(), 4, "read is not due yet");
-    assert_eq!(
-        statuses_of(&posts),
-        ["sent", "sent", "delivered", "delivered"]
-    );
-    let stamps: Vec<i64> = posts
-        .iter()
-        .map(|p| {
-            p.json()["entry"][0]["changes"][0]["value"]["statuses"][0]["timestamp"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    assert!(
-        stamps.iter().all(|t| *t == 1_767_225_645),
-        "stamped with the sandbox time: {stamps:?}"
-    );
-
-    app.advance("10m").await;
-    let posts = receiver.wait_posts(6, 5).await;
-    assert_eq!(statuses_of(&posts)[4..], ["read", "read"]);
-    let (_, clock) = app.admin_get("/clock").await;
-    assert_eq!(clock["frozen"], true);
-    assert_eq!(clock["offset_ms"], 645_000);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_file_scripts_failures_and_rejections() {
     let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
     let app = TestApp::spawn_with(webhook_config(&receiver.url)).await;
