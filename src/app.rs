@@ -31,7 +31,8 @@ pub(crate) struct Sandbox {
 
 impl Sandbox {
     /// Builds the sandbox reachable at `addr`.
-    pub(crate) fn new(config: Config, addr: SocketAddr) -> anyhow::Result<Self> {
+    pub(crate) fn new(mut config: Config, addr: SocketAddr) -> anyhow::Result<Self> {
+        config.apply_fast_profile();
         let base = base_url(&config, addr);
         let setup = Setup {
             seed: config.seed.unwrap_or_else(Ids::random_seed),
@@ -47,6 +48,7 @@ impl Sandbox {
             },
             clock_start: config.clock_start_ms(),
             frozen: config.clock.frozen,
+            fast: config.clock.fast,
             retry_schedule: config.webhooks.retry_schedule.iter().map(|s| s.0).collect(),
             webhook_timeout: config.webhooks.timeout.0,
             scenario: config.scenario.clone(),

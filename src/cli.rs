@@ -27,7 +27,13 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Span>, String> {
 ///
 /// With no subcommand it serves the sandbox on 127.0.0.1:5080 with embedded defaults.
 #[derive(Debug, Parser)]
-#[command(name = "paylink-sandbox", version, about, long_about)]
+#[command(
+    name = "paylink-sandbox",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -38,7 +44,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the sandbox (the default when no subcommand is given).
-    Serve,
+    Serve(Box<ServeArgs>),
     /// Validate payload files offline against the same schemas and rules the server applies.
     ///
     /// Each file holds one JSON request body. The kind is detected from the body (a WhatsApp
@@ -54,6 +60,9 @@ pub enum Command {
     Webhooks(WebhooksCommand),
     /// Return a running sandbox (or one provider or tenant) to its start state.
     Reset(ResetCommand),
+    /// Print every request and webhook of a running sandbox as it happens; `--forward-to URL`
+    /// posts each webhook to a local URL too, with the headers it was sent with.
+    Listen(ListenCommand),
 }
 
 /// How the client subcommands reach a running sandbox.
@@ -70,6 +79,23 @@ pub struct ClientArgs {
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Not a client flag: a client reaches the sandbox through `--url`. Kept (hidden) to say so.
+    #[arg(long, hide = true, global = true)]
+    pub port: Option<String>,
+}
+
+impl ClientArgs {
+    /// The base URL, or a sentence for the user when they gave `--port` to a client command.
+    pub fn base_url(&self, command: &str) -> Result<&str, String> {
+        match &self.port {
+            Some(port) => Err(format!(
+                "--port is a flag of the server, not of `{command}`, which reaches a running \
+                 sandbox through --url (or PAYLINK_SANDBOX_URL); for a sandbox on port {port}: \
+                 --url http://127.0.0.1:{port}"
+            )),
+            None => Ok(&self.url),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +175,27 @@ pub struct ResetArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ListenCommand {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    pub args: ListenArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Only this provider's requests and webhooks.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only this tenant's (phone number id, key id, organization login).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Also post each webhook to this URL, with its original headers.
+    #[arg(long, value_name = "URL")]
+    pub forward_to: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Files to validate.
     #[arg(required = true)]
@@ -156,54 +203,63 @@ pub struct ValidateArgs {
     /// Print one JSON object per file instead of text.
     #[arg(long)]
     pub json: bool,
+    /// TOML configuration file whose provider settings apply (as `serve --config` reads it).
+    #[arg(long, short, env = "PAYLINK_SANDBOX_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
     /// Address to bind (loopback unless you mean to expose the sandbox).
-    #[arg(long, env = "PAYLINK_SANDBOX_BIND", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_BIND")]
     pub bind: Option<IpAddr>,
     /// Port to bind; 0 picks a free one (the chosen address is printed).
-    #[arg(long, short, env = "PAYLINK_SANDBOX_PORT", global = true)]
+    #[arg(long, short, env = "PAYLINK_SANDBOX_PORT")]
     pub port: Option<u16>,
     /// TOML configuration file, overlaid on the embedded defaults.
-    #[arg(long, short, env = "PAYLINK_SANDBOX_CONFIG", global = true)]
+    #[arg(long, short, env = "PAYLINK_SANDBOX_CONFIG")]
     pub config: Option<PathBuf>,
     /// Seed for every id and random choice; the same seed and requests give the same output.
-    #[arg(long, env = "PAYLINK_SANDBOX_SEED", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_SEED")]
     pub seed: Option<u64>,
     /// Log filter, e.g. `info`, `debug` or `paylink_sandbox=trace`.
-    #[arg(long, env = "PAYLINK_SANDBOX_LOG", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_LOG")]
     pub log_level: Option<String>,
+    /// Log format: `text` (colours only on a terminal) or `json` (one object per line).
+    #[arg(long, env = "PAYLINK_SANDBOX_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::config::LogFormat>,
     /// Base URL written into links the sandbox hands out (defaults to the bound address).
-    #[arg(long, env = "PAYLINK_SANDBOX_PUBLIC_URL", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// How many requests, messages and deliveries each history keeps.
-    #[arg(long, env = "PAYLINK_SANDBOX_HISTORY_LIMIT", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_HISTORY_LIMIT")]
     pub history_limit: Option<usize>,
     /// Start the sandbox clock at this time (Unix seconds or RFC 3339).
-    #[arg(long, env = "PAYLINK_SANDBOX_CLOCK_START", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_CLOCK_START")]
     pub clock_start: Option<String>,
     /// Freeze the sandbox clock: time moves only through the clock admin API.
-    #[arg(long, env = "PAYLINK_SANDBOX_FROZEN_CLOCK", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_FROZEN_CLOCK")]
     pub frozen_clock: bool,
+    /// The fast test profile: statuses follow each other at once, Qonto settles at once, and
+    /// retries come within 1.6 s; delays you set yourself are kept.
+    #[arg(long, env = "PAYLINK_SANDBOX_FAST")]
+    pub fast: bool,
     /// Delays before each webhook retry, comma-separated (e.g. `0,100ms,1s`); `none` disables
     /// retries.
-    #[arg(long, env = "PAYLINK_SANDBOX_RETRY_SCHEDULE", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_RETRY_SCHEDULE")]
     pub retry_schedule: Option<String>,
     /// How long one webhook attempt may take (e.g. `5s`).
-    #[arg(long, env = "PAYLINK_SANDBOX_WEBHOOK_TIMEOUT", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_WEBHOOK_TIMEOUT")]
     pub webhook_timeout: Option<String>,
     /// Treat unknown credentials as a fresh, isolated tenant (one per test) instead of refusing them.
-    #[arg(long, env = "PAYLINK_SANDBOX_ACCEPT_ANY_CREDENTIALS", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_ACCEPT_ANY_CREDENTIALS")]
     pub accept_any_credentials: bool,
     /// Also answer to this host name (repeat or separate with commas; `*` for any), for a
     /// sandbox reached through a container name or a tunnel. Other hosts are refused.
     #[arg(
         long = "allowed-host",
         env = "PAYLINK_SANDBOX_ALLOWED_HOSTS",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
     /// Let pages from this origin call the emulated APIs from a browser (CORS; repeat or
@@ -211,8 +267,7 @@ pub struct ServeArgs {
     #[arg(
         long = "cors-origin",
         env = "PAYLINK_SANDBOX_CORS_ORIGINS",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
     /// Each provider's own flags.
@@ -239,6 +294,9 @@ impl ServeArgs {
         if let Some(level) = &self.log_level {
             config.server.log_level = level.clone();
         }
+        if let Some(format) = self.log_format {
+            config.server.log_format = format;
+        }
         if let Some(url) = &self.public_url {
             config.server.public_url = Some(url.trim_end_matches('/').to_string());
         }
@@ -250,6 +308,9 @@ impl ServeArgs {
         }
         if self.frozen_clock {
             config.clock.frozen = true;
+        }
+        if self.fast {
+            config.clock.fast = true;
         }
         if let Some(schedule) = &self.retry_schedule {
             config.webhooks.retry_schedule =

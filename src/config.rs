@@ -118,6 +118,9 @@ pub struct ServerConfig {
     /// answered with the vendor's "service unavailable" (the journal marks it `timed out`).
     pub request_timeout: Span,
     pub log_level: String,
+    /// `text` (one readable line per event; colours only on a terminal) or `json` (one JSON
+    /// object per line).
+    pub log_format: LogFormat,
     /// Treat unknown credentials as a new, empty tenant instead of refusing them, so parallel
     /// tests can each use their own and never see each other's state.
     pub accept_any_credentials: bool,
@@ -127,6 +130,15 @@ pub struct ServerConfig {
     /// Origins whose pages may call the emulated APIs from a browser (CORS); `"*"` for any. The
     /// admin API is never opened to other origins.
     pub cors_origins: Vec<String>,
+}
+
+/// How the terminal log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -140,6 +152,7 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             request_timeout: Span(std::time::Duration::from_secs(90)),
             log_level: "info".into(),
+            log_format: LogFormat::Text,
             accept_any_credentials: false,
             allowed_hosts: Vec::new(),
             cors_origins: Vec::new(),
@@ -154,6 +167,11 @@ pub struct ClockConfig {
     pub start: Option<String>,
     /// When true, time moves only through `POST /__sandbox/clock/advance`.
     pub frozen: bool,
+    /// The fast test profile: no real-time delay the user did not ask for. Message statuses
+    /// follow each other at once (in order), Qonto settles at once, and retries come after 0,
+    /// 50 ms, 100 ms, 200 ms, 400 ms and 800 ms. Delays set explicitly (in the file, a scenario
+    /// rule or a flag) are kept.
+    pub fast: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +187,25 @@ pub enum ConfigError {
     Invalid(Vec<String>),
 }
 
+/// The retry schedule of the fast test profile.
+pub const FAST_RETRY_SCHEDULE: [u64; 6] = [0, 50, 100, 200, 400, 800];
+
 impl Config {
+    /// Applies the fast test profile (see [`ClockConfig::fast`]) to every delay still at its
+    /// default; a no-op unless `clock.fast` is set.
+    pub(crate) fn apply_fast_profile(&mut self) {
+        if !self.clock.fast {
+            return;
+        }
+        if self.webhooks.retry_schedule == WebhooksConfig::default().retry_schedule {
+            self.webhooks.retry_schedule = FAST_RETRY_SCHEDULE
+                .iter()
+                .map(|ms| Span(std::time::Duration::from_millis(*ms)))
+                .collect();
+        }
+        self.providers.fast();
+    }
+
     /// Reads a TOML file over the embedded defaults.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::clock::{Clock, Millis};
 use crate::events::Events;
 use crate::faults::{FaultConfig, Faults};
+use crate::feed::Feed;
 use crate::guard::Guard;
 use crate::ids::Ids;
 use crate::journal::Journal;
@@ -47,6 +48,8 @@ pub(crate) struct Setup {
     pub limits: Limits,
     pub clock_start: Option<Millis>,
     pub frozen: bool,
+    /// The fast test profile (`clock.fast`).
+    pub fast: bool,
     pub retry_schedule: Vec<Duration>,
     pub webhook_timeout: Duration,
     pub scenario: ScenarioConfig,
@@ -85,6 +88,7 @@ pub(crate) struct Context {
     pub faults: Arc<Faults>,
     pub journal: Journal,
     pub events: Arc<Events>,
+    pub feed: Arc<Feed>,
     pub guard: Guard,
     /// The sandbox's own base URL, as written into links it hands out.
     pub base_url: String,
@@ -112,6 +116,7 @@ impl Context {
         let faults = Arc::new(Faults::new(setup.faults));
         let timeline = Arc::new(Timeline::default());
         let events = Arc::new(Events::default());
+        let feed = Arc::new(Feed::default());
         let guard = Guard::new(setup.addr, &setup.base_url, &setup.allowed_hosts);
         let webhooks = Engine::new(
             webhook::Settings {
@@ -126,6 +131,7 @@ impl Context {
                 faults: faults.clone(),
                 timeline: timeline.clone(),
                 events: events.clone(),
+                feed: feed.clone(),
             },
         );
         Ok(Arc::new(Self {
@@ -134,10 +140,11 @@ impl Context {
             schemas,
             timeline,
             webhooks,
-            scenario: Scenario::new(setup.scenario, setup.rule_checks),
+            scenario: Scenario::new(setup.scenario, setup.rule_checks, setup.fast),
             faults,
             journal: Journal::new(setup.limits.history_limit),
             events,
+            feed,
             guard,
             base_url: setup.base_url,
             limits: setup.limits,

@@ -140,6 +140,23 @@ pub(crate) fn excerpt(bytes: &[u8], max: usize) -> String {
     }
 }
 
+/// Whether `text` is an HTTP status (`404`) or a class (`4xx`).
+pub(crate) fn is_status_or_class(text: &str) -> bool {
+    text.parse::<u16>().is_ok()
+        || (text.len() == 3 && text.ends_with("xx") && text[..1].parse::<u8>().is_ok())
+}
+
+/// Whether `status` is `filter`, an exact status or a class such as `4xx`.
+pub(crate) fn status_matches(status: u16, filter: &str) -> bool {
+    match filter.parse::<u16>() {
+        Ok(code) => status == code,
+        Err(_) => filter
+            .get(..1)
+            .and_then(|d| d.parse::<u16>().ok())
+            .is_some_and(|class| status / 100 == class),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -189,14 +189,12 @@ impl Filter {
                 providers.join(", ")
             ));
         }
-        if let Some(s) = &self.status {
-            let ok = s.parse::<u16>().is_ok()
-                || (s.len() == 3 && s.ends_with("xx") && s[..1].parse::<u8>().is_ok());
-            if !ok {
-                return Err(format!(
-                    "status {s:?} is not a status code or a class such as 4xx"
-                ));
-            }
+        if let Some(s) = &self.status
+            && !crate::http::is_status_or_class(s)
+        {
+            return Err(format!(
+                "status {s:?} is not a status code or a class such as 4xx"
+            ));
         }
         Ok(())
     }
@@ -225,10 +223,7 @@ impl Filter {
             && self
                 .status
                 .as_deref()
-                .is_none_or(|s| match s.parse::<u16>() {
-                    Ok(code) => e.status == code,
-                    Err(_) => e.status / 100 == s[..1].parse::<u16>().unwrap_or(0),
-                })
+                .is_none_or(|s| crate::http::status_matches(e.status, s))
     }
 }
 

@@ -153,7 +153,7 @@ pub(crate) async fn provider(State(m): State<Mounted>, request: Request, next: N
     let response_bytes = axum::body::to_bytes(response_body, RESPONSE_BUFFER)
         .await
         .unwrap_or_default();
-    ctx.journal.record(Entry {
+    let entry = Entry {
         id: 0,
         at,
         provider: provider.id(),
@@ -169,9 +169,38 @@ pub(crate) async fn provider(State(m): State<Mounted>, request: Request, next: N
         latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         fault,
         rejection,
-    });
+    };
+    announce(&ctx, &entry);
+    ctx.journal.record(entry);
     ctx.events.changed();
     Response::from_parts(response_parts, Body::from(response_bytes))
+}
+
+/// Tells the terminal and `listen` about a request: one log line at `info` under the
+/// `paylink_sandbox::request` target (silence it with
+/// `--log-level info,paylink_sandbox::request=warn`), and a feed item when someone listens.
+fn announce(ctx: &Context, e: &Entry) {
+    let violations = e.rejection.as_ref().map_or(0, |r| r.violations.len());
+    let latency_ms = e.latency_us as f64 / 1000.0;
+    tracing::info!(
+        target: "paylink_sandbox::request",
+        method = %e.method,
+        path = %e.path,
+        status = e.status,
+        latency_ms,
+        tenant = %e.tenant.as_deref().unwrap_or("-"),
+        violations,
+    );
+    ctx.feed.publish(|| crate::feed::Item::Request {
+        at: e.at,
+        provider: e.provider,
+        tenant: e.tenant.clone(),
+        method: e.method.clone(),
+        path: e.path.clone(),
+        status: e.status,
+        latency_ms,
+        violations,
+    });
 }
 
 /// The journal's copy of (the start of) a body. Always a copy: a request body is often a slice

@@ -65,6 +65,7 @@ pub mod config;
 mod context;
 mod events;
 pub mod faults;
+mod feed;
 mod guard;
 mod http;
 mod ids;
@@ -78,6 +79,7 @@ mod schema;
 mod timeline;
 mod ui;
 pub mod validate;
+mod wait;
 mod webhook;
 
 pub use app::{banner, run};

@@ -10,18 +10,22 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::Parser;
 use paylink_sandbox::{
     cli::{Cli, Command, ServeArgs},
-    client, validate,
+    client,
+    config::LogFormat,
+    validate,
 };
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None | Some(Command::Serve) => serve(&cli.serve),
-        Some(Command::Validate(args)) => validate::run(&args, &cli.serve),
+        None => serve(&cli.serve),
+        Some(Command::Serve(args)) => serve(&args),
+        Some(Command::Validate(args)) => validate::run(&args),
         Some(Command::Pay(c)) => client::run_pay(&c.client, &c.args),
         Some(Command::Clock(c)) => client::run_clock(&c.client, &c.action),
         Some(Command::Webhooks(c)) => client::run_webhooks(&c.client, &c.args),
         Some(Command::Reset(c)) => client::run_reset(&c.client, &c.args),
+        Some(Command::Listen(c)) => client::listen::run(&c.client, &c.args),
     }
 }
 
@@ -33,7 +37,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(&config.server.log_level);
+    init_tracing(&config.server.log_level, config.server.log_format);
     let seed = *config.seed.get_or_insert_with(paylink_sandbox::random_seed);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -58,13 +62,19 @@ fn serve(args: &ServeArgs) -> ExitCode {
     }
 }
 
-fn init_tracing(filter: &str) {
+/// The terminal log: requests, webhook attempts and warnings on stderr. Colours only when
+/// stderr is a terminal, so a redirected log file stays plain text.
+fn init_tracing(filter: &str, format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.

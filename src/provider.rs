@@ -215,6 +215,10 @@ pub(crate) trait Section {
     /// The start-up lines: where the API lives and the test credentials.
     fn banner(&self, base: &str) -> String;
 
+    /// The fast test profile (`--fast`): drop the section's own real-time delays that are still
+    /// at their defaults (a delay the user chose is kept).
+    fn fast(&mut self) {}
+
     /// Checks a request body offline with the provider's schemas and stateless rules, when the
     /// body is one of this provider's; `None` otherwise.
     fn check_offline(

@@ -331,14 +331,22 @@ pub(crate) struct Scenario {
 }
 
 impl Scenario {
-    /// The scenario of `config`, with each provider's default sequence where it names none.
-    pub(crate) fn new(mut config: ScenarioConfig, checks: &[RuleChecks]) -> Self {
+    /// The scenario of `config`, with each provider's default sequence where it names none;
+    /// `fast` (the fast test profile) drops the default sequences' delays, so their statuses
+    /// follow each other at once, in order.
+    pub(crate) fn new(mut config: ScenarioConfig, checks: &[RuleChecks], fast: bool) -> Self {
         for c in checks {
             if let Some(default) = c.default_sequence {
                 config
                     .sequences
                     .entry(c.provider.to_string())
-                    .or_insert_with(default);
+                    .or_insert_with(|| {
+                        let mut sequence = default();
+                        if fast {
+                            sequence.delays.clear();
+                        }
+                        sequence
+                    });
             }
         }
         Self {
@@ -457,12 +465,12 @@ mod tests {
     fn scenario(text: &str) -> Scenario {
         let cfg = ScenarioConfig::from_toml(text).unwrap();
         cfg.validate(&[CHAT]).unwrap();
-        Scenario::new(cfg, &[CHAT])
+        Scenario::new(cfg, &[CHAT], false)
     }
 
     #[test]
     fn the_default_plan_is_the_providers_sequence() {
-        let s = Scenario::new(ScenarioConfig::default(), &[CHAT]);
+        let s = Scenario::new(ScenarioConfig::default(), &[CHAT], false);
         let plan = s.plan("chat", &Facts::default());
         assert_eq!(
             plan.steps,
@@ -561,7 +569,7 @@ mod tests {
 
     #[test]
     fn replace_keeps_defaults_and_reset_restores() {
-        let s = Scenario::new(ScenarioConfig::default(), &[CHAT]);
+        let s = Scenario::new(ScenarioConfig::default(), &[CHAT], false);
         let mut cfg = ScenarioConfig::default();
         cfg.rules.push(Rule {
             name: None,

@@ -16,7 +16,11 @@ use crate::clock::Clock;
 use crate::provider::OfflineReport as Report;
 use crate::schema::Schemas;
 
-pub fn run(args: &ValidateArgs, serve: &ServeArgs) -> ExitCode {
+pub fn run(args: &ValidateArgs) -> ExitCode {
+    let serve = ServeArgs {
+        config: args.config.clone(),
+        ..ServeArgs::default()
+    };
     let config = match serve.to_config() {
         Ok(c) => c,
         Err(err) => {

@@ -20,6 +20,7 @@ use crate::journal::Filter;
 use crate::provider::{Match, PayOptions};
 use crate::reply::{AdminError, AdminJson, AdminQuery, read_admin_body};
 use crate::scenario::ScenarioConfig;
+use crate::wait::{self, WaitQuery};
 
 fn clock_json(ctx: &Context) -> Value {
     let now = ctx.clock.now_ms();
@@ -186,14 +187,20 @@ pub(crate) async fn reset(
     Ok(Json(json!({"reset": true, "provider": q.provider, "tenant": q.tenant})).into_response())
 }
 
-/// `GET /__sandbox/requests`: the journal, oldest first.
+/// `GET /__sandbox/requests`: the journal, oldest first; `wait` and `count` hold the call until
+/// enough requests match (see `crate::wait`).
 pub(crate) async fn requests(
     State(admin): State<AdminState>,
-    AdminQuery(f): AdminQuery<Filter>,
+    AdminQuery(mut f): AdminQuery<Filter>,
+    AdminQuery(w): AdminQuery<WaitQuery>,
 ) -> Result<Response, AdminError> {
     f.check(admin.ctx.providers)
         .map_err(AdminError::bad_request)?;
-    Ok(Json(json!({ "requests": admin.ctx.journal.list(&f) })).into_response())
+    let limit = f.limit.take();
+    wait::answer(&admin.ctx, &w, "requests", limit, || {
+        admin.ctx.journal.list(&f)
+    })
+    .await
 }
 
 /// `DELETE /__sandbox/requests`: forgets the matching journal entries.

@@ -27,6 +27,7 @@ use crate::provider::{Provider, Route};
 use crate::reply::AdminError;
 
 pub(crate) mod control;
+pub(crate) mod listen;
 pub(crate) mod openapi;
 pub(crate) mod webhooks;
 
@@ -63,6 +64,7 @@ pub(crate) const ROUTES: &[Route] = &[
     Route::new("POST", "/pay"),
     Route::new("GET", "/openapi.json"),
     Route::new("GET", "/events"),
+    Route::new("GET", "/listen"),
     Route::new("GET", "/dashboard/links"),
 ];
 
@@ -87,6 +89,7 @@ pub(crate) fn router(admin: &AdminState) -> Router {
         .route("/pay", post(control::pay))
         .route("/openapi.json", get(openapi::document))
         .route("/events", get(events))
+        .route("/listen", get(listen::listen))
         .route("/dashboard/links", get(links_panels))
         .with_state(admin.clone());
     for p in admin.providers.iter() {

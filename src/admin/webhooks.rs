@@ -11,11 +11,15 @@ use serde_json::json;
 
 use super::AdminState;
 use crate::reply::{AdminError, AdminPath, AdminQuery};
+use crate::wait::{self, WaitQuery};
 use crate::webhook::{Filter, RedeliverError};
 
+/// `GET /__sandbox/webhooks`: deliveries oldest first; `wait` and `count` hold the call until
+/// enough deliveries match (see `crate::wait`).
 pub(crate) async fn list(
     State(admin): State<AdminState>,
-    AdminQuery(filter): AdminQuery<Filter>,
+    AdminQuery(mut filter): AdminQuery<Filter>,
+    AdminQuery(w): AdminQuery<WaitQuery>,
 ) -> Result<Response, AdminError> {
     if let Some(p) = filter.provider.as_deref()
         && admin.provider(p).is_none()
@@ -25,7 +29,12 @@ pub(crate) async fn list(
             admin.ctx.providers.join(", ")
         )));
     }
-    Ok(Json(json!({ "deliveries": admin.ctx.webhooks.list(&filter) })).into_response())
+    filter.check().map_err(AdminError::bad_request)?;
+    let limit = filter.limit.take();
+    wait::answer(&admin.ctx, &w, "deliveries", limit, || {
+        admin.ctx.webhooks.list(&filter)
+    })
+    .await
 }
 
 pub(crate) async fn get(

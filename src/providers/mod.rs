@@ -82,6 +82,11 @@ macro_rules! providers {
             pub(crate) fn validate(&self, problems: &mut Vec<String>) {
                 $(self.$module.validate(problems);)+
             }
+
+            /// Applies the fast test profile to every section.
+            pub(crate) fn fast(&mut self) {
+                $(self.$module.fast();)+
+            }
         }
 
         /// Every webhook URL the sections configure.

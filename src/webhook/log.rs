@@ -83,6 +83,13 @@ impl Log {
                     && filter.event.as_deref().is_none_or(|e| {
                         d.event == e || d.event.strip_prefix(e).is_some_and(|r| r.starts_with('.'))
                     })
+                    && filter.since.is_none_or(|t| d.created_at >= t)
+                    && filter.code.as_deref().is_none_or(|c| {
+                        d.attempts
+                            .last()
+                            .and_then(|a| a.status_code)
+                            .is_some_and(|s| crate::http::status_matches(s, c))
+                    })
             })
             .map(|d| d.to_json(false))
             .collect();

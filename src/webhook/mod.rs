@@ -198,6 +198,7 @@ pub(crate) struct Deps {
     pub faults: Arc<Faults>,
     pub timeline: Arc<Timeline>,
     pub events: Arc<Events>,
+    pub feed: Arc<crate::feed::Feed>,
 }
 
 /// Filters for listing deliveries.
@@ -208,7 +209,23 @@ pub(crate) struct Filter {
     pub reference: Option<String>,
     pub tenant: Option<String>,
     pub event: Option<String>,
+    /// The last attempt's HTTP status, exact (`200`) or a class (`5xx`).
+    pub code: Option<String>,
+    /// Sandbox time in milliseconds: only deliveries created at or after it.
+    pub since: Option<Millis>,
     pub limit: Option<usize>,
+}
+
+impl Filter {
+    /// Whether `code` reads as a status or a class; the admin API refuses it by name otherwise.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        match self.code.as_deref() {
+            Some(c) if !crate::http::is_status_or_class(c) => Err(format!(
+                "code {c:?} is not a status code or a class such as 5xx"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -296,6 +313,23 @@ impl Engine {
             Status::NoTarget
         };
         let (id, provider, tenant) = (new.id.clone(), new.provider, new.tenant.clone());
+        if status == Status::NoTarget {
+            self.deps.feed.publish(|| crate::feed::Item::Webhook {
+                at: now,
+                delivery: new.id.clone(),
+                provider: new.provider,
+                tenant: new.tenant.clone(),
+                event: new.event.clone(),
+                url: None,
+                attempt: None,
+                kind: None,
+                status_code: None,
+                ok: false,
+                error: Some("no webhook target was configured".into()),
+                headers: Vec::new(),
+                body: String::from_utf8_lossy(&new.body).into_owned(),
+            });
+        }
         self.log.lock().insert(Delivery {
             id: new.id,
             provider: new.provider,

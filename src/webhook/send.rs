@@ -53,7 +53,7 @@ impl Engine {
                 response_excerpt: String::new(),
                 headers: Vec::new(),
             };
-            return self.record(id, attempt, &target);
+            return self.record(id, attempt);
         }
 
         if let Some(token) = &target.verify_token {
@@ -61,7 +61,7 @@ impl Engine {
             if !self.verified.lock().contains(&key) {
                 let attempt = self.handshake(&target.url, token, number).await;
                 let ok = attempt.ok;
-                self.record(id, attempt, &target);
+                self.record(id, attempt);
                 if !ok {
                     return;
                 }
@@ -78,7 +78,7 @@ impl Engine {
             .post(id, target, body.clone(), number, AttemptKind::Delivery)
             .await;
         let delivered = attempt.ok;
-        self.record(id, attempt, target);
+        self.record(id, attempt);
         let duplicate = delivered
             && self
                 .log
@@ -89,6 +89,7 @@ impl Engine {
             let again = self
                 .post(id, target, body, number + 1, AttemptKind::Duplicate)
                 .await;
+            self.publish(id, &again);
             if let Some(d) = self.log.lock().get_mut(id) {
                 d.attempts.push(again);
             }
@@ -213,7 +214,9 @@ impl Engine {
     }
 
     /// Stores an attempt and decides what comes next.
-    fn record(&self, id: &str, attempt: Attempt, target: &Target) {
+    fn record(&self, id: &str, attempt: Attempt) {
+        log_attempt(id, &attempt);
+        self.publish(id, &attempt);
         let ok = attempt.ok;
         let is_handshake = attempt.kind == AttemptKind::Handshake;
         let now = self.deps.clock.now_ms();
@@ -254,13 +257,60 @@ impl Engine {
             }
         }
         self.deps.events.changed();
-        if !ok {
-            tracing::debug!(delivery = id, url = %target.url, "webhook attempt failed");
-        }
         if let Some((provider, tenant, at)) = retry {
             self.schedule(provider, tenant, id, at);
         }
     }
+}
+
+impl Engine {
+    /// Tells `listen` about an attempt (nothing is built when nobody listens).
+    fn publish(&self, id: &str, attempt: &Attempt) {
+        self.deps.feed.publish(|| {
+            let log = self.log.lock();
+            let d = log.get(id);
+            crate::feed::Item::Webhook {
+                at: attempt.at,
+                delivery: id.to_string(),
+                provider: d.map_or(crate::ids::ProviderId::new("unknown"), |d| d.provider),
+                tenant: d.map(|d| d.tenant.clone()).unwrap_or_default(),
+                event: d.map(|d| d.event.clone()).unwrap_or_default(),
+                url: Some(attempt.url.clone()),
+                attempt: Some(attempt.number),
+                kind: serde_json::to_value(attempt.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string)),
+                status_code: attempt.status_code,
+                ok: attempt.ok,
+                error: attempt.error.clone(),
+                headers: attempt.headers.clone(),
+                body: d
+                    .map(|d| String::from_utf8_lossy(&d.body).into_owned())
+                    .unwrap_or_default(),
+            }
+        });
+    }
+}
+
+/// The delivery log on the terminal: one line per attempt at `info` under the
+/// `paylink_sandbox::webhook` target.
+fn log_attempt(id: &str, attempt: &Attempt) {
+    let signed = attempt
+        .headers
+        .iter()
+        .any(|(name, _)| name.contains("signature"));
+    tracing::info!(
+        target: "paylink_sandbox::webhook",
+        delivery = %id,
+        url = %attempt.url,
+        attempt = attempt.number,
+        kind = ?attempt.kind,
+        status = attempt.status_code.map_or(0, |s| s),
+        ok = attempt.ok,
+        signed,
+        latency_ms = attempt.latency_ms,
+        error = %attempt.error.as_deref().unwrap_or("-"),
+    );
 }
 
 fn millis(since: Instant) -> u64 {

@@ -118,6 +118,12 @@ pub struct QontoToken {
 }
 
 impl crate::provider::Section for QontoConfig {
+    fn fast(&mut self) {
+        if self.settlement_delay == Self::default().settlement_delay {
+            self.settlement_delay = Span(std::time::Duration::ZERO);
+        }
+    }
+
     fn validate(&self, problems: &mut Vec<String>) {
         let mut seen_logins = std::collections::HashSet::new();
         if self.organizations.is_empty() {
@@ -171,7 +177,7 @@ impl crate::provider::Section for QontoConfig {
 #[group(skip)]
 pub struct Flags {
     /// Require this `X-Qonto-Staging-Token` on every Qonto request, as Qonto's sandbox does.
-    #[arg(long, env = "PAYLINK_SANDBOX_QONTO_STAGING_TOKEN", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_QONTO_STAGING_TOKEN")]
     pub qonto_staging_token: Option<String>,
 }
 

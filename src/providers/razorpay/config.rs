@@ -114,10 +114,10 @@ impl crate::provider::Section for RazorpayConfig {
 #[group(skip)]
 pub struct Flags {
     /// Where payment-link gateway webhooks go (the first configured account).
-    #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_URL", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_URL")]
     pub razorpay_webhook_url: Option<String>,
     /// The secret that signs `X-Razorpay-Signature` (the first configured account).
-    #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_SECRET", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_RAZORPAY_WEBHOOK_SECRET")]
     pub razorpay_webhook_secret: Option<String>,
 }
 

@@ -15,6 +15,7 @@ use super::pay::{Paid, PayAttempt, PayError, PayOutcome};
 use super::webhooks;
 use super::{ID, Wa, WhatsApp};
 use crate::reply::{AdminError, AdminJson, AdminPath, AdminQuery};
+use crate::wait::{self, WaitQuery};
 use crate::provider::PayOptions;
 
 #[derive(Debug, Deserialize, Default)]
@@ -24,14 +25,25 @@ pub(super) struct MessageFilter {
     pub reference_id: Option<String>,
     pub kind: Option<String>,
     pub direction: Option<String>,
+    /// The message's latest status (`accepted`, `sent`, `delivered`, `read`, `failed`).
+    pub status: Option<String>,
+    /// Sandbox time in Unix seconds: only messages at or after it.
+    pub since: Option<i64>,
     pub limit: Option<usize>,
 }
 
-/// `GET /__sandbox/whatsapp/messages`: messages oldest first; `limit` keeps the newest N.
+/// `GET /__sandbox/whatsapp/messages`: messages oldest first; `limit` keeps the newest N;
+/// `wait` and `count` hold the call until enough match (see `crate::admin::wait`).
 pub(super) async fn admin_messages(
     State(app): State<Wa>,
     AdminQuery(f): AdminQuery<MessageFilter>,
-) -> Response {
+    AdminQuery(w): AdminQuery<WaitQuery>,
+) -> Result<Response, AdminError> {
+    wait::answer(&app.ctx, &w, "messages", f.limit, || matching_messages(&app, &f)).await
+}
+
+/// Every message that passes `f`, oldest first.
+fn matching_messages(app: &WhatsApp, f: &MessageFilter) -> Vec<Value> {
     let store = app.store.lock();
     let to_digits =
         f.to.as_deref()
@@ -54,12 +66,9 @@ pub(super) async fn admin_messages(
                 && f.kind
                     .as_deref()
                     .is_none_or(|k| m.kind == k || m.kind.ends_with(&format!(".{k}")))
-                && f.direction.as_deref().is_none_or(|d| {
-                    serde_json::to_value(m.direction)
-                        .ok()
-                        .and_then(|v| v.as_str().map(|s| s == d))
-                        .unwrap_or(false)
-                });
+                && named(&m.direction, f.direction.as_deref())
+                && named(&m.status(), f.status.as_deref())
+                && f.since.is_none_or(|t| m.timestamp >= t);
             if keep {
                 out.push(serde_json::to_value(m).unwrap_or(Value::Null));
             }
@@ -67,12 +76,12 @@ pub(super) async fn admin_messages(
     }
     drop(store);
     out.sort_by_key(|m| m["timestamp"].as_i64().unwrap_or(0));
-    if let Some(limit) = f.limit
-        && out.len() > limit
-    {
-        out.drain(..out.len() - limit);
-    }
-    Json(json!({ "messages": out })).into_response()
+    out
+}
+
+/// Whether `value` serialises as the string `want` (true when there is no `want`).
+fn named<T: serde::Serialize>(value: &T, want: Option<&str>) -> bool {
+    want.is_none_or(|w| serde_json::to_value(value).ok().and_then(|v| v.as_str().map(|s| s == w)) == Some(true))
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -227,13 +227,13 @@ impl crate::provider::Section for WhatsAppConfig {
 #[group(skip)]
 pub struct Flags {
     /// Where WhatsApp webhooks go (the app-level callback URL).
-    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_CALLBACK_URL", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_CALLBACK_URL")]
     pub whatsapp_callback_url: Option<String>,
     /// The verify token the WhatsApp handshake sends (every configured business).
-    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_VERIFY_TOKEN", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_VERIFY_TOKEN")]
     pub whatsapp_verify_token: Option<String>,
     /// The app secret that signs WhatsApp webhooks (the app and every configured business).
-    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_APP_SECRET", global = true)]
+    #[arg(long, env = "PAYLINK_SANDBOX_WHATSAPP_APP_SECRET")]
     pub whatsapp_app_secret: Option<String>,
 }
 

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{ClientArgs, ClockAction, PayArgs, ResetArgs, WebhooksArgs};
 
+pub mod listen;
+
 struct Client {
     base: String,
     http: reqwest::Client,
@@ -295,24 +297,40 @@ async fn reset(client: &Client, args: &ResetArgs, as_json: bool) -> Result<Strin
     Ok(format!("reset {scope}\n"))
 }
 
+/// The client for a command, or the exit code after saying why there is none.
+fn connect(args: &ClientArgs, command: &str) -> Result<Client, ExitCode> {
+    args.base_url(command).map(Client::new).map_err(|m| {
+        eprintln!("paylink-sandbox: {m}");
+        ExitCode::from(2)
+    })
+}
+
 pub fn run_pay(client: &ClientArgs, args: &PayArgs) -> ExitCode {
-    let c = Client::new(&client.url);
-    finish(runtime().block_on(pay(&c, args, client.json)))
+    match connect(client, "pay") {
+        Ok(c) => finish(runtime().block_on(pay(&c, args, client.json))),
+        Err(code) => code,
+    }
 }
 
 pub fn run_clock(client: &ClientArgs, action: &Option<ClockAction>) -> ExitCode {
-    let c = Client::new(&client.url);
-    finish(runtime().block_on(clock(&c, action, client.json)))
+    match connect(client, "clock") {
+        Ok(c) => finish(runtime().block_on(clock(&c, action, client.json))),
+        Err(code) => code,
+    }
 }
 
 pub fn run_webhooks(client: &ClientArgs, args: &WebhooksArgs) -> ExitCode {
-    let c = Client::new(&client.url);
-    finish(runtime().block_on(webhooks(&c, args, client.json)))
+    match connect(client, "webhooks") {
+        Ok(c) => finish(runtime().block_on(webhooks(&c, args, client.json))),
+        Err(code) => code,
+    }
 }
 
 pub fn run_reset(client: &ClientArgs, args: &ResetArgs) -> ExitCode {
-    let c = Client::new(&client.url);
-    finish(runtime().block_on(reset(&c, args, client.json)))
+    match connect(client, "reset") {
+        Ok(c) => finish(runtime().block_on(reset(&c, args, client.json))),
+        Err(code) => code,
+    }
 }
 
 #[cfg(test)]
