@@ -80,7 +80,7 @@ pub struct ClientArgs {
     #[arg(long, global = true)]
     pub json: bool,
     /// Not a client flag: a client reaches the sandbox through `--url`. Kept (hidden) to say so.
-    #[arg(long, hide = true, global = true)]
+    #[arg(long = "port", id = "client_port", hide = true, global = true)]
     pub port: Option<String>,
 }
 

@@ -299,6 +299,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_fast_profile_drops_only_default_delays() {
+        let mut config = Config::default();
+        config.clock.fast = true;
+        config.apply_fast_profile();
+        let ms: Vec<i64> = config
+            .webhooks
+            .retry_schedule
+            .iter()
+            .map(|s| s.as_ms())
+            .collect();
+        assert_eq!(ms, [0, 50, 100, 200, 400, 800]);
+        assert_eq!(config.providers.qonto.settlement_delay.as_ms(), 0);
+
+        let mut chosen = Config::default();
+        chosen.clock.fast = true;
+        chosen.webhooks.retry_schedule = vec![Span(std::time::Duration::from_secs(3))];
+        chosen.providers.qonto.settlement_delay = Span(std::time::Duration::from_secs(2));
+        chosen.apply_fast_profile();
+        assert_eq!(chosen.webhooks.retry_schedule[0].as_ms(), 3000, "kept");
+        assert_eq!(
+            chosen.providers.qonto.settlement_delay.as_ms(),
+            2000,
+            "kept"
+        );
+
+        let mut off = Config::default();
+        off.apply_fast_profile();
+        assert_eq!(off, Config::default(), "nothing changes without clock.fast");
+    }
+
+    #[test]
     fn the_embedded_defaults_are_valid() {
         Config::default().validate().expect("defaults validate");
     }

@@ -20,6 +20,7 @@ mod razorpay_checkout;
 mod razorpay_links;
 mod real_sdks;
 mod safety;
+mod terminal;
 mod validators_prop;
 mod waits;
 mod whatsapp_fixtures;

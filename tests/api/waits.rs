@@ -134,3 +134,63 @@ async fn deliveries_filter_by_the_receivers_status_class_and_time() {
         .await;
     assert_eq!(later["deliveries"], json!([]), "nothing created an hour on");
 }
+
+/// The README's test recipe: order, pay, order_status, each step waited for, never slept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_flow_written_with_waits_on_the_fast_profile() {
+    let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
+    let mut config = crate::helpers::test_config();
+    config.providers.whatsapp.callback_url = Some(receiver.url.clone());
+    config.clock.fast = true;
+    let app = TestApp::spawn_with(config).await;
+
+    let mut order = crate::helpers::fixture("whatsapp/valid/order_details-in-payment_gateway.json");
+    order["interactive"]["action"]["parameters"]["reference_id"] = json!("FLOW-1");
+    let (code, sent) = app.send_message_json(&order).await;
+    assert_eq!(code, 200, "{sent}");
+    let (code, read) = app
+        .admin_get("/whatsapp/messages?reference_id=FLOW-1&status=read&wait=5s")
+        .await;
+    assert_eq!(code, 200, "the order was read: {read}");
+
+    let (code, paid) = app
+        .admin_post(
+            "/whatsapp/orders/FLOW-1/pay",
+            &json!({"outcome": "captured", "method": "upi"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{paid}");
+    let (code, payment) = app
+        .admin_get("/webhooks?event=payment.captured&status=delivered&wait=5s")
+        .await;
+    assert_eq!(code, 200, "the payment webhook landed: {payment}");
+
+    let (code, _) = app.send_order_status("FLOW-1", "processing").await;
+    assert_eq!(code, 200);
+    let (code, _) = app.send_order_status("FLOW-1", "completed").await;
+    assert_eq!(code, 200);
+    // Three messages with three statuses each, and the payment: ten deliveries.
+    let (code, all) = app
+        .admin_get("/webhooks?provider=whatsapp&status=delivered&wait=5s&count=10")
+        .await;
+    assert_eq!(code, 200, "{all}");
+
+    let posts = receiver.posts();
+    assert_eq!(posts.len(), 10);
+    let mut per_message: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for p in &posts {
+        let signature = p.header("x-hub-signature-256").unwrap();
+        let expected = crate::helpers::hmac_sha256_hex(b"paylink-sandbox-app-secret", &[&p.body]);
+        assert_eq!(signature, format!("sha256={expected}"));
+        let s = &p.json()["entry"][0]["changes"][0]["value"]["statuses"][0];
+        per_message
+            .entry(s["id"].as_str().unwrap().to_string())
+            .or_default()
+            .push(s["status"].as_str().unwrap().to_string());
+    }
+    for (id, statuses) in &per_message {
+        if statuses.len() == 3 {
+            assert_eq!(statuses, &["sent", "delivered", "read"], "{id}: in order");
+        }
+    }
+}
