@@ -63,6 +63,9 @@ pub enum Command {
     /// Print every request and webhook of a running sandbox as it happens; `--forward-to URL`
     /// posts each webhook to a local URL too, with the headers it was sent with.
     Listen(ListenCommand),
+    /// Fire a named event end to end with fixture data: `trigger razorpay payment_link.paid`,
+    /// `trigger whatsapp inbound-text --from 919876543210 --text hi`; `trigger --list`.
+    Trigger(TriggerCommand),
 }
 
 /// How the client subcommands reach a running sandbox.
@@ -193,6 +196,43 @@ pub struct ListenArgs {
     /// Also post each webhook to this URL, with its original headers.
     #[arg(long, value_name = "URL")]
     pub forward_to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerCommand {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    pub args: TriggerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// `whatsapp`, `razorpay` or `qonto`.
+    #[arg(required_unless_present = "list")]
+    pub provider: Option<String>,
+    /// The event, as `trigger --list` names it.
+    #[arg(required_unless_present = "list")]
+    pub event: Option<String>,
+    /// List what can be triggered.
+    #[arg(long)]
+    pub list: bool,
+    /// The tenant to act as (phone number id, key id, organization login); the first
+    /// configured one by default.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// The customer's WhatsApp number.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The text of an inbound message.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// The order or link reference.
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// The amount in minor units.
+    #[arg(long)]
+    pub amount: Option<i64>,
 }
 
 #[derive(Debug, Args)]

@@ -92,6 +92,8 @@ pub(crate) struct Context {
     pub guard: Guard,
     /// The sandbox's own base URL, as written into links it hands out.
     pub base_url: String,
+    /// This process over loopback, for calls the sandbox makes to itself (triggers).
+    pub local_url: String,
     pub limits: Limits,
     pub providers: &'static [&'static str],
     pub rule_checks: &'static [RuleChecks],
@@ -146,6 +148,7 @@ impl Context {
             events,
             feed,
             guard,
+            local_url: local_url(setup.addr),
             base_url: setup.base_url,
             limits: setup.limits,
             providers: setup.providers,
@@ -180,4 +183,14 @@ impl Context {
     pub(crate) fn shut_down(&self) {
         self.shutdown.send_replace(true);
     }
+}
+
+/// `http://` and the bound address, with loopback in place of an unspecified one.
+fn local_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }

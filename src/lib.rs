@@ -77,6 +77,7 @@ mod reply;
 pub mod scenario;
 mod schema;
 mod timeline;
+mod trigger;
 mod ui;
 pub mod validate;
 mod wait;

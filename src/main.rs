@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Some(Command::Webhooks(c)) => client::run_webhooks(&c.client, &c.args),
         Some(Command::Reset(c)) => client::run_reset(&c.client, &c.args),
         Some(Command::Listen(c)) => client::listen::run(&c.client, &c.args),
+        Some(Command::Trigger(c)) => client::run_trigger(&c.client, &c.args),
     }
 }
 

@@ -24,7 +24,9 @@ use crate::ids::ProviderId;
 use crate::reply::AdminError;
 use crate::schema::{Schemas, Violation};
 use crate::timeline::Payload;
+use crate::trigger::{Caller, Options as TriggerOptions, Trigger};
 use crate::webhook::Target;
+use futures_util::future::BoxFuture;
 
 /// One route: its method, its path under the provider's mount (or under
 /// `/__sandbox/<provider>` for admin routes), and the request schema its body is validated with.
@@ -278,6 +280,28 @@ pub(crate) trait Provider: Send + Sync + 'static {
 
     /// Pays what `options.target` names, if it is this provider's: `None` when it is not.
     fn pay(&self, options: &PayOptions, matching: Match) -> Option<Result<Paid, AdminError>>;
+
+    /// The named events `paylink-sandbox trigger` can fire for this provider.
+    fn triggers(&self) -> &'static [Trigger] {
+        &[]
+    }
+
+    /// Fires `options.event`, one of [`Provider::triggers`], through the public API (see
+    /// [`crate::trigger`]); answers what it created.
+    fn trigger<'a>(
+        &'a self,
+        options: &'a TriggerOptions,
+        caller: &'a Caller,
+    ) -> BoxFuture<'a, Result<Value, AdminError>> {
+        let _ = caller;
+        Box::pin(async move {
+            Err(AdminError::not_found(format!(
+                "{} has no trigger {:?}",
+                self.id(),
+                options.event
+            )))
+        })
+    }
 
     /// Its part of the dashboard's "Payment links" page, if it issues links.
     fn links_panel(&self) -> Option<LinksPanel> {

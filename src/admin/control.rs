@@ -231,3 +231,46 @@ pub(crate) async fn pay(
         options.target
     )))
 }
+
+/// `GET /__sandbox/trigger`: every named event each provider can fire.
+pub(crate) async fn list_triggers(State(admin): State<AdminState>) -> Json<Value> {
+    let triggers: Vec<Value> = admin
+        .providers
+        .iter()
+        .flat_map(|p| {
+            p.triggers()
+                .iter()
+                .map(move |t| json!({"provider": p.id(), "event": t.name, "about": t.about}))
+        })
+        .collect();
+    Json(json!({ "triggers": triggers }))
+}
+
+/// `POST /__sandbox/trigger`: fires one named event end to end (see `crate::trigger`).
+pub(crate) async fn trigger(
+    State(admin): State<AdminState>,
+    AdminJson(options): AdminJson<crate::trigger::Options>,
+) -> Result<Response, AdminError> {
+    let provider = admin.provider(&options.provider).ok_or_else(|| {
+        AdminError::bad_request(format!(
+            "provider {:?} is not one of {}",
+            options.provider,
+            admin.ctx.providers.join(", ")
+        ))
+    })?;
+    if !provider.triggers().iter().any(|t| t.name == options.event) {
+        let names: Vec<&str> = provider.triggers().iter().map(|t| t.name).collect();
+        return Err(AdminError::not_found(format!(
+            "{} has no trigger {:?}; it has {}",
+            options.provider,
+            options.event,
+            names.join(", ")
+        )));
+    }
+    let caller = crate::trigger::Caller::new(&admin.ctx.local_url);
+    let result = provider.trigger(&options, &caller).await?;
+    Ok(
+        Json(json!({"provider": options.provider, "event": options.event, "did": result}))
+            .into_response(),
+    )
+}

@@ -62,6 +62,8 @@ pub(crate) const ROUTES: &[Route] = &[
     Route::new("GET", "/faults"),
     Route::new("PUT", "/faults"),
     Route::new("POST", "/pay"),
+    Route::new("GET", "/trigger"),
+    Route::new("POST", "/trigger"),
     Route::new("GET", "/openapi.json"),
     Route::new("GET", "/events"),
     Route::new("GET", "/listen"),
@@ -87,6 +89,10 @@ pub(crate) fn router(admin: &AdminState) -> Router {
         )
         .route("/faults", get(control::get_faults).put(control::put_faults))
         .route("/pay", post(control::pay))
+        .route(
+            "/trigger",
+            get(control::list_triggers).post(control::trigger),
+        )
         .route("/openapi.json", get(openapi::document))
         .route("/events", get(events))
         .route("/listen", get(listen::listen))

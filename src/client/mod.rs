@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use crate::cli::{ClientArgs, ClockAction, PayArgs, ResetArgs, WebhooksArgs};
+use crate::cli::{ClientArgs, ClockAction, PayArgs, ResetArgs, TriggerArgs, WebhooksArgs};
 
 pub mod listen;
 
@@ -297,6 +297,69 @@ async fn reset(client: &Client, args: &ResetArgs, as_json: bool) -> Result<Strin
     Ok(format!("reset {scope}\n"))
 }
 
+/// `trigger PROVIDER EVENT` (or `--list`).
+async fn trigger(client: &Client, args: &TriggerArgs, as_json: bool) -> Result<String, Failure> {
+    if args.list {
+        let v = client
+            .ok(reqwest::Method::GET, "/__sandbox/trigger", None)
+            .await?;
+        if as_json {
+            return Ok(format!("{v}\n"));
+        }
+        let rows: Vec<Vec<String>> = v["triggers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| vec![s(&t["provider"]), s(&t["event"]), s(&t["about"])])
+            .collect();
+        return Ok(table(&["PROVIDER", "EVENT", "WHAT IT DOES"], &rows));
+    }
+    let mut body = json!({
+        "provider": args.provider.clone().unwrap_or_default(),
+        "event": args.event.clone().unwrap_or_default(),
+    });
+    for (key, value) in [
+        ("tenant", &args.tenant),
+        ("from", &args.from),
+        ("text", &args.text),
+        ("reference", &args.reference),
+    ] {
+        if let Some(v) = value {
+            body[key] = json!(v);
+        }
+    }
+    if let Some(a) = args.amount {
+        body["amount"] = json!(a);
+    }
+    let v = client
+        .ok(reqwest::Method::POST, "/__sandbox/trigger", Some(body))
+        .await?;
+    if as_json {
+        return Ok(format!("{v}\n"));
+    }
+    let did = &v["did"];
+    let what = ["payment_link", "reference_id", "from", "short_url", "url"]
+        .iter()
+        .filter_map(|k| {
+            did.get(*k)
+                .filter(|x| !x.is_null())
+                .map(|x| format!("{k} {}", s(x)))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(format!(
+        "triggered {} {} as {}{}\n",
+        s(&v["provider"]),
+        s(&v["event"]),
+        s(&did["tenant"]),
+        if what.is_empty() {
+            String::new()
+        } else {
+            format!(": {what}")
+        }
+    ))
+}
+
 /// The client for a command, or the exit code after saying why there is none.
 fn connect(args: &ClientArgs, command: &str) -> Result<Client, ExitCode> {
     args.base_url(command).map(Client::new).map_err(|m| {
@@ -329,6 +392,13 @@ pub fn run_webhooks(client: &ClientArgs, args: &WebhooksArgs) -> ExitCode {
 pub fn run_reset(client: &ClientArgs, args: &ResetArgs) -> ExitCode {
     match connect(client, "reset") {
         Ok(c) => finish(runtime().block_on(reset(&c, args, client.json))),
+        Err(code) => code,
+    }
+}
+
+pub fn run_trigger(client: &ClientArgs, args: &TriggerArgs) -> ExitCode {
+    match connect(client, "trigger") {
+        Ok(c) => finish(runtime().block_on(trigger(&c, args, client.json))),
         Err(code) => code,
     }
 }

@@ -21,6 +21,7 @@ mod razorpay_links;
 mod real_sdks;
 mod safety;
 mod terminal;
+mod triggers;
 mod validators_prop;
 mod waits;
 mod whatsapp_fixtures;

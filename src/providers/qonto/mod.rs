@@ -69,6 +69,7 @@ mod pages;
 mod rules;
 mod store;
 mod subscriptions;
+mod trigger;
 mod webhooks;
 
 use std::sync::Arc;
@@ -312,6 +313,18 @@ impl Provider for Qonto {
     /// Qonto's webhooks go to each matching subscription, which a delivery already names.
     fn webhook_target(&self, _tenant: &str) -> Option<Target> {
         None
+    }
+
+    fn triggers(&self) -> &'static [crate::trigger::Trigger] {
+        trigger::TRIGGERS
+    }
+
+    fn trigger<'a>(
+        &'a self,
+        options: &'a crate::trigger::Options,
+        caller: &'a crate::trigger::Caller,
+    ) -> futures_util::future::BoxFuture<'a, Result<serde_json::Value, AdminError>> {
+        Box::pin(trigger::fire(self, options, caller))
     }
 
     fn pay(&self, options: &PayOptions, matching: Match) -> Option<Result<Paid, AdminError>> {

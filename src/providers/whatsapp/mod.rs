@@ -93,6 +93,7 @@ mod rules;
 mod scenario;
 mod store;
 mod subscriptions;
+mod trigger;
 mod webhooks;
 
 use std::sync::Arc;
@@ -266,6 +267,18 @@ impl Provider for WhatsApp {
 
     fn webhook_target(&self, tenant: &str) -> Option<Target> {
         webhooks::target(self, tenant)
+    }
+
+    fn triggers(&self) -> &'static [crate::trigger::Trigger] {
+        trigger::TRIGGERS
+    }
+
+    fn trigger<'a>(
+        &'a self,
+        options: &'a crate::trigger::Options,
+        caller: &'a crate::trigger::Caller,
+    ) -> futures_util::future::BoxFuture<'a, Result<serde_json::Value, AdminError>> {
+        Box::pin(trigger::fire(self, options, caller))
     }
 
     fn pay(&self, options: &PayOptions, matching: Match) -> Option<Result<Paid, AdminError>> {
