@@ -5,18 +5,34 @@
 //! With no dashboard connected, a bump costs one atomic load: the hot path never pays for a
 //! page nobody is looking at.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use tokio::sync::watch;
 
 #[derive(Debug)]
 pub(crate) struct Events {
     generation: watch::Sender<u64>,
+    /// Open dashboards (waiting admin calls also listen, but are not dashboards).
+    dashboards: Arc<AtomicUsize>,
 }
 
 impl Default for Events {
     fn default() -> Self {
         Self {
             generation: watch::channel(0).0,
+            dashboards: Arc::default(),
         }
+    }
+}
+
+/// Counts one open dashboard while it lives.
+#[derive(Debug)]
+pub(crate) struct Dashboard(Arc<AtomicUsize>);
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -29,8 +45,14 @@ impl Events {
     }
 
     /// How many dashboards are listening now.
-    pub(crate) fn listeners(&self) -> usize {
-        self.generation.receiver_count()
+    pub(crate) fn dashboards(&self) -> usize {
+        self.dashboards.load(Ordering::Relaxed)
+    }
+
+    /// A receiver for a dashboard's change stream, counted while the guard lives.
+    pub(crate) fn open_dashboard(&self) -> (watch::Receiver<u64>, Dashboard) {
+        self.dashboards.fetch_add(1, Ordering::Relaxed);
+        (self.subscribe(), Dashboard(self.dashboards.clone()))
     }
 
     /// A receiver that wakes on every change after this call.

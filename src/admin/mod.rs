@@ -163,7 +163,7 @@ async fn health(State(admin): State<AdminState>) -> Response {
         "routes": route_count(&admin.providers),
         "webhooks": ctx.webhooks.counts(),
         "pending_jobs": ctx.timeline.pending(),
-        "dashboards": ctx.events.listeners(),
+        "dashboards": ctx.events.dashboards(),
     }))
     .into_response()
 }
@@ -177,11 +177,11 @@ const COALESCE: Duration = Duration::from_millis(100);
 async fn events(
     State(admin): State<AdminState>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-    let rx = admin.ctx.events.subscribe();
+    let (rx, dashboard) = admin.ctx.events.open_dashboard();
     let shutdown = admin.ctx.shutdown_signal();
     let stream = futures_util::stream::unfold(
-        (rx, shutdown, true),
-        |(mut rx, mut shutdown, first)| async move {
+        (rx, shutdown, true, dashboard),
+        |(mut rx, mut shutdown, first, dashboard)| async move {
             if !first {
                 tokio::select! {
                     changed = rx.changed() => changed.ok()?,
@@ -193,7 +193,7 @@ async fn events(
             let event = Event::default()
                 .event("change")
                 .data(generation.to_string());
-            Some((Ok(event), (rx, shutdown, false)))
+            Some((Ok(event), (rx, shutdown, false, dashboard)))
         },
     );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -35,6 +35,8 @@ async fn a_wait_returns_as_soon_as_the_webhook_it_waits_for_is_delivered() {
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
+    let (_, health) = app.admin_get("/health").await;
+    assert_eq!(health["dashboards"], 0, "a waiting call is not a dashboard");
     let (code, _) = app.send_message_json(&order_details("WAIT-1")).await;
     assert_eq!(code, 200);
     let (code, body, took) = waiting.await.unwrap();
