@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench                          # everything (about four minutes)
 //! cargo bench -- --quick               # a few seconds, to prove it still works
-//! cargo bench -- http webhooks memory
+//! cargo bench -- http webhooks flow memory
 //! ```
 //!
 //! - `http`: the release binary and a minimal hyper server answering a fixed JSON body, each in
@@ -16,6 +16,8 @@
 //! - `webhooks`: the delivery engine, in process: deliveries per second to a local receiver
 //!   (baseline: a bare HTTP client posting the same bodies) and the lateness of scheduled
 //!   deliveries (baseline: tokio timers due at the same instants).
+//! - `flow`: the README's test recipe (order, pay, order_status, each step waited for) timed end
+//!   to end on the embedded defaults (the baseline) and on `--fast`.
 //! - `memory`: resident memory of the binary after 1,000,000 validated `order_details` with the
 //!   default history limit (skipped by `--quick`).
 
@@ -25,6 +27,7 @@
     reason = "counts, rates and durations here are small and never negative"
 )]
 
+mod flow;
 mod http;
 mod load;
 mod servers;
@@ -68,14 +71,19 @@ fn args() -> Args {
             "--serve-baseline" => servers::serve_baseline(),
             "--load" => load(),
             "-h" | "--help" => {
-                println!("usage: bench [--quick] [http] [webhooks] [memory]");
+                println!("usage: bench [--quick] [http] [webhooks] [flow] [memory]");
                 std::process::exit(0);
             }
             other => workloads.push(other.to_string()),
         }
     }
     if workloads.is_empty() {
-        workloads = vec!["http".into(), "webhooks".into(), "memory".into()];
+        workloads = vec![
+            "http".into(),
+            "webhooks".into(),
+            "flow".into(),
+            "memory".into(),
+        ];
     }
     Args { quick, workloads }
 }
@@ -99,10 +107,13 @@ fn main() -> anyhow::Result<()> {
             match w.as_str() {
                 "http" => http::http(args.quick).await?,
                 "webhooks" => webhooks::webhooks(args.quick).await?,
+                "flow" => flow::flow(args.quick).await?,
                 "memory" if args.quick => println!("\nmemory: skipped with --quick"),
                 "memory" => memory().await?,
                 other => {
-                    anyhow::bail!("unknown workload {other:?} (expected http, webhooks, memory)")
+                    anyhow::bail!(
+                        "unknown workload {other:?} (expected http, webhooks, flow, memory)"
+                    )
                 }
             }
         }
