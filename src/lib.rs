@@ -5,7 +5,8 @@
 //! # Layout
 //! ```text
 //! src/main.rs         thin: parse the CLI, build the Config, init tracing, bind, app::run
-//! src/cli.rs          clap definitions; every serve flag is also a PAYLINK_SANDBOX_* variable
+//! src/cli.rs          clap definitions; every serve flag is also a PAYLINK_SANDBOX_* variable;
+//!                     client subcommands take only their own flags
 //! src/config.rs       Config: the shared sections, composing each provider's own section
 //! src/app.rs          builds the context and the providers, the router, run(), the banner
 //! src/context.rs      Context: what providers share (clock, ids, schemas, timeline, webhook
@@ -24,7 +25,11 @@
 //!   src/journal.rs    the bounded request journal, with the violations providers attach
 //!   src/faults.rs     injected latency, vendor errors, duplicated/reordered/dropped webhooks
 //!   src/scenario.rs   scripted outcomes: status sequences and matching rules
-//!   src/events.rs     change notifications for open dashboards
+//!   src/events.rs     change notifications for open dashboards and waiting admin calls
+//!   src/feed.rs       the live feed of requests and webhook attempts behind `listen`
+//!   src/advance.rs    a clock advance as a simulation step, due time by due time
+//!   src/wait.rs       `wait`/`count` long polls for the admin lists
+//!   src/trigger.rs    named events fired end to end through the public APIs (over loopback)
 //!   src/guard.rs      host, cross-site, form-token and webhook-loop checks
 //!   src/webhook/      delivery engine: queue, sign (each provider's Sign), POST, record, retry
 //! src/reply.rs        the sandbox's own JSON error envelope and extractors, for admin routes
@@ -33,11 +38,12 @@
 //! src/providers/      one folder per emulated API, plugged in by one line in mod.rs:
 //!   whatsapp/ razorpay/ qonto/   mod.rs (impl Provider, fidelity notes), config.rs, auth.rs,
 //!                     error.rs, handlers.rs, model.rs, rules.rs, store.rs, webhooks.rs,
-//!                     admin.rs, pages.rs (hosted pages), and what their size calls for
+//!                     admin.rs, pages.rs (hosted pages), trigger.rs, and what their size calls for
 //!                     (WhatsApp: graph.rs, order.rs, pay.rs, scenario.rs, subscriptions.rs;
 //!                     Qonto: call.rs, idempotency.rs, subscriptions.rs)
 //! src/validate.rs     the `validate` subcommand: offline checks of payload files
-//! src/client.rs       the pay/clock/webhooks/reset subcommands, driving a running sandbox
+//! src/client/         the pay/clock/webhooks/reset/trigger subcommands, driving a running
+//!                     sandbox, and listen.rs (`listen`, with `--forward-to`)
 //! schemas/<provider>/ JSON Schemas, embedded at build time
 //! fixtures/<provider>/ valid and invalid example requests
 //! benches/bench/      the benchmark (`cargo bench`): every figure a ratio against a baseline
@@ -51,7 +57,9 @@
 //! Each provider's store has one lock, and no code holds two store locks at once: credentials
 //! are resolved (one short lock) before a handler runs, and a function that holds a store passes
 //! it down rather than locking again. Below the stores are leaf locks (ids, journal, delivery
-//! log, timeline) that take no other lock while held. Debug and test builds run parking_lot's
+//! log, timeline) that take no other lock while held. The one async lock, the timeline's
+//! `running` guard, is held by a clock advance across its webhook attempts and by the runner for
+//! one pass; neither takes a store lock across an await. Debug and test builds run parking_lot's
 //! deadlock detector.
 
 mod admin;
