@@ -26,6 +26,7 @@ mod validators_prop;
 mod waits;
 mod whatsapp_fixtures;
 mod whatsapp_messages;
+mod whatsapp_nodes;
 mod whatsapp_orders;
 mod whatsapp_payments;
 mod whatsapp_webhooks;

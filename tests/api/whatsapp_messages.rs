@@ -330,9 +330,34 @@ async fn unknown_paths_and_methods_answer_in_graphs_envelope() {
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "without a token, the token error comes first"
+    );
+    let r = app
+        .client
+        .get(app.url("/whatsapp/v23.0/nothing/here"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], 2500);
+    assert_eq!(v["error"]["code"], 100, "an unknown node: {v}");
+    assert_eq!(v["error"]["error_subcode"], 33, "{v}");
+    let r = app
+        .client
+        .get(app.url(&format!("/whatsapp/v23.0/{PHONE_ID}/here")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["error"]["code"], 2500,
+        "an unknown edge of a known node: {v}"
+    );
     let r = app
         .client
         .get(app.messages_url())

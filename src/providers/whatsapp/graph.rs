@@ -151,20 +151,39 @@ pub(super) fn graph_error(app: &WhatsApp, version: &str, err: &GraphError) -> Re
     response
 }
 
-/// Any path under `/whatsapp` that Graph would not route.
-pub(super) async fn unknown_path(State(app): State<Wa>, method: Method, uri: Uri) -> Response {
+/// Any path under `/whatsapp` that Graph would not route. Graph reads the node first: a node id
+/// the token cannot see (or that does not exist) is 100/33, as is a method the node's edge does
+/// not take (`GET /{phone_number_id}/messages`); an unknown edge of a visible node is 2500.
+pub(super) async fn unknown_path(
+    State(app): State<Wa>,
+    auth: super::auth::GraphAuth,
+    method: Method,
+    uri: Uri,
+) -> Response {
     let path = uri.path().to_string();
-    let mut segments = path.trim_start_matches('/').split('/');
-    let first = segments.next().unwrap_or("");
-    let err = if method != Method::POST && path.ends_with("/messages") {
-        let id = if is_graph_version(first) {
-            segments.next().unwrap_or("")
-        } else {
-            first
-        };
-        GraphError::UnknownObject {
-            id: id.to_string(),
-            method: method.as_str().to_ascii_lowercase(),
+    let mut segments = path.trim_start_matches('/').split('/').peekable();
+    if segments.peek().is_some_and(|first| is_graph_version(first)) {
+        segments.next();
+    }
+    let node = segments.next().unwrap_or("").to_string();
+    let method_name = method.as_str().to_ascii_lowercase();
+    let visible = match &auth.principal {
+        Ok(super::auth::Principal::Business {
+            phone_number_id,
+            waba_id,
+            ..
+        }) => node == *phone_number_id || node == *waba_id,
+        Ok(super::auth::Principal::App) => node == app.config.app_id,
+        Err(_) => false,
+    };
+    let err = if !node.is_empty() && (!visible || path.ends_with("/messages")) {
+        match &auth.principal {
+            // Without a valid token Graph answers the token error first.
+            Err(e) if !node.is_empty() => e.clone(),
+            _ => GraphError::UnknownObject {
+                id: node,
+                method: method_name,
+            },
         }
     } else {
         GraphError::UnknownPath { path }

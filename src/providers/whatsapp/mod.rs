@@ -87,6 +87,7 @@ mod error;
 mod graph;
 mod handlers;
 mod model;
+mod nodes;
 mod order;
 mod pay;
 mod rules;
@@ -165,6 +166,8 @@ const ROUTES: &[Route] = &[
     Route::new("POST", "/{version}/{waba_id}/subscribed_apps"),
     Route::new("GET", "/{version}/{waba_id}/subscribed_apps"),
     Route::new("GET", "/{version}/oauth/access_token"),
+    Route::new("GET", "/{version}/{node_id}"),
+    Route::new("GET", "/{version}/{waba_id}/payment_configurations"),
 ];
 
 /// Admin routes, relative to `/__sandbox/whatsapp`.
@@ -218,7 +221,17 @@ impl Provider for WhatsApp {
                 .route(
                     &format!("{prefix}/oauth/access_token"),
                     get(subscriptions::app_access_token).fallback(graph::unknown_path),
+                )
+                .route(
+                    &format!("{prefix}/{{node}}/payment_configurations"),
+                    get(nodes::payment_configurations).fallback(graph::unknown_path),
                 );
+            if !prefix.is_empty() {
+                router = router.route(
+                    &format!("{prefix}/{{node}}"),
+                    get(nodes::node).fallback(graph::unknown_path),
+                );
+            }
         }
         router.fallback(graph::unknown_path).with_state(self)
     }
