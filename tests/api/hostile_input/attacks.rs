@@ -31,9 +31,8 @@ fn instantiate(template: &str, victim: &Victim) -> String {
         out.push('/');
         let value = match segment {
             "{version}" => "v23.0".to_string(),
-            "{phone_number_id}" => PHONE_ID.to_string(),
+            "{phone_number_id}" | "{node_id}" => PHONE_ID.to_string(),
             "{waba_id}" => WABA_ID.to_string(),
-            "{node_id}" => PHONE_ID.to_string(),
             "{app_id}" => "1185200386128462".to_string(),
             "{configuration}" => "razorpay-sandbox".to_string(),
             "{reference_id}" => "VICTIM-1".to_string(),
