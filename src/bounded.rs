@@ -61,6 +61,11 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         self.map.contains_key(key)
     }
 
+    /// Keys and values from oldest to newest.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> {
+        self.order.iter().filter_map(|k| self.map.get_key_value(k))
+    }
+
     /// Values from oldest to newest.
     pub(crate) fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
         self.order.iter().filter_map(|k| self.map.get(k))

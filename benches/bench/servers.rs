@@ -123,10 +123,27 @@ async fn spawn(program: PathBuf, args: &[&str]) -> anyhow::Result<Server> {
     Ok(Server { child, addr })
 }
 
+/// The sandbox binary, with the fixtures' customer (`+91 98765 43210`) having written in, so
+/// the orders the workloads send fall inside the 24-hour customer-service window, as a real
+/// merchant's do.
 pub(crate) async fn start_sandbox(extra: &[&str]) -> anyhow::Result<Server> {
     let mut args = vec!["--port", "0", "--seed", "1", "--log-level", "warn"];
     args.extend_from_slice(extra);
-    spawn(sandbox_binary()?, &args).await
+    let server = spawn(sandbox_binary()?, &args).await?;
+    let opened = reqwest::Client::new()
+        .post(format!(
+            "http://{}/__sandbox/whatsapp/users/919876543210/messages",
+            server.addr
+        ))
+        .json(&serde_json::json!({"text": "Hi, I would like to order"}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        opened.status().is_success(),
+        "the customer could not write in: {}",
+        opened.status()
+    );
+    Ok(server)
 }
 
 pub(crate) async fn start_baseline() -> anyhow::Result<Server> {

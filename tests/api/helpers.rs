@@ -26,12 +26,16 @@ pub(crate) struct TestApp {
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-/// The embedded defaults with a fixed seed, so ids are stable within a test.
+/// The embedded defaults with a fixed seed, so ids are stable within a test, and without the
+/// customer-service window (most tests message numbers that never wrote; `customer_window.rs`
+/// tests the window itself).
 pub(crate) fn test_config() -> Config {
-    Config {
+    let mut config = Config {
         seed: Some(42),
         ..Config::default()
-    }
+    };
+    config.providers.whatsapp.customer_service_window = false;
+    config
 }
 
 /// Test defaults with WhatsApp webhooks going to `url`, short retries and timeouts, and quick

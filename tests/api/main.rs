@@ -8,6 +8,7 @@ mod receiver;
 mod cli;
 mod clock;
 mod control_plane;
+mod customer_window;
 mod dashboard;
 mod dashboard_browser;
 mod determinism;

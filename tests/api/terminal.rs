@@ -40,6 +40,17 @@ fn serve(args: &[&str], log: &std::path::Path) -> (Running, String) {
     (Running(child), base)
 }
 
+/// The customer writes first, opening the 24-hour window for messages to them.
+async fn customer_writes(base: &str, wa_id: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/__sandbox/whatsapp/users/{wa_id}/messages"))
+        .json(&json!({"text": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
 async fn create_link(base: &str, body: Value) -> Value {
     reqwest::Client::new()
         .post(format!("{base}/razorpay/v1/payment_links"))
@@ -175,6 +186,7 @@ async fn listen_prints_everything_and_forwards_each_webhook_with_its_headers() {
         .send()
         .await
         .unwrap();
+    customer_writes(&base, "16505551234").await;
     let text = reqwest::Client::new()
         .post(format!("{base}/whatsapp/v23.0/106540352242922/messages"))
         .bearer_auth("EAAPaylinkSandboxTestAccessToken0000")
@@ -185,8 +197,9 @@ async fn listen_prints_everything_and_forwards_each_webhook_with_its_headers() {
     assert_eq!(text.status(), 200);
 
     let gateway_events = gateway_receiver.wait_posts(3, 5).await.len();
-    // Every gateway webhook once, signed as sent, and the three WhatsApp statuses, unsigned.
-    let forwarded = forward.wait_posts(gateway_events + 3, 5).await;
+    // Every gateway webhook once, signed as sent, and the inbound message and the three WhatsApp
+    // statuses, unsigned.
+    let forwarded = forward.wait_posts(gateway_events + 4, 5).await;
     let signed: Vec<_> = forwarded
         .iter()
         .filter(|p| p.header("x-razorpay-signature").is_some())
@@ -202,9 +215,9 @@ async fn listen_prints_everything_and_forwards_each_webhook_with_its_headers() {
         .iter()
         .filter(|p| p.header("x-paylink-sandbox-unsigned").is_some())
         .collect();
-    assert_eq!(unsigned.len(), 3);
+    assert_eq!(unsigned.len(), 4);
     assert_eq!(
-        unsigned[0].json()["entry"][0]["changes"][0]["value"]["statuses"][0]["status"],
+        unsigned[1].json()["entry"][0]["changes"][0]["value"]["statuses"][0]["status"],
         "sent"
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -268,6 +281,7 @@ fn client_commands_show_their_own_flags_and_point_port_users_at_url() {
 async fn clock_advance_from_the_cli_reports_what_ran() {
     let log = temp("clock.log");
     let (_server, base) = serve(&["--frozen-clock"], &log);
+    customer_writes(&base, "16505551234").await;
     let sent = reqwest::Client::new()
         .post(format!("{base}/whatsapp/v23.0/106540352242922/messages"))
         .bearer_auth("EAAPaylinkSandboxTestAccessToken0000")

@@ -84,6 +84,35 @@ fn named<T: serde::Serialize>(value: &T, want: Option<&str>) -> bool {
     want.is_none_or(|w| serde_json::to_value(value).ok().and_then(|v| v.as_str().map(|s| s == w)) == Some(true))
 }
 
+/// `GET /__sandbox/whatsapp/windows`: each customer's 24-hour customer-service window, and
+/// whether the sandbox enforces it.
+pub(super) async fn windows(State(app): State<Wa>) -> Response {
+    let now = app.ctx.clock.now_secs();
+    let store = app.store.lock();
+    let windows: Vec<Value> = store
+        .businesses()
+        .flat_map(|b| {
+            b.last_inbound.iter().map(move |(wa_id, last)| {
+                let closes = last + super::store::WINDOW_SECS;
+                json!({
+                    "phone_number_id": b.config.phone_number_id,
+                    "wa_id": wa_id,
+                    "last_inbound": last,
+                    "closes_at": closes,
+                    "open": now < closes,
+                })
+            })
+        })
+        .collect();
+    drop(store);
+    Json(json!({
+        "enforced": app.config.customer_service_window,
+        "now": now,
+        "windows": windows,
+    }))
+    .into_response()
+}
+
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct OrderFilter {
     pub phone_number_id: Option<String>,

@@ -26,6 +26,10 @@ pub struct WhatsAppConfig {
     /// Refuse messages without `messaging_product`, as Graph does. Meta's Brazil samples omit
     /// it; set false to accept them as written.
     pub require_messaging_product: bool,
+    /// Meta's customer-service window: a free-form or interactive message to a customer who has
+    /// not written in the last 24 hours (on the sandbox clock) is accepted and then fails with
+    /// 131047. Templates are always allowed. Set false for suites that do not care.
+    pub customer_service_window: bool,
     pub businesses: Vec<BusinessConfig>,
 }
 
@@ -37,6 +41,7 @@ impl Default for WhatsAppConfig {
             app_secret: "paylink-sandbox-app-secret".into(),
             callback_url: None,
             require_messaging_product: true,
+            customer_service_window: true,
             businesses: vec![BusinessConfig::default()],
         }
     }

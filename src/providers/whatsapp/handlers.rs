@@ -77,6 +77,7 @@ async fn send(
         ));
     }
     let mark_read = matches!(checked.intent, Intent::MarkRead { .. });
+    let needs_window = app.config.customer_service_window && checked.kind != "template";
     let plan = (!mark_read && checked.violations.is_empty())
         .then(|| app.ctx.scenario.plan(super::ID.as_str(), &facts(&checked, &message)));
     if let Some(reject) = plan.as_ref().and_then(|p| p.reject.clone()) {
@@ -96,10 +97,23 @@ async fn send(
         return Ok(json!({"success": true}));
     }
     let message_id = accepted.message_id.clone().unwrap_or_default();
-    match (&accepted.refusal, plan) {
-        (Some(refusal), _) => {
+    let outside_window = needs_window && window_closed(app, phone_number_id, &accepted.recipient, now);
+    let failure = match &accepted.refusal {
+        Some(refusal) => Some((refusal.webhook_error(), 0)),
+        None if outside_window => Some((
+            super::error::webhook_error(
+                131_047,
+                "Re-engagement message",
+                "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+            ),
+            plan.as_ref().and_then(|p| p.steps.first()).map_or(0, |(_, delay)| *delay),
+        )),
+        None => None,
+    };
+    match (failure, plan) {
+        (Some((error, delay)), _) => {
             app.ctx.timeline.at(
-                now_ms,
+                now_ms + delay,
                 crate::timeline::Job::provider(
                     super::ID,
                     phone_number_id,
@@ -107,7 +121,7 @@ async fn send(
                         phone_number_id: phone_number_id.to_string(),
                         message_id: message_id.clone(),
                         status: MessageStatus::Failed,
-                        errors: vec![refusal.webhook_error()],
+                        errors: vec![error],
                     },
                 ),
             );
@@ -116,6 +130,19 @@ async fn send(
         (None, None) => {}
     }
     Ok(sent(accepted.recipient, &message_id))
+}
+
+/// Whether `recipient` has not written to the business in the last 24 hours (sandbox time). A
+/// message to a business-scoped user id or a group is judged by its phone number when it has
+/// one, and otherwise let through.
+fn window_closed(app: &WhatsApp, phone_number_id: &str, recipient: &Recipient, now: i64) -> bool {
+    let Some(wa_id) = recipient.wa_id.as_deref() else {
+        return false;
+    };
+    app.store
+        .lock()
+        .business(phone_number_id)
+        .is_some_and(|b| b.window_closes(wa_id).is_none_or(|closes| now >= closes))
 }
 
 /// What a scenario rule can match in a message.

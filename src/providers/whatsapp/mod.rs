@@ -10,7 +10,17 @@
 //! `cta_url`, `order_details` (India: `payment_gateway`, `upi_intent_link`, `payment_link`, legacy
 //! `payment_configuration`; Brazil: `pix_dynamic_code`, `payment_link`, `boleto`,
 //! `offsite_card_pay`, and the simplified message without `order`), `order_status` (India and
-//! Brazil, with the Brazil `payment` object), and marking inbound messages read.
+//! Brazil, with the Brazil `payment` object), and marking inbound messages read. Around a send:
+//! `GET /{phone_number_id}` (with `fields`), `GET /{waba_id}` and
+//! `GET /{waba_id}/payment_configurations` (see `nodes.rs` for the values Meta leaves open).
+//!
+//! # The customer-service window
+//! Each customer's last inbound message (from the dashboard, the admin route or `trigger`) opens
+//! 24 hours on the sandbox clock. A non-template message to a customer outside it is accepted
+//! (200, a wamid) and then reported `failed` with 131047 "Re-engagement message", at the time its
+//! first status would have come; templates go at any time. `whatsapp.customer_service_window =
+//! false` turns this off. A message to a business-scoped user id with no phone number is not
+//! judged (the sandbox cannot tell which customer it is).
 //!
 //! # Choices where the reference is uncertain
 //! - Auth: a missing token is code 104 and a wrong one code 190, both HTTP 401. A token that
@@ -51,9 +61,13 @@
 //!   the BMP; `/` is not escaped), signed `X-Hub-Signature-256: sha256=<hex>` with the app secret
 //!   over exactly the bytes sent. `X-Hub-Signature` (SHA-1) is not sent. User-Agent is
 //!   `facebookexternalua`. Only HTTP 200 counts as received.
-//! - `conversation` is included (Graph up to v23) with `sent` and the first of
-//!   `delivered`/`read`, as is `pricing` (`PMP`; `service`/`free_customer_service` for session
-//!   messages, `utility`/`regular` for templates).
+//! - `conversation` is included with `sent` and the first of `delivered`/`read` while
+//!   `whatsapp.api_version` is below v24.0 and left out from v24.0, as Meta dropped it there; the
+//!   webhook shape follows the app's configured version (as Meta's webhook version is an app
+//!   setting), not the version in each send's path. `pricing` is always there (`PMP`;
+//!   `service`/`free_customer_service` for session messages, `utility`/`regular` for templates).
+//! - `failed` statuses carry `contacts` like the others: pywa reads `value["contacts"][0]` for
+//!   every status and fails without it.
 //! - The India payment status webhook's `statuses[].id` is the wamid of the `order_details`
 //!   message (the reference marks this uncertain); timestamps inside `payment` are integers.
 //! - Targets, most specific first: a business's `callback_url` (or a WABA `subscribed_apps`
@@ -177,6 +191,7 @@ const ADMIN_ROUTES: &[Route] = &[
     Route::new("GET", "/orders/{reference_id}"),
     Route::new("POST", "/orders/{reference_id}/pay"),
     Route::new("POST", "/users/{wa_id}/messages"),
+    Route::new("GET", "/windows"),
 ];
 
 impl Provider for WhatsApp {
@@ -243,6 +258,7 @@ impl Provider for WhatsApp {
             .route("/orders/{reference_id}", get(admin::admin_order))
             .route("/orders/{reference_id}/pay", post(admin::pay_order))
             .route("/users/{wa_id}/messages", post(admin::user_message))
+            .route("/windows", get(admin::windows))
             .with_state(self)
     }
 

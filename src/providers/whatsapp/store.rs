@@ -27,9 +27,20 @@ pub(super) struct Business {
     /// This business's own webhook URL and verify token (config, or a WABA `subscribed_apps`
     /// override), ahead of the app-level subscription.
     pub callback_override: Option<(String, String)>,
+    /// When each customer (`wa_id`) last wrote, in sandbox Unix seconds: the start of their
+    /// 24-hour customer-service window.
+    pub last_inbound: BoundedMap<String, i64>,
 }
 
+/// The customer-service window, in seconds.
+pub(super) const WINDOW_SECS: i64 = 24 * 3600;
+
 impl Business {
+    /// When `wa_id`'s customer-service window closes (or closed); `None` if they never wrote.
+    pub(super) fn window_closes(&self, wa_id: &str) -> Option<i64> {
+        self.last_inbound.get(wa_id).map(|t| t + WINDOW_SECS)
+    }
+
     fn new(config: BusinessConfig, history_limit: usize, store_limit: usize) -> Self {
         Self {
             callback_override: config
@@ -39,6 +50,7 @@ impl Business {
             config,
             messages: BoundedMap::new(history_limit),
             orders: BoundedMap::new(store_limit),
+            last_inbound: BoundedMap::new(store_limit),
         }
     }
 
@@ -436,6 +448,7 @@ impl Store {
             biz_opaque_callback_data: None,
         };
         business.messages.insert(id, message.clone());
+        business.last_inbound.insert(wa_id.to_string(), now_secs);
         Some(message)
     }
 }

@@ -16,7 +16,7 @@ pub(super) const TRIGGERS: &[Trigger] = &[
     },
     Trigger {
         name: "order",
-        about: "send an India order_details with a payment gateway (--reference, --from): sent, delivered, read",
+        about: "the customer writes, then the business sends an India order_details with a payment gateway (--reference, --from): sent, delivered, read",
     },
     Trigger {
         name: "payment",
@@ -83,12 +83,22 @@ pub(super) async fn fire(
     Ok(json!({"tenant": business.phone_number_id, "reference_id": reference, "result": result}))
 }
 
+/// The customer writes first, as in a real chat, so the order falls inside their 24-hour
+/// customer-service window; then the business sends it.
 async fn send_order(
     caller: &Caller,
     business: &super::config::BusinessConfig,
     to: &str,
     reference: &str,
 ) -> Result<Value, AdminError> {
+    caller
+        .call(
+            Method::POST,
+            &format!("/__sandbox/whatsapp/users/{}/messages", percent_encode(to)),
+            Auth::None,
+            Some(&json!({"text": "Hi, I would like to order", "phone_number_id": business.phone_number_id})),
+        )
+        .await?;
     let mut order: Value = serde_json::from_str(ORDER).unwrap_or(Value::Null);
     order["to"] = json!(to);
     order["interactive"]["action"]["parameters"]["reference_id"] = json!(reference);

@@ -111,9 +111,10 @@ function conversationKey(m) {
 }
 
 async function loadChats() {
-  const [messages, orders] = await Promise.all([api("/whatsapp/messages?limit=2000"), api("/whatsapp/orders")]);
+  const [messages, orders, windows] = await Promise.all([api("/whatsapp/messages?limit=2000"), api("/whatsapp/orders"), api("/whatsapp/windows")]);
   state.messages = messages.messages;
   state.orders = orders.orders;
+  state.windows = windows;
   const groups = new Map();
   for (const m of state.messages) {
     const key = conversationKey(m);
@@ -166,7 +167,7 @@ function renderConversation() {
   const composer = document.getElementById("composer");
   if (!state.conversation) { ol.replaceChildren(); composer.hidden = true; return; }
   const mine = state.messages.filter((m) => conversationKey(m) === state.conversation);
-  title.textContent = mine.length ? phoneLabel(mine[0]) : "Select a conversation";
+  title.replaceChildren(mine.length ? phoneLabel(mine[0]) : "Select a conversation", mine.length ? windowNote() : "");
   composer.hidden = false;
   const stick = state.shownConversation !== state.conversation || ol.scrollTop + ol.clientHeight >= ol.scrollHeight - 8;
   state.shownConversation = state.conversation;
@@ -175,6 +176,20 @@ function renderConversation() {
     (m.warnings || []).map((w) => h("p", { class: "warning" }, "⚠ ", w)),
     h("span", { class: "meta" }, when(m.timestamp * 1000).slice(11, 16), " ", m.direction === "outbound" ? ticks(m) : null))));
   if (stick) ol.scrollTop = ol.scrollHeight;
+}
+
+/** The selected chat's customer-service window: open until when, or closed. */
+function windowNote() {
+  const w = state.windows;
+  if (!w) return "";
+  const [phone, waId] = state.conversation.split("|");
+  const mine = w.windows.find((x) => x.phone_number_id === phone && x.wa_id === waId);
+  let text;
+  let kind;
+  if (!w.enforced) { text = "service window not enforced"; kind = "muted"; }
+  else if (mine && mine.open) { text = `service window open until ${when(mine.closes_at * 1000).slice(0, 16)} UTC`; kind = "ok"; }
+  else { text = "service window closed: only templates are delivered (131047)"; kind = "bad"; }
+  return h("span", { class: `window ${kind}`, "data-window": kind }, text);
 }
 
 function renderMessage(m) {
