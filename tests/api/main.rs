@@ -30,4 +30,5 @@ mod whatsapp_messages;
 mod whatsapp_nodes;
 mod whatsapp_orders;
 mod whatsapp_payments;
+mod whatsapp_templates;
 mod whatsapp_webhooks;

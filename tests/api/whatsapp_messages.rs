@@ -185,7 +185,10 @@ async fn every_violation_is_named_by_its_pointer() {
         v["error"]["code"], 100,
         "an unknown parameter is code 100: {v}"
     );
-    assert_eq!(v["error"]["message"], "(#100) Invalid parameter");
+    assert_eq!(
+        v["error"]["message"], "(#100) Unexpected key \"colour\" on param \"interactive\".",
+        "Graph names the unknown key"
+    );
     assert_eq!(v["error"]["error_data"]["messaging_product"], "whatsapp");
     let pointers = detail_pointers(&v);
     for p in [

@@ -82,6 +82,8 @@ pub(super) struct Checked {
     pub status: Option<StatusDraft>,
     pub violations: Vec<Violation>,
     pub warnings: Vec<String>,
+    /// A template send's text as the customer reads it (header, body, footer, parameters filled).
+    pub rendered: Option<String>,
 }
 
 impl Checked {
@@ -94,6 +96,7 @@ impl Checked {
             status: None,
             violations: Vec::new(),
             warnings: Vec::new(),
+            rendered: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! configurations), and the checks that report every problem at once.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::rules;
 use crate::http::is_http_url;
@@ -30,6 +31,10 @@ pub struct WhatsAppConfig {
     /// not written in the last 24 hours (on the sandbox clock) is accepted and then fails with
     /// 131047. Templates are always allowed. Set false for suites that do not care.
     pub customer_service_window: bool,
+    /// The message templates every business starts with (`[[whatsapp.templates]]`); the
+    /// embedded defaults are `hello_world`, `order_confirmation`, `order_reminder`,
+    /// `payment_confirmation` and `order_shipped`, all `en_US` and `APPROVED`.
+    pub templates: Vec<Template>,
     pub businesses: Vec<BusinessConfig>,
 }
 
@@ -42,9 +47,91 @@ impl Default for WhatsAppConfig {
             callback_url: None,
             require_messaging_product: true,
             customer_service_window: true,
+            templates: default_templates(),
             businesses: vec![BusinessConfig::default()],
         }
     }
+}
+
+/// One template translation, as Graph lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+    /// `UTILITY`, `MARKETING` or `AUTHENTICATION`.
+    pub category: String,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED` or `DISABLED`.
+    pub status: String,
+    /// Graph's component objects (`HEADER` with a `format`, `BODY`, `FOOTER`, `BUTTONS`), each
+    /// `text` with `{{1}}`-style placeholders.
+    pub components: Vec<Value>,
+    /// Derived from the name and language when the sandbox starts; drawn when one is created.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub id: String,
+}
+
+impl Default for Template {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            language: "en_US".into(),
+            category: "UTILITY".into(),
+            status: "APPROVED".into(),
+            components: Vec::new(),
+            id: String::new(),
+        }
+    }
+}
+
+fn body(text: &str) -> Value {
+    json!({"type": "BODY", "text": text})
+}
+
+/// The embedded templates every business starts with.
+pub(crate) fn default_templates() -> Vec<Template> {
+    let t = |name: &str, category: &str, components: Vec<Value>| Template {
+        name: name.into(),
+        category: category.into(),
+        components,
+        ..Template::default()
+    };
+    vec![
+        t(
+            "hello_world",
+            "UTILITY",
+            vec![
+                json!({"type": "HEADER", "format": "TEXT", "text": "Hello World"}),
+                body("Welcome and congratulations!! This message demonstrates your ability to send a WhatsApp message notification from the Cloud API."),
+            ],
+        ),
+        t(
+            "order_confirmation",
+            "UTILITY",
+            vec![body("Thank you! Your order {{1}} is confirmed.")],
+        ),
+        t(
+            "order_reminder",
+            "UTILITY",
+            vec![
+                body("Hi {{1}}, your order {{2}} is waiting for payment. Tap below to pay."),
+                json!({"type": "FOOTER", "text": "Reply STOP to opt out"}),
+            ],
+        ),
+        t(
+            "payment_confirmation",
+            "UTILITY",
+            vec![body("Thank you {{1}}! We received {{2}} for order {{3}}.")],
+        ),
+        t(
+            "order_shipped",
+            "UTILITY",
+            vec![
+                json!({"type": "HEADER", "format": "IMAGE"}),
+                body("Good news: order {{1}} is on its way."),
+            ],
+        ),
+    ]
 }
 
 /// One business phone number and the credentials that act for it.

@@ -110,26 +110,8 @@ impl GraphError {
                     Some(capitalise(&problem.to_string())),
                 ),
                 Self::Validation(violations) => {
-                    if let Some(message) = messaging_product_message(violations) {
-                        (
-                            message,
-                            "OAuthException",
-                            None,
-                            Some(details_text(violations)),
-                        )
-                    } else {
-                        let title = match code {
-                            131008 => TITLE_MISSING,
-                            131009 => TITLE_INVALID_VALUE,
-                            _ => TITLE_INVALID_PARAMETER,
-                        };
-                        (
-                            format!("(#{code}) {title}"),
-                            "OAuthException",
-                            None,
-                            Some(details_text(violations)),
-                        )
-                    }
+                    let (message, details) = validation_message(code, violations);
+                    (message, "OAuthException", None, details)
                 }
                 Self::Scripted { title, details, .. } => (
                     format!("(#{code}) {title}"),
@@ -196,13 +178,95 @@ fn messaging_product_message(violations: &[Violation]) -> Option<String> {
     })
 }
 
+/// The message and `error_data.details` of a validation error.
+fn validation_message(code: i64, violations: &[Violation]) -> (String, Option<String>) {
+    if let Some(message) = messaging_product_message(violations) {
+        // Graph sends no error_data with a missing one; other problems keep theirs.
+        let others: Vec<Violation> = violations
+            .iter()
+            .filter(|v| v.pointer != "/messaging_product" || v.kind != ViolationKind::Missing)
+            .cloned()
+            .collect();
+        return (message, (!others.is_empty()).then(|| details_text(&others)));
+    }
+    let message = param_sentence(violations).unwrap_or_else(|| {
+        let title = match code {
+            131008 => TITLE_MISSING,
+            131009 => TITLE_INVALID_VALUE,
+            _ => TITLE_INVALID_PARAMETER,
+        };
+        format!("(#{code}) {title}")
+    });
+    (message, Some(details_text(violations)))
+}
+
+/// Graph's parameter layer names the first problem it meets in its own words: an unknown key as
+/// `(#100) Unexpected key "foo" on param "interactive['action']".` (on `"message"` at the top
+/// level, the sandbox's choice), a wrong type as `(#100) Param interactive['header']['text']
+/// must be a string.`.
+fn param_sentence(violations: &[Violation]) -> Option<String> {
+    if let Some(v) = violations.iter().find(|v| v.kind == ViolationKind::Unknown) {
+        let (parent, key) = v.pointer.rsplit_once('/').unwrap_or(("", &v.pointer));
+        let parent = if parent.is_empty() {
+            "message".to_string()
+        } else {
+            graph_param(parent)
+        };
+        return Some(format!(
+            "(#100) Unexpected key \"{}\" on param \"{parent}\".",
+            unescape(key)
+        ));
+    }
+    let v = violations
+        .iter()
+        .find(|v| v.message.starts_with("must be of type "))?;
+    let ty = v.message.trim_start_matches("must be of type ");
+    let article = match ty {
+        "integer" | "object" | "array" => "an",
+        _ => "a",
+    };
+    let ty = if ty == "object" { "a JSON object" } else { ty };
+    let phrase = if ty.starts_with("a JSON") {
+        ty.to_string()
+    } else {
+        format!("{article} {ty}")
+    };
+    Some(format!(
+        "(#100) Param {} must be {phrase}.",
+        graph_param(&v.pointer)
+    ))
+}
+
+/// A JSON pointer in Graph's bracket form: `/interactive/header/text` is
+/// `interactive['header']['text']`, array indexes `[0]`.
+fn graph_param(pointer: &str) -> String {
+    let mut parts = pointer.trim_start_matches('/').split('/').map(unescape);
+    let mut out = parts.next().unwrap_or_default();
+    for p in parts {
+        if p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty() {
+            out.push_str(&format!("[{p}]"));
+        } else {
+            out.push_str(&format!("['{p}']"));
+        }
+    }
+    out
+}
+
+fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
 /// Unknown parameters are refused by Graph's parameter layer (100) before WhatsApp's own checks;
 /// then a missing field (131008) wins over a bad value (131009).
 fn validation_code(violations: &[Violation]) -> i64 {
     if violations.iter().any(|v| v.pointer == "/messaging_product") {
         return 100;
     }
-    if violations.iter().any(|v| v.kind == ViolationKind::Unknown) {
+    let type_error = |v: &Violation| v.message.starts_with("must be of type ");
+    if violations
+        .iter()
+        .any(|v| v.kind == ViolationKind::Unknown || type_error(v))
+    {
         100
     } else if violations.iter().any(|v| v.kind == ViolationKind::Missing) {
         131008
@@ -288,9 +352,41 @@ mod tests {
             GraphError::Validation(vec![Violation::missing("/messaging_product")]).to_value("T");
         assert_eq!(v["error"]["message"], MSG_MESSAGING_PRODUCT_REQUIRED);
         assert_eq!(v["error"]["code"], 100);
+        assert!(
+            v["error"].get("error_data").is_none(),
+            "Graph sends none with this one: {v}"
+        );
+    }
+
+    #[test]
+    fn type_errors_and_unknown_keys_use_graphs_sentences() {
+        let ty = Violation::invalid("/interactive/header/text", "must be of type string");
+        let v = GraphError::Validation(vec![ty.clone()]).to_value("T");
+        assert_eq!(v["error"]["code"], 100);
+        assert_eq!(
+            v["error"]["message"],
+            "(#100) Param interactive['header']['text'] must be a string."
+        );
         assert_eq!(
             v["error"]["error_data"]["details"],
-            "/messaging_product: required parameter is missing"
+            "/interactive/header/text: must be of type string"
+        );
+        let unknown = Violation::unknown("/interactive/action/colour");
+        let v = GraphError::Validation(vec![ty, unknown]).to_value("T");
+        assert_eq!(
+            v["error"]["message"],
+            "(#100) Unexpected key \"colour\" on param \"interactive['action']\"."
+        );
+        let top = GraphError::Validation(vec![Violation::unknown("/foo")]).to_value("T");
+        assert_eq!(
+            top["error"]["message"],
+            "(#100) Unexpected key \"foo\" on param \"message\"."
+        );
+        let item = Violation::invalid("/interactive/action/sections/0/title", "must be of type string");
+        let v = GraphError::Validation(vec![item]).to_value("T");
+        assert_eq!(
+            v["error"]["message"],
+            "(#100) Param interactive['action']['sections'][0]['title'] must be a string."
         );
     }
 

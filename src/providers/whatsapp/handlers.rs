@@ -76,8 +76,18 @@ async fn send(
             &order.currency,
         ));
     }
+    if checked.kind == "template" && checked.violations.is_empty() {
+        let store = app.store.lock();
+        let registry = store
+            .business(phone_number_id)
+            .map(|b| b.templates.as_slice())
+            .unwrap_or_default();
+        super::templates::check(registry, &message)?;
+        checked.rendered = super::templates::render(registry, &message);
+    }
     let mark_read = matches!(checked.intent, Intent::MarkRead { .. });
-    let needs_window = app.config.customer_service_window && checked.kind != "template";
+    let is_template = checked.kind == "template";
+    let needs_window = app.config.customer_service_window && !is_template;
     let plan = (!mark_read && checked.violations.is_empty())
         .then(|| app.ctx.scenario.plan(super::ID.as_str(), &facts(&checked, &message)));
     if let Some(reject) = plan.as_ref().and_then(|p| p.reject.clone()) {
@@ -110,6 +120,20 @@ async fn send(
         )),
         None => None,
     };
+    report(app, phone_number_id, &message_id, failure, plan, now_ms);
+    Ok(sent(accepted.recipient, &message_id, is_template))
+}
+
+/// Schedules what the sender hears next: one `failed` status (a refused transition, or a
+/// message outside the window) after `delay`, else the scenario's statuses.
+fn report(
+    app: &WhatsApp,
+    phone_number_id: &str,
+    message_id: &str,
+    failure: Option<(Value, i64)>,
+    plan: Option<crate::scenario::Plan>,
+    now_ms: i64,
+) {
     match (failure, plan) {
         (Some((error, delay)), _) => {
             app.ctx.timeline.at(
@@ -119,17 +143,16 @@ async fn send(
                     phone_number_id,
                     webhooks::Job::Status {
                         phone_number_id: phone_number_id.to_string(),
-                        message_id: message_id.clone(),
+                        message_id: message_id.to_string(),
                         status: MessageStatus::Failed,
                         errors: vec![error],
                     },
                 ),
             );
         }
-        (None, Some(plan)) => webhooks::schedule(app, phone_number_id, &message_id, &plan, now_ms),
+        (None, Some(plan)) => webhooks::schedule(app, phone_number_id, message_id, &plan, now_ms),
         (None, None) => {}
     }
-    Ok(sent(accepted.recipient, &message_id))
 }
 
 /// Whether `recipient` has not written to the business in the last 24 hours (sandbox time). A
@@ -162,7 +185,8 @@ fn facts<'a>(checked: &'a Checked, message: &'a Value) -> Facts<'a> {
 }
 
 /// The answer to an accepted message: its recipient as a contact and its `wamid`.
-fn sent(recipient: Recipient, message_id: &str) -> Value {
+/// `message_status: "accepted"` is on template sends only, as Graph answers them.
+fn sent(recipient: Recipient, message_id: &str, template: bool) -> Value {
     let mut contact = serde_json::Map::new();
     contact.insert("input".into(), json!(recipient.input.unwrap_or_default()));
     if let Some(wa_id) = recipient.wa_id {
@@ -171,10 +195,14 @@ fn sent(recipient: Recipient, message_id: &str) -> Value {
     if let Some(user_id) = recipient.user_id {
         contact.insert("user_id".into(), json!(user_id));
     }
+    let mut message = json!({"id": message_id});
+    if template {
+        message["message_status"] = json!("accepted");
+    }
     json!({
         "messaging_product": "whatsapp",
         "contacts": [contact],
-        "messages": [{"id": message_id}],
+        "messages": [message],
     })
 }
 

@@ -6,7 +6,7 @@
 //! answer with the configured default). Mounted at `/whatsapp`, so an SDK's base URL becomes
 //! `http://127.0.0.1:5080/whatsapp`.
 //!
-//! Supported: text, media (shape only), template (shape only), interactive `button`, `list`,
+//! Supported: text, media (shape only), template (checked against the WABA's templates), interactive `button`, `list`,
 //! `cta_url`, `order_details` (India: `payment_gateway`, `upi_intent_link`, `payment_link`, legacy
 //! `payment_configuration`; Brazil: `pix_dynamic_code`, `payment_link`, `boleto`,
 //! `offsite_card_pay`, and the simplified message without `order`), `order_status` (India and
@@ -26,12 +26,17 @@
 //! - Auth: a missing token is code 104 and a wrong one code 190, both HTTP 401. A token that
 //!   belongs to another business sees the phone number id as missing (code 100, subcode 33).
 //! - Validation errors are HTTP 400 in Graph's envelope. The code follows the kinds of violation
-//!   present: an unknown parameter gives 100 (Graph's parameter layer refuses those first), else a
-//!   missing one gives 131008, else 131009. `error_data.details` lists **every** violation as
-//!   `<JSON pointer>: <reason>`, joined by `; `.
+//!   present: an unknown parameter or a wrong type gives 100 (Graph's parameter layer refuses
+//!   those first) with Graph's own sentence for the first of them
+//!   (`(#100) Unexpected key "colour" on param "interactive['action']".`,
+//!   `(#100) Param interactive['header']['text'] must be a string.`; an unknown top-level key is
+//!   said to be on param `"message"`, the sandbox's choice), else a missing one gives 131008,
+//!   else 131009. `error_data.details` lists **every** violation as `<JSON pointer>: <reason>`,
+//!   joined by `; `.
 //! - A missing `messaging_product` answers Graph's own
-//!   `(#100) The parameter messaging_product is required.` (`whatsapp.require_messaging_product`
-//!   can relax this for Meta's Brazil samples, which omit it).
+//!   `(#100) The parameter messaging_product is required.` with no `error_data`, as Graph does
+//!   (`whatsapp.require_messaging_product` can relax this for Meta's Brazil samples, which omit
+//!   it).
 //! - A duplicate `reference_id` in `order_details` and an `order_status` for an unknown
 //!   `reference_id` are refused synchronously with 131009. A forbidden status transition is
 //!   accepted (200) and reported as a `failed` status of that message with error 2046 (bad
@@ -86,11 +91,13 @@
 //!   parameter (query or form body) wins over the `Authorization` header, as at Graph (pywa sends
 //!   the app token as a parameter on a session whose header carries the business token).
 //! - Amounts, quantities and timestamps must be written as integers: `21000.0` or `2.1e4` is
-//!   refused with 131009 naming the field (`must be an integer`), never read as 21000.
+//!   refused naming the field (100 with `Param … must be an integer.` where the schema's type
+//!   catches it, 131009 `must be an integer` where a rule does), never read as 21000.
 //! - Events with no target are logged as `no_target` and can be redelivered once one exists.
 //!
 //! # Known deviations
-//! - Templates are not stored; a template send is checked for shape only. Media is never fetched.
+//! - Templates live in a registry per WABA (see `templates.rs`); new ones are approved at once.
+//!   Media is never fetched.
 //! - Rate limits and throughput caps are not enforced unless a fault rule asks for them.
 
 mod admin;
@@ -108,6 +115,7 @@ mod rules;
 mod scenario;
 mod store;
 mod subscriptions;
+mod templates;
 mod trigger;
 mod webhooks;
 
@@ -182,6 +190,8 @@ const ROUTES: &[Route] = &[
     Route::new("GET", "/{version}/oauth/access_token"),
     Route::new("GET", "/{version}/{node_id}"),
     Route::new("GET", "/{version}/{waba_id}/payment_configurations"),
+    Route::new("GET", "/{version}/{waba_id}/message_templates"),
+    Route::new("POST", "/{version}/{waba_id}/message_templates"),
 ];
 
 /// Admin routes, relative to `/__sandbox/whatsapp`.
@@ -236,6 +246,12 @@ impl Provider for WhatsApp {
                 .route(
                     &format!("{prefix}/oauth/access_token"),
                     get(subscriptions::app_access_token).fallback(graph::unknown_path),
+                )
+                .route(
+                    &format!("{prefix}/{{node}}/message_templates"),
+                    get(templates::message_templates)
+                        .post(templates::message_templates)
+                        .fallback(graph::unknown_path),
                 )
                 .route(
                     &format!("{prefix}/{{node}}/payment_configurations"),

@@ -30,6 +30,8 @@ pub(super) struct Business {
     /// When each customer (`wa_id`) last wrote, in sandbox Unix seconds: the start of their
     /// 24-hour customer-service window.
     pub last_inbound: BoundedMap<String, i64>,
+    /// The WABA's message templates.
+    pub templates: Vec<super::config::Template>,
 }
 
 /// The customer-service window, in seconds.
@@ -41,8 +43,33 @@ impl Business {
         self.last_inbound.get(wa_id).map(|t| t + WINDOW_SECS)
     }
 
-    fn new(config: BusinessConfig, history_limit: usize, store_limit: usize) -> Self {
+    fn new(
+        config: BusinessConfig,
+        history_limit: usize,
+        store_limit: usize,
+        templates: &[super::config::Template],
+    ) -> Self {
+        let templates = templates
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                if t.id.is_empty() {
+                    // Derived, not drawn: start-up never moves the seeded id stream.
+                    let mac = crate::webhook::sign::hmac_sha256_hex(
+                        config.waba_id.as_bytes(),
+                        &[t.name.as_bytes(), t.language.as_bytes()],
+                    );
+                    t.id = mac
+                        .bytes()
+                        .map(|b| char::from(b'0' + b % 10))
+                        .take(15)
+                        .collect();
+                }
+                t
+            })
+            .collect();
         Self {
+            templates,
             callback_override: config
                 .callback_url
                 .clone()
@@ -112,6 +139,8 @@ pub(super) struct Store {
     by_token: HashMap<String, String>,
     history_limit: usize,
     store_limit: usize,
+    /// The templates each business starts with.
+    templates: Vec<super::config::Template>,
     pub app_subscription: Option<Subscription>,
 }
 
@@ -122,6 +151,7 @@ impl Store {
             by_token: HashMap::new(),
             history_limit: limits.history_limit,
             store_limit: limits.store_limit,
+            templates: config.templates.clone(),
             app_subscription: None,
         };
         for b in &config.businesses {
@@ -135,7 +165,7 @@ impl Store {
             .insert(config.access_token.clone(), config.phone_number_id.clone());
         self.businesses.insert(
             config.phone_number_id.clone(),
-            Business::new(config, self.history_limit, self.store_limit),
+            Business::new(config, self.history_limit, self.store_limit, &self.templates),
         );
     }
 
@@ -190,6 +220,7 @@ impl Store {
             status,
             mut violations,
             warnings,
+            rendered: checked_rendered,
         } = checked;
         if let Intent::MarkRead { message_id } = intent {
             business.check_read(&message_id, &mut violations);
@@ -233,6 +264,7 @@ impl Store {
                 .get("biz_opaque_callback_data")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            rendered: checked_rendered,
             body: raw,
             timestamp: now_secs,
             statuses: vec![StatusEntry {
@@ -446,6 +478,7 @@ impl Store {
             statuses: Vec::new(),
             warnings: Vec::new(),
             biz_opaque_callback_data: None,
+            rendered: None,
         };
         business.messages.insert(id, message.clone());
         business.last_inbound.insert(wa_id.to_string(), now_secs);

@@ -226,7 +226,9 @@ function renderMessage(m) {
         p.order && p.order.description ? h("p", { class: "muted" }, p.order.description) : null,
         h("p", {}, i.body && i.body.text)];
     }
-    case "template": return h("p", {}, "📄 Template ", h("strong", {}, b.template.name), ` (${b.template.language.code})`);
+    case "template": return m.rendered
+      ? [h("p", { class: "template-text" }, m.rendered), h("p", { class: "muted" }, `template ${b.template.name} (${b.template.language.code})`)]
+      : h("p", {}, "Template ", h("strong", {}, b.template.name), ` (${b.template.language.code})`);
     default: return h("p", {}, `[${m.kind}]`, b[b.type] && b[b.type].caption ? ` ${b[b.type].caption}` : "");
   }
 }
