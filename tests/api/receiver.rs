@@ -61,6 +61,25 @@ pub(crate) enum Behaviour {
 struct Shared {
     received: Arc<Mutex<Vec<Received>>>,
     behaviour: Arc<Mutex<Behaviour>>,
+    /// WhatsApp bodies that broke Meta's documented webhook shape, checked when the receiver
+    /// is dropped.
+    drift: Arc<Mutex<Vec<String>>>,
+}
+
+/// Meta's documented webhook shapes (`schemas/whatsapp/webhooks/notification.json`).
+static WHATSAPP_WEBHOOK: std::sync::LazyLock<jsonschema::Validator> =
+    std::sync::LazyLock::new(|| {
+        let text = include_str!("../../schemas/whatsapp/webhooks/notification.json");
+        let schema: serde_json::Value = serde_json::from_str(text).expect("schema is JSON");
+        jsonschema::validator_for(&schema).expect("schema compiles")
+    });
+
+/// What `body` breaks of Meta's documented webhook shape (empty when it conforms).
+pub(crate) fn whatsapp_webhook_drift(body: &serde_json::Value) -> Vec<String> {
+    WHATSAPP_WEBHOOK
+        .iter_errors(body)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }
 
 pub(crate) struct Receiver {
@@ -73,6 +92,7 @@ impl Receiver {
         let shared = Shared {
             received: Arc::default(),
             behaviour: Arc::new(Mutex::new(behaviour)),
+            drift: Arc::default(),
         };
         let app = Router::new()
             .route("/{*path}", any(handle))
@@ -148,6 +168,19 @@ async fn handle(
         body,
     };
     shared.received.lock().unwrap().push(received.clone());
+    if method == Method::POST
+        && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&received.body)
+        && body["object"] == "whatsapp_business_account"
+    {
+        let drift = whatsapp_webhook_drift(&body);
+        if !drift.is_empty() {
+            shared
+                .drift
+                .lock()
+                .unwrap()
+                .push(format!("{body}\n  {}", drift.join("\n  ")));
+        }
+    }
     let behaviour = shared.behaviour.lock().unwrap().clone();
     match behaviour {
         Behaviour::Ok { verify_token } => {
@@ -235,4 +268,23 @@ pub(crate) fn meta_signature_ok_reescaped(secret: &str, body: &[u8], header: &st
         }
     }
     meta_signature_ok_raw(secret, escaped.as_bytes(), header)
+}
+
+/// Every WhatsApp webhook a test received must match Meta's documented shape: a drift fails the
+/// test that caused it.
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let drift = self
+            .shared
+            .drift
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default();
+        if !drift.is_empty() && !std::thread::panicking() {
+            panic!(
+                "webhooks that break Meta's documented shape:\n{}",
+                drift.join("\n")
+            );
+        }
+    }
 }

@@ -514,3 +514,38 @@ async fn the_graph_subscription_call_verifies_then_routes_webhooks() {
     );
     receiver.wait_posts(2, 5).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_bodies_are_held_to_metas_documented_shape() {
+    let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
+    let app = TestApp::spawn_with(webhook_config(&receiver.url)).await;
+    app.send_message_json(&text_message("16505551234", "shape"))
+        .await;
+    let posts = receiver.wait_posts(3, 5).await;
+    for p in &posts {
+        let body = p.json();
+        assert_eq!(
+            crate::receiver::whatsapp_webhook_drift(&body),
+            Vec::<String>::new(),
+            "{body}"
+        );
+    }
+    // The check is not vacuous: each of these drifts is caught.
+    let sent = posts[0].json();
+    let mut extra = sent.clone();
+    extra["entry"][0]["changes"][0]["value"]["statuses"][0]["colour"] = serde_json::json!("red");
+    let mut failed_without_errors = sent.clone();
+    failed_without_errors["entry"][0]["changes"][0]["value"]["statuses"][0]["status"] =
+        serde_json::json!("failed");
+    let mut number_timestamp = sent.clone();
+    number_timestamp["entry"][0]["changes"][0]["value"]["statuses"][0]["timestamp"] =
+        serde_json::json!(1_767_225_600);
+    let mut wrong_field = sent;
+    wrong_field["entry"][0]["changes"][0]["field"] = serde_json::json!("message");
+    for drifted in [extra, failed_without_errors, number_timestamp, wrong_field] {
+        assert!(
+            !crate::receiver::whatsapp_webhook_drift(&drifted).is_empty(),
+            "{drifted}"
+        );
+    }
+}
