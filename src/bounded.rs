@@ -61,6 +61,16 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         self.map.contains_key(key)
     }
 
+    /// Removes `key`; O(n) in the entries kept, for rare removals of small maps.
+    pub(crate) fn remove<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let value = self.map.remove(key)?;
+        self.order.retain(|k| k.borrow() != key);
+        Some(value)
+    }
+
     /// Keys and values from oldest to newest.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> {
         self.order.iter().filter_map(|k| self.map.get_key_value(k))

@@ -386,3 +386,9 @@ pub(crate) fn detail_pointers(error: &Value) -> Vec<String> {
         .filter_map(|d| d.split_once(": ").map(|(p, _)| p.to_string()))
         .collect()
 }
+
+/// Lowercase hex SHA-256, as Graph reports a media file's digest.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

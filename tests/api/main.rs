@@ -26,6 +26,7 @@ mod triggers;
 mod validators_prop;
 mod waits;
 mod whatsapp_fixtures;
+mod whatsapp_media;
 mod whatsapp_messages;
 mod whatsapp_nodes;
 mod whatsapp_orders;

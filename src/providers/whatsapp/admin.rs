@@ -84,6 +84,20 @@ fn named<T: serde::Serialize>(value: &T, want: Option<&str>) -> bool {
     want.is_none_or(|w| serde_json::to_value(value).ok().and_then(|v| v.as_str().map(|s| s == w)) == Some(true))
 }
 
+/// `GET /__sandbox/whatsapp/media/{media_id}`: an uploaded file, for the dashboard's chat.
+pub(super) async fn media_file(
+    State(app): State<Wa>,
+    AdminPath(id): AdminPath<String>,
+) -> Result<Response, AdminError> {
+    let store = app.store.lock();
+    let media = store
+        .businesses()
+        .find_map(|b| b.media.get(&id).cloned())
+        .ok_or_else(|| AdminError::not_found(format!("no uploaded media with id {id:?}")))?;
+    drop(store);
+    Ok(super::media::file_response(&media))
+}
+
 /// `GET /__sandbox/whatsapp/windows`: each customer's 24-hour customer-service window, and
 /// whether the sandbox enforces it.
 pub(super) async fn windows(State(app): State<Wa>) -> Response {

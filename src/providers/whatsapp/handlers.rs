@@ -76,15 +76,7 @@ async fn send(
             &order.currency,
         ));
     }
-    if checked.kind == "template" && checked.violations.is_empty() {
-        let store = app.store.lock();
-        let registry = store
-            .business(phone_number_id)
-            .map(|b| b.templates.as_slice())
-            .unwrap_or_default();
-        super::templates::check(registry, &message)?;
-        checked.rendered = super::templates::render(registry, &message);
-    }
+    let missing_media = against_uploads(app, phone_number_id, &message, &mut checked)?;
     let mark_read = matches!(checked.intent, Intent::MarkRead { .. });
     let is_template = checked.kind == "template";
     let needs_window = app.config.customer_service_window && !is_template;
@@ -108,20 +100,51 @@ async fn send(
     }
     let message_id = accepted.message_id.clone().unwrap_or_default();
     let outside_window = needs_window && window_closed(app, phone_number_id, &accepted.recipient, now);
+    let first_delay = plan
+        .as_ref()
+        .and_then(|p| p.steps.first())
+        .map_or(0, |(_, delay)| *delay);
     let failure = match &accepted.refusal {
         Some(refusal) => Some((refusal.webhook_error(), 0)),
-        None if outside_window => Some((
-            super::error::webhook_error(
-                131_047,
-                "Re-engagement message",
-                "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
-            ),
-            plan.as_ref().and_then(|p| p.steps.first()).map_or(0, |(_, delay)| *delay),
-        )),
-        None => None,
+        None => later_failure(missing_media.as_deref(), outside_window).map(|e| (e, first_delay)),
     };
     report(app, phone_number_id, &message_id, failure, plan, now_ms);
     Ok(sent(accepted.recipient, &message_id, is_template))
+}
+
+/// Checks a send against what the business registered: a template against its templates (an
+/// error answers at once; the rendered text goes on the message), and a media id against its
+/// uploads (returned when missing: the message fails later).
+fn against_uploads(
+    app: &WhatsApp,
+    phone_number_id: &str,
+    message: &Value,
+    checked: &mut Checked,
+) -> Result<Option<String>, GraphError> {
+    let store = app.store.lock();
+    let Some(business) = store.business(phone_number_id) else {
+        return Ok(None);
+    };
+    if checked.kind == "template" && checked.violations.is_empty() {
+        super::templates::check(&business.templates, message)?;
+        checked.rendered = super::templates::render(&business.templates, message);
+    }
+    Ok(super::media::named_id(message, &checked.kind).filter(|id| !business.media.contains_key(id)))
+}
+
+/// The error of an accepted message that fails after its send: media never uploaded (131053),
+/// or a customer outside the 24-hour window (131047).
+fn later_failure(missing_media: Option<&str>, outside_window: bool) -> Option<Value> {
+    if let Some(id) = missing_media {
+        return Some(super::media::unknown_media_error(id));
+    }
+    outside_window.then(|| {
+        super::error::webhook_error(
+            131_047,
+            "Re-engagement message",
+            "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+        )
+    })
 }
 
 /// Schedules what the sender hears next: one `failed` status (a refused transition, or a

@@ -6,7 +6,8 @@
 //! answer with the configured default). Mounted at `/whatsapp`, so an SDK's base URL becomes
 //! `http://127.0.0.1:5080/whatsapp`.
 //!
-//! Supported: text, media (shape only), template (checked against the WABA's templates), interactive `button`, `list`,
+//! Supported: text, media (by `link`, shape only; by `id`, checked against uploads: see
+//! `media.rs` for `POST /{phone_number_id}/media`, `GET`/`DELETE /{media_id}` and downloads), template (checked against the WABA's templates), interactive `button`, `list`,
 //! `cta_url`, `order_details` (India: `payment_gateway`, `upi_intent_link`, `payment_link`, legacy
 //! `payment_configuration`; Brazil: `pix_dynamic_code`, `payment_link`, `boleto`,
 //! `offsite_card_pay`, and the simplified message without `order`), `order_status` (India and
@@ -97,7 +98,8 @@
 //!
 //! # Known deviations
 //! - Templates live in a registry per WABA (see `templates.rs`); new ones are approved at once.
-//!   Media is never fetched.
+//! - Media sent by `link` is never fetched. Uploads are bounded by `server.body_limit` (1 MiB by
+//!   default) as well as Meta's per-type limits, and each business keeps its newest 200 files.
 //! - Rate limits and throughput caps are not enforced unless a fault rule asks for them.
 
 mod admin;
@@ -107,6 +109,7 @@ pub mod config;
 mod error;
 mod graph;
 mod handlers;
+mod media;
 mod model;
 mod nodes;
 mod order;
@@ -189,6 +192,9 @@ const ROUTES: &[Route] = &[
     Route::new("GET", "/{version}/{waba_id}/subscribed_apps"),
     Route::new("GET", "/{version}/oauth/access_token"),
     Route::new("GET", "/{version}/{node_id}"),
+    Route::new("DELETE", "/{version}/{node_id}"),
+    Route::new("POST", "/{version}/{phone_number_id}/media"),
+    Route::new("GET", "/attachments/{media_id}"),
     Route::new("GET", "/{version}/{waba_id}/payment_configurations"),
     Route::new("GET", "/{version}/{waba_id}/message_templates"),
     Route::new("POST", "/{version}/{waba_id}/message_templates"),
@@ -202,6 +208,7 @@ const ADMIN_ROUTES: &[Route] = &[
     Route::new("POST", "/orders/{reference_id}/pay"),
     Route::new("POST", "/users/{wa_id}/messages"),
     Route::new("GET", "/windows"),
+    Route::new("GET", "/media/{media_id}"),
 ];
 
 impl Provider for WhatsApp {
@@ -257,14 +264,26 @@ impl Provider for WhatsApp {
                     &format!("{prefix}/{{node}}/payment_configurations"),
                     get(nodes::payment_configurations).fallback(graph::unknown_path),
                 );
+            router = router.route(
+                &format!("{prefix}/{{node}}/media"),
+                post(media::upload).fallback(graph::unknown_path),
+            );
             if !prefix.is_empty() {
                 router = router.route(
                     &format!("{prefix}/{{node}}"),
-                    get(nodes::node).fallback(graph::unknown_path),
+                    get(nodes::node)
+                        .delete(nodes::delete)
+                        .fallback(graph::unknown_path),
                 );
             }
         }
-        router.fallback(graph::unknown_path).with_state(self)
+        router
+            .route(
+                "/attachments/{media_id}",
+                get(media::download).fallback(graph::unknown_path),
+            )
+            .fallback(graph::unknown_path)
+            .with_state(self)
     }
 
     fn admin_router(self: Arc<Self>) -> Router {
@@ -275,6 +294,7 @@ impl Provider for WhatsApp {
             .route("/orders/{reference_id}/pay", post(admin::pay_order))
             .route("/users/{wa_id}/messages", post(admin::user_message))
             .route("/windows", get(admin::windows))
+            .route("/media/{media_id}", get(admin::media_file))
             .with_state(self)
     }
 

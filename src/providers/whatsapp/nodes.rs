@@ -40,6 +40,9 @@ pub(super) async fn node(
         return super::graph::graph_error(&app, &app.config.api_version, &err);
     }
     graph(app, path, async move |app: &Wa, node: &str| {
+        if let Some((phone_number_id, media)) = super::media::find(app, &auth, node) {
+            return Ok(super::media::metadata(app, &phone_number_id, &media));
+        }
         let business = business_of(app, &auth, node)?;
         let fields = crate::http::query_pairs(query.as_deref().unwrap_or(""))
             .into_iter()
@@ -56,6 +59,24 @@ pub(super) async fn node(
             })
         };
         Ok(select(all, fields.as_deref()))
+    })
+    .await
+}
+
+/// `DELETE /{node}`: an uploaded media file (the only node the sandbox lets a token delete).
+pub(super) async fn delete(
+    State(app): State<Wa>,
+    auth: GraphAuth,
+    Path(path): Path<HashMap<String, String>>,
+) -> Response {
+    graph(app, path, async move |app: &Wa, node: &str| {
+        match super::media::find(app, &auth, node) {
+            Some((phone_number_id, _)) => Ok(super::media::delete(app, &phone_number_id, node)),
+            None => Err(auth.principal.clone().err().unwrap_or(GraphError::UnknownObject {
+                id: node.to_string(),
+                method: "delete".into(),
+            })),
+        }
     })
     .await
 }

@@ -32,6 +32,8 @@ pub(super) struct Business {
     pub last_inbound: BoundedMap<String, i64>,
     /// The WABA's message templates.
     pub templates: Vec<super::config::Template>,
+    /// Uploaded media, newest kept.
+    pub media: BoundedMap<String, super::media::Media>,
 }
 
 /// The customer-service window, in seconds.
@@ -70,6 +72,7 @@ impl Business {
             .collect();
         Self {
             templates,
+            media: BoundedMap::new(super::media::KEPT),
             callback_override: config
                 .callback_url
                 .clone()

@@ -104,7 +104,7 @@ pub(super) fn check(registry: &[Template], message: &Value) -> Result<(), GraphE
         refusal(
             132_001,
             "Template name does not exist in the translation",
-            format!("template name ({name}) does not exist in {language}"),
+            format!("/template/name: template name ({name}) does not exist in {language}"),
         )
     };
     let template = registry
@@ -117,26 +117,33 @@ pub(super) fn check(registry: &[Template], message: &Value) -> Result<(), GraphE
             return Err(refusal(
                 132_015,
                 "Template is Paused",
-                format!("template ({name}) is paused because of low quality"),
+                format!("/template/name: template ({name}) is paused because of low quality"),
             ));
         }
         "DISABLED" => {
             return Err(refusal(
                 132_016,
                 "Template is disabled",
-                format!("template ({name}) was disabled because of low quality"),
+                format!("/template/name: template ({name}) was disabled because of low quality"),
             ));
         }
         _ => return Err(missing()),
     }
-    let given: HashMap<String, &Vec<Value>> = sent["components"]
+    check_parameters(template, sent)
+}
+
+/// Each component's parameters against its placeholders and, for a media header, its format.
+fn check_parameters(template: &Template, sent: &Value) -> Result<(), GraphError> {
+    // Each component sent, by type: its index in `components` and its parameters.
+    let given: HashMap<String, (usize, &Vec<Value>)> = sent["components"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| {
+        .enumerate()
+        .filter_map(|(i, c)| {
             Some((
                 c["type"].as_str()?.to_ascii_lowercase(),
-                c["parameters"].as_array()?,
+                (i, c["parameters"].as_array()?),
             ))
         })
         .collect();
@@ -150,13 +157,16 @@ pub(super) fn check(registry: &[Template], message: &Value) -> Result<(), GraphE
         } else {
             1
         };
-        let params = given.get(kind).map_or(&[][..], |p| p.as_slice());
+        let (at, params) = match given.get(kind) {
+            Some((i, p)) => (format!("/template/components/{i}/parameters"), p.as_slice()),
+            None => ("/template/components".to_string(), &[][..]),
+        };
         if params.len() != expected {
             return Err(refusal(
                 132_000,
                 "Number of parameters does not match the expected number of params",
                 format!(
-                    "{kind}: number of localizable_params ({}) does not match the expected number of params ({expected})",
+                    "{at}: {kind}: number of localizable_params ({}) does not match the expected number of params ({expected})",
                     params.len()
                 ),
             ));
@@ -167,7 +177,10 @@ pub(super) fn check(registry: &[Template], message: &Value) -> Result<(), GraphE
                 return Err(refusal(
                     132_012,
                     "Parameter format does not match format in the created template",
-                    format!("header: format mismatch, expected {format}, received {}", got.to_ascii_uppercase()),
+                    format!(
+                        "{at}/0/type: header: format mismatch, expected {format}, received {}",
+                        got.to_ascii_uppercase()
+                    ),
                 ));
             }
         }

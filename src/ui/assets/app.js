@@ -229,6 +229,12 @@ function renderMessage(m) {
     case "template": return m.rendered
       ? [h("p", { class: "template-text" }, m.rendered), h("p", { class: "muted" }, `template ${b.template.name} (${b.template.language.code})`)]
       : h("p", {}, "Template ", h("strong", {}, b.template.name), ` (${b.template.language.code})`);
+    case "image": {
+      const img = b.image || {};
+      if (img.id) return [h("img", { class: "media", src: `/__sandbox/whatsapp/media/${encodeURIComponent(img.id)}`, alt: img.caption || "image" }),
+        img.caption ? h("p", {}, img.caption) : null];
+      return h("p", {}, "[image] ", img.link || "", img.caption ? ` ${img.caption}` : "");
+    }
     default: return h("p", {}, `[${m.kind}]`, b[b.type] && b[b.type].caption ? ` ${b[b.type].caption}` : "");
   }
 }

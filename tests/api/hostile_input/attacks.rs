@@ -38,6 +38,7 @@ fn instantiate(template: &str, victim: &Victim) -> String {
             "{reference_id}" => "VICTIM-1".to_string(),
             "{wa_id}" => "919876543210".to_string(),
             "{medium}" => "sms".to_string(),
+            "{media_id}" => "1234567890123456".to_string(),
             "{code}" => victim.rzp_code.clone(),
             "{token}" => victim.qonto_connect_token.clone(),
             "{id}" if template.starts_with("/__sandbox/webhooks") => victim.delivery.clone(),
