@@ -75,6 +75,9 @@ impl Sandbox {
     /// Starts the task that runs timeline jobs: webhook attempts go to the engine, the rest to
     /// the provider that scheduled them.
     pub(crate) fn start_background(&self) -> tokio::task::JoinHandle<()> {
+        for p in self.providers.iter() {
+            p.started();
+        }
         let ctx = self.ctx.clone();
         let providers = self.providers.clone();
         let dispatch: timeline::Dispatch = Box::new(move |job: Job| {

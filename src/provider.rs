@@ -275,6 +275,10 @@ pub(crate) trait Provider: Send + Sync + 'static {
     /// Runs one of the provider's timeline jobs for `tenant` (a status falling due, an expiry).
     fn run(&self, tenant: &str, job: Box<dyn Payload>);
 
+    /// Called once when the sandbox starts serving, inside the runtime (for work a vendor does
+    /// when a setting is saved, such as verifying a configured callback URL).
+    fn started(&self) {}
+
     /// Where `tenant`'s webhooks go now, for redelivering one that had no target.
     fn webhook_target(&self, tenant: &str) -> Option<Target>;
 

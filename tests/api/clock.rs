@@ -55,9 +55,10 @@ async fn one_advance_runs_every_retry_that_falls_due_inside_it() {
     assert_eq!(clock["pending_jobs"], 0, "{clock}");
     assert_eq!(clock["next_due"], Value::Null);
     assert_eq!(clock["now_ms"], START_MS + 3 * 3_600_000);
+    // 21 attempts, plus the verification of the configured callback at start-up.
     assert_eq!(
         receiver.received().len(),
-        21,
+        22,
         "every attempt reached the receiver before the advance answered"
     );
 
@@ -153,7 +154,13 @@ async fn an_advance_waits_for_a_slow_receiver_and_concurrent_advances_queue() {
         3,
         "every status reached the slow receiver before the advances answered"
     );
-    assert_eq!(receiver.gets().len(), 1, "one verification handshake");
+    // The start-up verification may still be waiting on the slow receiver when the first
+    // delivery needs one, so there are one or two.
+    assert!(
+        (1..=2).contains(&receiver.gets().len()),
+        "{} verification handshakes",
+        receiver.gets().len()
+    );
     let (_, clock) = app.admin_get("/clock").await;
     assert_eq!(clock["offset_ms"], 2000, "both advances applied: {clock}");
 }

@@ -549,3 +549,21 @@ async fn webhook_bodies_are_held_to_metas_documented_shape() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_callback_is_verified_when_the_sandbox_starts() {
+    let receiver = Receiver::start(Behaviour::Ok {
+        verify_token: Some("paylink-sandbox-verify-token".into()),
+    })
+    .await;
+    let _app = TestApp::spawn_with(webhook_config(&receiver.url)).await;
+    let handshake = wait_for("the start-up verification", 5, || async {
+        receiver.gets().into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        handshake.query_param("hub.mode").as_deref(),
+        Some("subscribe")
+    );
+    assert!(receiver.posts().is_empty(), "no message was sent yet");
+}

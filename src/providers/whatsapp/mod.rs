@@ -80,7 +80,8 @@
 //!   override), the app subscription made with `POST /{app_id}/subscriptions`, the configured
 //!   `whatsapp.callback_url`. The subscription call performs the verification handshake before
 //!   answering and fails with code 2200 if the challenge is not echoed; a configured URL is
-//!   verified before its first delivery. The app access token is `<app_id>|<app_secret>`.
+//!   verified when the sandbox starts (as Meta verifies one when it is saved), and again before
+//!   its first delivery if that failed (say, the receiver was not up yet). The app access token is `<app_id>|<app_secret>`.
 //! - Who may change where webhooks go: the app-level subscription (`/{app_id}/subscriptions`)
 //!   only with the app token (a business token gets Graph's `(#15) This method must be called
 //!   with an app access_token.`, reading it is open to both); a WABA's `subscribed_apps` and its
@@ -332,6 +333,35 @@ impl Provider for WhatsApp {
 
     fn webhook_target(&self, tenant: &str) -> Option<Target> {
         webhooks::target(self, tenant)
+    }
+
+    /// Meta verifies a callback URL when it is saved; a configured one is verified as the
+    /// sandbox starts. If the receiver is not up yet, the first delivery verifies it instead.
+    fn started(&self) {
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<String> = self
+            .config
+            .businesses
+            .iter()
+            .map(|b| b.phone_number_id.clone())
+            .collect();
+        for id in ids {
+            let Some(target) = webhooks::target(self, &id) else {
+                continue;
+            };
+            let Some(token) = target.verify_token.clone() else {
+                continue;
+            };
+            if !seen.insert((target.url.clone(), token.clone())) {
+                continue;
+            }
+            let engine = self.ctx.webhooks.clone();
+            tokio::spawn(async move {
+                if let Err(why) = engine.verify_now(&target.url, &token).await {
+                    tracing::warn!(url = %target.url, "callback not verified at start-up ({why}); the first delivery will try again");
+                }
+            });
+        }
     }
 
     fn triggers(&self) -> &'static [crate::trigger::Trigger] {
