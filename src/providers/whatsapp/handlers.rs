@@ -121,15 +121,20 @@ fn against_uploads(
     message: &Value,
     checked: &mut Checked,
 ) -> Result<Option<String>, GraphError> {
+    let named = super::media::named_id(message, &checked.kind);
+    let template = checked.kind == "template" && checked.violations.is_empty();
+    if !template && named.is_none() {
+        return Ok(None);
+    }
     let store = app.store.lock();
     let Some(business) = store.business(phone_number_id) else {
         return Ok(None);
     };
-    if checked.kind == "template" && checked.violations.is_empty() {
+    if template {
         super::templates::check(&business.templates, message)?;
         checked.rendered = super::templates::render(&business.templates, message);
     }
-    Ok(super::media::named_id(message, &checked.kind).filter(|id| !business.media.contains_key(id)))
+    Ok(named.filter(|id| !business.media.contains_key(id)))
 }
 
 /// The error of an accepted message that fails after its send: media never uploaded (131053),
