@@ -77,10 +77,15 @@ async fn paying_on_the_hosted_page_redirects_with_a_verifiable_signature_and_sen
         params["razorpay_payment_id"].as_str()
     );
 
-    let posts = receiver.wait_posts(3, 5).await;
+    let posts = receiver.wait_posts(4, 5).await;
     assert_eq!(
         events(&posts),
-        ["payment.captured", "order.paid", "payment_link.paid"]
+        [
+            "payment.authorized",
+            "payment.captured",
+            "order.paid",
+            "payment_link.paid"
+        ]
     );
     let mut event_ids = std::collections::HashSet::new();
     for p in &posts {
@@ -95,7 +100,7 @@ async fn paying_on_the_hosted_page_redirects_with_a_verifiable_signature_and_sen
         assert_eq!(v["entity"], "event");
         assert_eq!(v["account_id"], "acc_PaylinkSandbox01");
     }
-    let paid = posts[2].json();
+    let paid = posts[3].json();
     assert_eq!(
         paid["contains"],
         json!(["payment_link", "order", "payment"])
@@ -106,7 +111,15 @@ async fn paying_on_the_hosted_page_redirects_with_a_verifiable_signature_and_sen
         paid["payload"]["payment"]["entity"]["card"]["last4"],
         "1111"
     );
-    assert_eq!(posts[1].json()["contains"], json!(["payment", "order"]));
+    assert_eq!(posts[2].json()["contains"], json!(["payment", "order"]));
+    assert_eq!(
+        posts[0].json()["payload"]["payment"]["entity"]["status"],
+        "authorized"
+    );
+    assert_eq!(
+        posts[0].json()["payload"]["payment"]["entity"]["captured"],
+        false
+    );
 
     let html = app
         .client
@@ -152,13 +165,15 @@ async fn partial_payments_and_failures_move_the_link_as_documented() {
     let (status, _) = pay(json!({})).await;
     assert_eq!(status, 409, "a paid link takes no more payments");
 
-    let posts = receiver.wait_posts(6, 5).await;
+    let posts = receiver.wait_posts(8, 5).await;
     assert_eq!(
         events(&posts),
         [
             "payment.failed",
+            "payment.authorized",
             "payment.captured",
             "payment_link.partially_paid",
+            "payment.authorized",
             "payment.captured",
             "order.paid",
             "payment_link.paid"
@@ -256,10 +271,15 @@ async fn a_scenario_rule_pays_matching_links_on_its_own() {
     assert_eq!(status, 503, "{refused}");
     assert_eq!(refused["error"]["code"], "SERVER_ERROR");
     app.advance("2s").await;
-    let posts = receiver.wait_posts(3, 5).await;
+    let posts = receiver.wait_posts(4, 5).await;
     assert_eq!(
         events(&posts),
-        ["payment.captured", "order.paid", "payment_link.paid"]
+        [
+            "payment.authorized",
+            "payment.captured",
+            "order.paid",
+            "payment_link.paid"
+        ]
     );
     let (_, a) = app
         .rzp_json(

@@ -177,7 +177,7 @@ async fn a_webhook_that_comes_back_to_the_sandbox_is_refused_and_changes_nothing
     assert_eq!(status, 200);
     let failed = wait_for("the looped deliveries to fail", 5, || async {
         let d = app.deliveries("?provider=razorpay&status=failed").await;
-        (d.len() == 3).then_some(d)
+        (d.len() == 4).then_some(d)
     })
     .await;
     assert!(

@@ -196,7 +196,7 @@ async fn listen_prints_everything_and_forwards_each_webhook_with_its_headers() {
         .unwrap();
     assert_eq!(text.status(), 200);
 
-    let gateway_events = gateway_receiver.wait_posts(3, 5).await.len();
+    let gateway_events = gateway_receiver.wait_posts(4, 5).await.len();
     // Every gateway webhook once, signed as sent, and the inbound message and the three WhatsApp
     // statuses, unsigned.
     let forwarded = forward.wait_posts(gateway_events + 4, 5).await;

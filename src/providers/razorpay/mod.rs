@@ -35,8 +35,10 @@
 //!   `reference_id` and `payment_id`.
 //! - Failed payments are not listed in the link's `payments` (only captured ones are) but are
 //!   found by the `payment_id` filter and sent as `payment.failed`.
-//! - Events for one payment go out as `payment.captured`, then `order.paid` (when the link is fully
-//!   paid), then `payment_link.paid` or `payment_link.partially_paid`. `X-Razorpay-Event-Id` is
+//! - Events for one payment go out as `payment.authorized` (the payment `authorized`, `captured:
+//!   false`, no fee yet), `payment.captured`, then `order.paid` (when the link is fully paid), then
+//!   `payment_link.paid` or `payment_link.partially_paid`; a failed payment sends
+//!   `payment.failed` only. `X-Razorpay-Event-Id` is
 //!   `evt_` and 14 characters; User-Agent is `Razorpay-Webhook/v1`. Any 2xx acknowledges.
 //! - Scenario rules may refuse a create (`reject`; `code` is the HTTP status) or pay a link
 //!   automatically (`pay = { method, outcome, after, amount }`).

@@ -11,11 +11,11 @@ use crate::trigger::{Auth, Caller, Options, Trigger};
 pub(super) const TRIGGERS: &[Trigger] = &[
     Trigger {
         name: "payment_link.paid",
-        about: "create a link and pay it in full by UPI: payment.captured, order.paid, payment_link.paid",
+        about: "create a link and pay it in full by UPI: payment.authorized, payment.captured, order.paid, payment_link.paid",
     },
     Trigger {
         name: "payment_link.partially_paid",
-        about: "create a link that takes partial payments and pay half: payment.captured, payment_link.partially_paid",
+        about: "create a link that takes partial payments and pay half: payment.authorized, payment.captured, payment_link.partially_paid",
     },
     Trigger {
         name: "payment.failed",

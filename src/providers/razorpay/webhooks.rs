@@ -164,6 +164,19 @@ pub(crate) fn payment_events(gw: &Razorpay, key_id: &str, result: &PayResult) ->
         ));
         return ids;
     }
+    // Every payment is authorized first; links capture at once, so `payment.captured` follows.
+    let mut authorized = payment.clone();
+    authorized["status"] = json!("authorized");
+    authorized["captured"] = json!(false);
+    authorized["fee"] = Value::Null;
+    authorized["tax"] = Value::Null;
+    ids.push(send(
+        gw,
+        key_id,
+        "payment.authorized",
+        &link.id,
+        &[("payment", authorized)],
+    ));
     ids.push(send(
         gw,
         key_id,
