@@ -450,3 +450,35 @@ async fn cancel_and_notify_follow_the_state_machine() {
         "cannot cancel or expire an already paid/partially paid link"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collection_takes_a_trailing_slash_and_currencies_are_checked() {
+    let app = TestApp::spawn().await;
+    let (code, link) = app
+        .rzp_json(
+            reqwest::Method::POST,
+            "/v1/payment_links/",
+            Some(&json!({"amount": 1000, "currency": "INR"})),
+        )
+        .await;
+    assert_eq!(code, 200, "as the gateway's examples write it: {link}");
+    let (code, list) = app
+        .rzp_json(reqwest::Method::GET, "/v1/payment_links/", None)
+        .await;
+    assert_eq!(code, 200, "{list}");
+    assert_eq!(list["payment_links"][0]["id"], link["id"]);
+
+    let (code, usd) = app
+        .create_payment_link(&json!({"amount": 1000, "currency": "USD"}))
+        .await;
+    assert_eq!(code, 200, "{usd}");
+    let (code, bad) = app
+        .create_payment_link(&json!({"amount": 1000, "currency": "XXX"}))
+        .await;
+    assert_eq!(code, 400, "{bad}");
+    assert_eq!(bad["error"]["field"], "currency");
+    assert_eq!(
+        bad["error"]["description"],
+        "The selected currency is invalid."
+    );
+}

@@ -35,6 +35,10 @@
 //!   `reference_id` and `payment_id`.
 //! - Failed payments are not listed in the link's `payments` (only captured ones are) but are
 //!   found by the `payment_id` filter and sent as `payment.failed`.
+//! - `POST`/`GET /v1/payment_links/` (with the trailing slash the gateway's examples use) are
+//!   the same as without. `currency` must be one of the gateway's supported currencies
+//!   (`rules::SUPPORTED_CURRENCIES`); another answers "The selected currency is invalid.", the
+//!   sandbox's choice of sentence.
 //! - Events for one payment go out as `payment.authorized` (the payment `authorized`, `captured:
 //!   false`, no fee yet), `payment.captured`, then `order.paid` (when the link is fully paid), then
 //!   `payment_link.paid` or `payment_link.partially_paid`; a failed payment sends
@@ -144,6 +148,12 @@ const ROUTES: &[Route] = &[
         "razorpay/payment_link.create.request",
     ),
     Route::new("GET", "/v1/payment_links"),
+    Route::with_schema(
+        "POST",
+        "/v1/payment_links/",
+        "razorpay/payment_link.create.request",
+    ),
+    Route::new("GET", "/v1/payment_links/"),
     Route::new("GET", "/v1/payment_links/{id}"),
     Route::with_schema(
         "PATCH",
@@ -182,6 +192,11 @@ impl Provider for Razorpay {
         Router::new()
             .route(
                 "/v1/payment_links",
+                post(h::create).get(h::list).fallback(h::unknown),
+            )
+            // The gateway's own examples write the collection with a trailing slash.
+            .route(
+                "/v1/payment_links/",
                 post(h::create).get(h::list).fallback(h::unknown),
             )
             .route(

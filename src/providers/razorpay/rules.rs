@@ -75,6 +75,20 @@ fn text(body: &Value, key: &str) -> Option<String> {
     body.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
+/// The currencies the gateway takes payments in (its international payments list; INR for
+/// domestic ones). Anything else is "The selected currency is invalid." (the gateway's wording
+/// for a value outside a list; the exact sentence for currencies is not documented).
+pub(super) const SUPPORTED_CURRENCIES: &[&str] = &[
+    "AED", "ALL", "AMD", "ARS", "AUD", "AWG", "BBD", "BDT", "BMD", "BND", "BOB", "BSD", "BWP",
+    "BZD", "CAD", "CHF", "CNY", "COP", "CRC", "CUP", "CZK", "DKK", "DOP", "DZD", "EGP", "ETB",
+    "EUR", "FJD", "GBP", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HRK", "HTG", "HUF",
+    "IDR", "ILS", "INR", "JMD", "KES", "KGS", "KHR", "KYD", "KZT", "LAK", "LKR", "LRD", "LSL",
+    "MAD", "MDL", "MKD", "MMK", "MNT", "MOP", "MUR", "MVR", "MWK", "MXN", "MYR", "NAD", "NGN",
+    "NIO", "NOK", "NPR", "NZD", "PEN", "PGK", "PHP", "PKR", "QAR", "RUB", "SAR", "SCR", "SEK",
+    "SGD", "SLL", "SOS", "SSP", "SVC", "SZL", "THB", "TTD", "TZS", "USD", "UYU", "UZS", "YER",
+    "ZAR",
+];
+
 /// The rules tying `accept_partial`, `first_min_partial_amount`, `upi_link` and `currency`.
 fn check_partial_and_upi(
     body: &Value,
@@ -127,6 +141,12 @@ pub(super) fn check_create(
     }
     let mut problems = schema_problems(schemas, "razorpay/payment_link.create.request", body);
     let currency = text(body, "currency").unwrap_or_else(|| "INR".into());
+    if currency.len() == 3
+        && currency.bytes().all(|b| b.is_ascii_uppercase())
+        && !SUPPORTED_CURRENCIES.contains(&currency.as_str())
+    {
+        problems.push(Problem::new("/currency", "The selected currency is invalid."));
+    }
     let amount = int(body, "amount");
     if let Some(a) = amount
         && a < MIN_AMOUNT
