@@ -60,6 +60,7 @@ impl Engine {
                 url,
                 signer: Arc::new(BenchSigner),
                 verify_token: None,
+                timeout: None,
             }),
         };
         ctx.webhooks.enqueue(delivery, due);

@@ -51,6 +51,9 @@ pub(crate) struct Target {
     pub signer: Arc<dyn Sign>,
     /// Meta's `hub.verify_token`, when the URL must pass the verification handshake first.
     pub verify_token: Option<String>,
+    /// How long the vendor waits for this receiver's answer; `None` for the engine's default
+    /// (`webhooks.timeout`).
+    pub timeout: Option<Duration>,
 }
 
 /// A webhook a provider wants sent.

@@ -107,11 +107,12 @@ impl Engine {
         kind: AttemptKind,
     ) -> Attempt {
         let at = self.deps.clock.now_ms();
+        let timeout = target.timeout.unwrap_or(self.settings.timeout);
         let headers = target.signer.headers(&body, at.div_euclid(1000), id);
         let mut request = self
             .client
             .post(&target.url)
-            .timeout(self.settings.timeout)
+            .timeout(timeout)
             .header(super::LOOP_HEADER, &self.settings.loop_token)
             .body(body);
         for (name, value) in &headers {
@@ -121,7 +122,7 @@ impl Engine {
         let (status_code, error, excerpt) = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let excerpt = read_excerpt(response, self.settings.timeout).await;
+                let excerpt = read_excerpt(response, timeout).await;
                 (Some(status), None, excerpt)
             }
             Err(e) => (None, Some(describe(&e)), String::new()),

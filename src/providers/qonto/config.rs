@@ -23,6 +23,9 @@ pub struct QontoConfig {
     pub settlement_delay: Span,
     /// Expiry of a new link, counted from its creation.
     pub link_lifetime: Span,
+    /// How long Qonto waits for a webhook receiver's answer before counting the attempt failed
+    /// and retrying (Qonto documents 1 second).
+    pub webhook_timeout: Span,
     /// What an `X-Qonto-Idempotency-Key` sent again with a different body gets.
     pub idempotency_reuse: IdempotencyReuse,
     pub organizations: Vec<QontoOrganization>,
@@ -46,6 +49,7 @@ impl Default for QontoConfig {
             staging_token: None,
             settlement_delay: Span(std::time::Duration::from_secs(1)),
             link_lifetime: Span(std::time::Duration::from_secs(30 * 86_400)),
+            webhook_timeout: Span(std::time::Duration::from_secs(1)),
             idempotency_reuse: IdempotencyReuse::Reject,
             organizations: vec![QontoOrganization::default()],
         }

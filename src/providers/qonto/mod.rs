@@ -42,7 +42,13 @@
 //! - Webhooks: `v1/payment-links` with `data.event` `created` on creation and `updated` on every
 //!   status change; one delivery per subscription whose `types` include the event type; no
 //!   subscription means no event. `callback_url` must be https, except plain http to a loopback
-//!   host. A subscription's `secret` is shown only when it is created.
+//!   host. A subscription's `secret` is shown only when it is created; afterwards the key is
+//!   there with `null` (Qonto's clients require the key).
+//! - A receiver gets `qonto.webhook_timeout` (1 s, as Qonto documents) to answer; a later answer
+//!   counts as a failure and the event is sent again (same event id), even if the receiver
+//!   processed it, as at Qonto. The `t` of `X-Qonto-Signature` is wall-clock time, not the
+//!   sandbox clock, so receivers enforcing the 5-minute freshness rule accept it after a clock
+//!   advance.
 //! - `X-Qonto-Idempotency-Key` is scoped to the organization and the route (`POST
 //!   /v2/payment_links` and `POST /v2/webhook_subscriptions` never share an answer). The key is
 //!   claimed before the work, so of concurrent requests with one key exactly one does it and the

@@ -358,7 +358,8 @@ pub(super) struct Subscription {
 }
 
 impl Subscription {
-    /// The subscription as the API shows it; the secret only on creation.
+    /// The subscription as the API shows it: the secret on creation, `secret: null` after (the
+    /// key is always there, as Qonto's clients require it).
     pub(super) fn to_json(&self, organization_id: &str, membership_id: &str, with_secret: bool) -> Value {
         let mut v = json!({
             "id": self.id,
@@ -372,6 +373,7 @@ impl Subscription {
         }
         v["created_at"] = json!(rfc3339(self.created_at));
         v["updated_at"] = json!(rfc3339(self.updated_at));
+        v["secret"] = Value::Null;
         if with_secret {
             v["secret"] = json!(self.secret);
         }

@@ -22,8 +22,13 @@ pub(crate) struct QontoSigner {
 }
 
 impl Sign for QontoSigner {
-    fn headers(&self, body: &[u8], now_secs: i64, _event_id: &str) -> Vec<(&'static str, String)> {
-        let t = now_secs.to_string();
+    /// `t` is wall-clock time, not the sandbox clock: receivers check it against their own clock
+    /// (Qonto's 5-minute freshness rule), which a clock advance must not break.
+    fn headers(&self, body: &[u8], _now_secs: i64, _event_id: &str) -> Vec<(&'static str, String)> {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .to_string();
         let v1 = hmac_sha256_hex(self.secret.as_bytes(), &[t.as_bytes(), b".", body]);
         vec![
             ("content-type", "application/json".into()),
@@ -168,6 +173,7 @@ fn send(q: &Qonto, login: &str, kind: &str, reference: &str, data: &Value) -> Ve
                         secret: sub.secret.clone(),
                     }),
                     verify_token: None,
+                    timeout: Some(q.config.webhook_timeout.0),
                 }),
             };
             q.ctx.webhooks.enqueue(delivery, now)

@@ -14,6 +14,8 @@ pub type Section = RazorpayConfig;
 pub struct RazorpayConfig {
     /// Allow `upi_link: true` with `rzp_test_` keys (the real API refuses it in test mode).
     pub upi_links_in_test_mode: bool,
+    /// How long the gateway waits for a webhook receiver's answer (Razorpay documents 5 seconds).
+    pub webhook_timeout: crate::clock::Span,
     pub accounts: Vec<RazorpayAccount>,
 }
 
@@ -21,6 +23,7 @@ impl Default for RazorpayConfig {
     fn default() -> Self {
         Self {
             upi_links_in_test_mode: false,
+            webhook_timeout: crate::clock::Span(std::time::Duration::from_secs(5)),
             accounts: vec![RazorpayAccount::default()],
         }
     }

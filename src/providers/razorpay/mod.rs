@@ -43,7 +43,8 @@
 //!   false`, no fee yet), `payment.captured`, then `order.paid` (when the link is fully paid), then
 //!   `payment_link.paid` or `payment_link.partially_paid`; a failed payment sends
 //!   `payment.failed` only. `X-Razorpay-Event-Id` is
-//!   `evt_` and 14 characters; User-Agent is `Razorpay-Webhook/v1`. Any 2xx acknowledges.
+//!   `evt_` and 14 characters; User-Agent is `Razorpay-Webhook/v1`. Any 2xx within
+//!   `razorpay.webhook_timeout` (5 s, as Razorpay documents) acknowledges.
 //! - Scenario rules may refuse a create (`reject`; `code` is the HTTP status) or pay a link
 //!   automatically (`pay = { method, outcome, after, amount }`).
 //!

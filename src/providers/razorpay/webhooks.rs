@@ -97,6 +97,7 @@ pub(crate) fn target(gw: &Razorpay, key_id: &str) -> Option<Target> {
             secret: account.webhook_secret.clone(),
         }),
         verify_token: None,
+        timeout: Some(gw.config.webhook_timeout.0),
     })
 }
 

@@ -388,6 +388,7 @@ fn target_in(store: &super::store::Store, wa: &WhatsApp, phone_number_id: &str) 
         url,
         signer: Arc::new(MetaSigner { app_secret }),
         verify_token: Some(token),
+        timeout: None,
     })
 }
 
