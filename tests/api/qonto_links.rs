@@ -25,7 +25,7 @@ pub(crate) fn invoice(number: &str) -> Value {
 pub(crate) fn wall_clock_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 pub(crate) fn qonto_signature_ok(secret: &str, body: &[u8], header: &str, now: i64) -> bool {
