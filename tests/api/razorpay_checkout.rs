@@ -101,6 +101,62 @@ async fn paying_on_the_hosted_page_redirects_with_a_verifiable_signature_and_sen
         assert_eq!(v["account_id"], "acc_PaylinkSandbox01");
     }
     let paid = posts[3].json();
+    let order = paid["payload"]["order"]["entity"].as_object().unwrap();
+    let mut keys: Vec<&str> = order.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut documented = vec![
+        "account_number",
+        "amount",
+        "amount_due",
+        "amount_paid",
+        "app_offer",
+        "attempts",
+        "authorized",
+        "bank",
+        "bank_account",
+        "checkout_config_id",
+        "created_at",
+        "currency",
+        "customer_id",
+        "discount",
+        "first_payment_min_amount",
+        "force_offer",
+        "id",
+        "late_auth_config_id",
+        "merchant_id",
+        "method",
+        "notes",
+        "offers",
+        "order_metas",
+        "order_relationships",
+        "partial_payment",
+        "payer_name",
+        "payment_capture",
+        "product_id",
+        "product_type",
+        "provider_context",
+        "public_key",
+        "public_response",
+        "receipt",
+        "reference2",
+        "reference3",
+        "reference4",
+        "reference5",
+        "reference6",
+        "reference7",
+        "reference8",
+        "source",
+        "status",
+        "transfers",
+        "updated_at",
+    ];
+    documented.sort_unstable();
+    assert_eq!(
+        keys, documented,
+        "the documented order of payment_link.paid, key for key"
+    );
+    assert_eq!(order["product_type"], "payment_link_v2");
+    assert_eq!(order["product_id"].as_str(), id.strip_prefix("plink_"));
     assert_eq!(
         paid["contains"],
         json!(["payment_link", "order", "payment"])

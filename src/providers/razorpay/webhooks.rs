@@ -200,6 +200,13 @@ pub(crate) fn payment_events(gw: &Razorpay, key_id: &str, result: &PayResult) ->
     } else {
         "payment_link.partially_paid"
     };
+    let account_id = gw
+        .store
+        .lock()
+        .account(key_id)
+        .map(|a| a.config.account_id.clone())
+        .unwrap_or_default();
+    let link_order = link_order_entity(link, key_id, &account_id, gw.ctx.clock.now_secs());
     ids.push(send(
         gw,
         key_id,
@@ -207,7 +214,7 @@ pub(crate) fn payment_events(gw: &Razorpay, key_id: &str, result: &PayResult) ->
         &link.id,
         &[
             ("payment_link", link.to_json(false)),
-            ("order", order),
+            ("order", link_order),
             ("payment", payment),
         ],
     ));
@@ -235,6 +242,55 @@ pub(super) fn order_entity(link: &PaymentLink) -> Value {
         "notes": [],
         "created_at": link.created_at,
     })
+}
+
+/// The order inside `payment_link.paid` and `payment_link.partially_paid`, with the keys the
+/// gateway documents for that payload (not the Orders API entity `order.paid` carries: no
+/// `entity` or `offer_id`, and the payment-link product fields).
+pub(super) fn link_order_entity(link: &PaymentLink, key_id: &str, account_id: &str, now: i64) -> Value {
+    let mut order = json!({
+        "account_number": null,
+        "amount": link.amount,
+        "amount_due": link.amount_due(),
+        "amount_paid": link.amount_paid,
+        "app_offer": false,
+        "attempts": link.order_attempts,
+        "authorized": true,
+        "bank": null,
+        "bank_account": null,
+        "checkout_config_id": null,
+        "created_at": link.created_at,
+        "currency": link.currency,
+        "customer_id": null,
+        "discount": false,
+        "first_payment_min_amount": null,
+        "force_offer": null,
+        "id": link.order_id,
+        "late_auth_config_id": null,
+        "merchant_id": account_id.trim_start_matches("acc_"),
+        "method": null,
+        "notes": [],
+        "offers": {},
+        "order_metas": [],
+        "order_relationships": [],
+        "partial_payment": link.accept_partial,
+        "payer_name": null,
+        "payment_capture": true,
+        "product_id": link.id.trim_start_matches("plink_"),
+        "product_type": "payment_link_v2",
+        "provider_context": null,
+        "public_key": key_id,
+        "public_response": null,
+        "receipt": link.reference_id,
+        "source": null,
+        "status": if link.amount_paid >= link.amount { "paid" } else { "attempted" },
+        "transfers": null,
+        "updated_at": now,
+    });
+    for n in 2..=8 {
+        order[format!("reference{n}")] = Value::Null;
+    }
+    order
 }
 
 /// A payment as the gateway's webhooks describe it, with the method's own fields.
@@ -271,6 +327,7 @@ pub(super) fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
         "error_source": null,
         "error_step": null,
         "error_reason": null,
+        "fee_bearer": "platform",
         "acquirer_data": {"rrn": if captured { json!(format!("{:012}", p.created_at)) } else { Value::Null }},
         "created_at": p.created_at,
     });
