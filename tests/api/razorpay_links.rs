@@ -482,3 +482,79 @@ async fn the_collection_takes_a_trailing_slash_and_currencies_are_checked() {
         "The selected currency is invalid."
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_and_orders_are_fetched_as_the_gateway_recommends_after_the_callback() {
+    let app = TestApp::spawn().await;
+    let (_, link) = app
+        .create_payment_link(&json!({"amount": 1500, "currency": "INR"}))
+        .await;
+    let id = link["id"].as_str().unwrap();
+    let (code, failed) = app.pay_link(id, "failure").await;
+    assert_eq!(code, 200, "{failed}");
+    let (code, paid) = app.pay_link(id, "success").await;
+    assert_eq!(code, 200, "{paid}");
+    let (_, fetched) = app
+        .rzp_json(Method::GET, &format!("/v1/payment_links/{id}"), None)
+        .await;
+    let payment_id = fetched["payments"][0]["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let order_id = fetched["order_id"].as_str().unwrap().to_string();
+
+    let (code, payment) = app
+        .rzp_json(Method::GET, &format!("/v1/payments/{payment_id}"), None)
+        .await;
+    assert_eq!(code, 200, "{payment}");
+    assert_eq!(payment["entity"], "payment");
+    assert_eq!(payment["status"], "captured");
+    assert_eq!(payment["order_id"], order_id.as_str());
+    assert_eq!(payment["amount"], 1500);
+
+    let (code, order) = app
+        .rzp_json(Method::GET, &format!("/v1/orders/{order_id}"), None)
+        .await;
+    assert_eq!(code, 200, "{order}");
+    assert_eq!(order["entity"], "order");
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["amount_due"], 0);
+    assert_eq!(order["attempts"], 2);
+
+    let (code, payments) = app
+        .rzp_json(
+            Method::GET,
+            &format!("/v1/orders/{order_id}/payments"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{payments}");
+    assert_eq!(payments["entity"], "collection");
+    assert_eq!(payments["count"], 2);
+    let statuses: Vec<&str> = payments["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["captured", "failed"], "newest first");
+
+    let (code, missing) = app
+        .rzp_json(Method::GET, "/v1/payments/pay_AAAAAAAAAAAAAA", None)
+        .await;
+    assert_eq!(code, 400, "{missing}");
+    assert_eq!(
+        missing["error"]["description"],
+        "The id provided does not exist"
+    );
+    let (code, bad) = app.rzp_json(Method::GET, "/v1/orders/nope", None).await;
+    assert_eq!(code, 400, "{bad}");
+    let other = app
+        .client
+        .get(app.url(&format!("/razorpay/v1/payments/{payment_id}")))
+        .basic_auth("rzp_test_SomebodyElse01", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 401, "an unknown key sees nothing");
+}

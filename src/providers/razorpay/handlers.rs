@@ -28,7 +28,7 @@ async fn json_body(app: &Razorpay, headers: &HeaderMap, body: Body) -> Result<Va
     Ok(http::json_body(headers, &bytes)?)
 }
 
-fn answer(result: Result<Value, RzError>) -> Response {
+pub(super) fn answer(result: Result<Value, RzError>) -> Response {
     match result {
         Ok(v) => (StatusCode::OK, Json(v)).into_response(),
         Err(e) => e.into_response(),

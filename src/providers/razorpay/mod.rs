@@ -39,6 +39,9 @@
 //!   the same as without. `currency` must be one of the gateway's supported currencies
 //!   (`rules::SUPPORTED_CURRENCIES`); another answers "The selected currency is invalid.", the
 //!   sandbox's choice of sentence.
+//! - `GET /v1/payments/{id}`, `GET /v1/orders/{id}` and `GET /v1/orders/{id}/payments` read the
+//!   links' payments (every attempt, captured or failed, newest first in the order's list), so a
+//!   server can confirm a payment after the callback. Refunds are not emulated yet.
 //! - Events for one payment go out as `payment.authorized` (the payment `authorized`, `captured:
 //!   false`, no fee yet), `payment.captured`, then `order.paid` (when the link is fully paid), then
 //!   `payment_link.paid` or `payment_link.partially_paid`; a failed payment sends
@@ -61,6 +64,7 @@ mod error;
 mod handlers;
 mod model;
 mod pages;
+mod payments;
 mod rules;
 mod store;
 mod trigger;
@@ -156,6 +160,9 @@ const ROUTES: &[Route] = &[
     ),
     Route::new("GET", "/v1/payment_links/"),
     Route::new("GET", "/v1/payment_links/{id}"),
+    Route::new("GET", "/v1/payments/{id}"),
+    Route::new("GET", "/v1/orders/{id}"),
+    Route::new("GET", "/v1/orders/{id}/payments"),
     Route::with_schema(
         "PATCH",
         "/v1/payment_links/{id}",
@@ -211,6 +218,15 @@ impl Provider for Razorpay {
             .route(
                 "/v1/payment_links/{id}/notify_by/{medium}",
                 post(h::notify_by).fallback(h::unknown),
+            )
+            .route(
+                "/v1/payments/{id}",
+                get(payments::payment).fallback(h::unknown),
+            )
+            .route("/v1/orders/{id}", get(payments::order).fallback(h::unknown))
+            .route(
+                "/v1/orders/{id}/payments",
+                get(payments::order_payments).fallback(h::unknown),
             )
             .route("/i/{code}", get(pages::page).fallback(h::unknown))
             .route("/i/{code}/pay", post(pages::pay).fallback(h::unknown))

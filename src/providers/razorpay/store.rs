@@ -20,11 +20,26 @@ pub(super) struct Account {
     pub config: RazorpayAccount,
     pub links: BoundedMap<String, PaymentLink>,
     references: HashMap<String, String>,
+    /// Payment id → link id, and order id → link id, for `GET /v1/payments/{id}` and
+    /// `/v1/orders/{id}` without scanning the links.
+    payments: BoundedMap<String, String>,
+    orders: BoundedMap<String, String>,
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
 }
 
 impl Account {
+    /// The link that holds payment `id`, and the payment.
+    pub(super) fn payment(&self, id: &str) -> Option<(&PaymentLink, &Payment)> {
+        let link = self.links.get(self.payments.get(id)?)?;
+        Some((link, link.attempts.iter().find(|p| p.id == id)?))
+    }
+
+    /// The link behind order `id`.
+    pub(super) fn order(&self, id: &str) -> Option<&PaymentLink> {
+        self.links.get(self.orders.get(id)?)
+    }
+
     fn new(config: RazorpayAccount, store_limit: usize) -> Self {
         Self {
             webhook_url: config.webhook_url.clone(),
@@ -32,8 +47,41 @@ impl Account {
             config,
             links: BoundedMap::new(store_limit),
             references: HashMap::new(),
+            payments: BoundedMap::new(store_limit.saturating_mul(4)),
+            orders: BoundedMap::new(store_limit),
         }
     }
+}
+
+/// The amount an attempt pays on `link` (what is still due unless `asked`), or why it may not.
+fn payable_amount(link: &PaymentLink, asked: Option<i64>) -> Result<i64, PayError> {
+    if !link.status.is_open() {
+        return Err(PayError::Closed(link.status.as_str()));
+    }
+    let due = link.amount_due();
+    let amount = asked.unwrap_or(due);
+    if amount <= 0 || amount > due {
+        return Err(PayError::Amount(format!(
+            "amount must be between 1 and the {due} still due"
+        )));
+    }
+    if !link.accept_partial && amount != due {
+        return Err(PayError::Amount(format!(
+            "this link does not accept partial payments; pay the full {due}"
+        )));
+    }
+    if link.accept_partial
+        && link.amount_paid == 0
+        && link.first_min_partial_amount > 0
+        && amount < link.first_min_partial_amount
+        && amount != due
+    {
+        return Err(PayError::Amount(format!(
+            "the first payment must be at least {}",
+            link.first_min_partial_amount
+        )));
+    }
+    Ok(amount)
 }
 
 /// A payment attempt on a link (from the hosted page, the admin API or a scenario).
@@ -362,37 +410,15 @@ impl Store {
         now: i64,
         ids: &Ids,
     ) -> Result<PayResult, PayError> {
-        let link = self
+        let account = self
             .accounts
             .get_mut(key_id)
-            .and_then(|a| a.links.get_mut(&id.to_string()))
             .ok_or_else(|| PayError::NotFound(id.to_string()))?;
-        if !link.status.is_open() {
-            return Err(PayError::Closed(link.status.as_str()));
-        }
-        let due = link.amount_due();
-        let amount = attempt.amount.unwrap_or(due);
-        if amount <= 0 || amount > due {
-            return Err(PayError::Amount(format!(
-                "amount must be between 1 and the {due} still due"
-            )));
-        }
-        if !link.accept_partial && amount != due {
-            return Err(PayError::Amount(format!(
-                "this link does not accept partial payments; pay the full {due}"
-            )));
-        }
-        if link.accept_partial
-            && link.amount_paid == 0
-            && link.first_min_partial_amount > 0
-            && amount < link.first_min_partial_amount
-            && amount != due
-        {
-            return Err(PayError::Amount(format!(
-                "the first payment must be at least {}",
-                link.first_min_partial_amount
-            )));
-        }
+        let link = account
+            .links
+            .get_mut(&id.to_string())
+            .ok_or_else(|| PayError::NotFound(id.to_string()))?;
+        let amount = payable_amount(link, attempt.amount)?;
         let order_id = link
             .order_id
             .get_or_insert_with(|| ids.prefixed("order"))
@@ -423,6 +449,12 @@ impl Store {
             plink_id: link.id.clone(),
         };
         link.attempts.push(payment.clone());
+        account
+            .payments
+            .insert(payment.id.clone(), link.id.clone());
+        account
+            .orders
+            .insert(payment.order_id.clone(), link.id.clone());
         let mut completed = false;
         if attempt.success {
             link.amount_paid += amount;
