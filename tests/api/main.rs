@@ -20,6 +20,7 @@ mod qonto_links;
 mod qonto_webhooks;
 mod razorpay_checkout;
 mod razorpay_links;
+mod razorpay_refunds;
 mod real_sdks;
 mod safety;
 mod terminal;

@@ -309,3 +309,47 @@ pub(super) fn links_panel(gw: &Razorpay) -> LinksPanel {
         ],
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RefundBody {
+    pub amount: Option<i64>,
+    /// `success` (default) or `failure` (the bank refuses it: `refund.failed`).
+    pub outcome: Option<String>,
+}
+
+/// `POST /__sandbox/razorpay/payments/{id}/refund`: a refund without the merchant's key, or
+/// one the bank refuses.
+pub(super) async fn refund(
+    State(app): State<Gw>,
+    AdminPath(id): AdminPath<String>,
+    AdminJson(body): AdminJson<RefundBody>,
+) -> Result<axum::response::Response, AdminError> {
+    let fail = match body.outcome.as_deref() {
+        None | Some("success") => false,
+        Some("failure") => true,
+        Some(other) => {
+            return Err(AdminError::bad_request(format!(
+                "outcome {other:?} is not success or failure"
+            )));
+        }
+    };
+    let key_id = {
+        let store = app.store.lock();
+        store
+            .accounts()
+            .find(|a| a.payment(&id).is_some())
+            .map(|a| a.config.key_id.clone())
+    }
+    .ok_or_else(|| AdminError::not_found(format!("no captured payment with id {id:?}")))?;
+    let request = super::store::RefundRequest {
+        amount: body.amount,
+        speed: "normal".into(),
+        notes: json!([]),
+        receipt: None,
+        fail,
+    };
+    super::payments::refund_now(&app, &key_id, &id, request)
+        .map(|v| Json(v).into_response())
+        .map_err(|e| AdminError::conflict(e.to_value().to_string()))
+}

@@ -20,7 +20,7 @@ use crate::timeline::Job;
 use crate::http;
 use crate::scenario::{ErrorSpec, Facts};
 
-async fn json_body(app: &Razorpay, headers: &HeaderMap, body: Body) -> Result<Value, RzError> {
+pub(super) async fn json_body(app: &Razorpay, headers: &HeaderMap, body: Body) -> Result<Value, RzError> {
     let bytes = http::read_body(body, app.ctx.limits.body_limit).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));

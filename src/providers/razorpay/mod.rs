@@ -41,7 +41,7 @@
 //!   sandbox's choice of sentence.
 //! - `GET /v1/payments/{id}`, `GET /v1/orders/{id}` and `GET /v1/orders/{id}/payments` read the
 //!   links' payments (every attempt, captured or failed, newest first in the order's list), so a
-//!   server can confirm a payment after the callback. Refunds are not emulated yet.
+//!   server can confirm a payment after the callback; refunds are in `payments.rs`.
 //! - Events for one payment go out as `payment.authorized` (the payment `authorized`, `captured:
 //!   false`, no fee yet), `payment.captured`, then `order.paid` (when the link is fully paid), then
 //!   `payment_link.paid` or `payment_link.partially_paid`; a failed payment sends
@@ -163,6 +163,9 @@ const ROUTES: &[Route] = &[
     Route::new("GET", "/v1/payments/{id}"),
     Route::new("GET", "/v1/orders/{id}"),
     Route::new("GET", "/v1/orders/{id}/payments"),
+    Route::new("POST", "/v1/payments/{id}/refund"),
+    Route::new("GET", "/v1/payments/{id}/refunds"),
+    Route::new("GET", "/v1/refunds/{id}"),
     Route::with_schema(
         "PATCH",
         "/v1/payment_links/{id}",
@@ -176,6 +179,7 @@ const ROUTES: &[Route] = &[
 
 /// Admin routes, relative to `/__sandbox/razorpay`.
 const ADMIN_ROUTES: &[Route] = &[
+    Route::new("POST", "/payments/{id}/refund"),
     Route::new("GET", "/payment_links"),
     Route::new("POST", "/payment_links/{id}/pay"),
     Route::new("GET", "/webhook"),
@@ -225,6 +229,18 @@ impl Provider for Razorpay {
             )
             .route("/v1/orders/{id}", get(payments::order).fallback(h::unknown))
             .route(
+                "/v1/payments/{id}/refund",
+                post(payments::refund).fallback(h::unknown),
+            )
+            .route(
+                "/v1/payments/{id}/refunds",
+                get(payments::payment_refunds).fallback(h::unknown),
+            )
+            .route(
+                "/v1/refunds/{id}",
+                get(payments::refund_by_id).fallback(h::unknown),
+            )
+            .route(
                 "/v1/orders/{id}/payments",
                 get(payments::order_payments).fallback(h::unknown),
             )
@@ -238,6 +254,7 @@ impl Provider for Razorpay {
         Router::new()
             .route("/payment_links", get(admin::links))
             .route("/payment_links/{id}/pay", post(admin::pay))
+            .route("/payments/{id}/refund", post(admin::refund))
             .route("/webhook", get(admin::webhooks).put(admin::set_webhook))
             .with_state(self)
     }

@@ -102,6 +102,53 @@ pub(super) struct Payment {
     pub plink_id: String,
 }
 
+/// A refund of (part of) a captured payment.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Refund {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub notes: Value,
+    pub receipt: Option<String>,
+    /// `processed` or `failed`.
+    pub status: &'static str,
+    pub speed_requested: String,
+    pub created_at: i64,
+}
+
+impl Refund {
+    /// The refund entity as the gateway shows it.
+    pub(super) fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "entity": "refund",
+            "amount": self.amount,
+            "currency": self.currency,
+            "payment_id": self.payment_id,
+            "notes": self.notes,
+            "receipt": self.receipt,
+            "acquirer_data": {"arn": null},
+            "created_at": self.created_at,
+            "batch_id": null,
+            "status": self.status,
+            "speed_processed": "normal",
+            "speed_requested": self.speed_requested,
+        })
+    }
+}
+
+impl PaymentLink {
+    /// How much of payment `id` has been refunded (failed refunds do not count).
+    pub(super) fn refunded(&self, payment_id: &str) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.payment_id == payment_id && r.status == "processed")
+            .map(|r| r.amount)
+            .sum()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct PaymentLink {
     pub id: String,
@@ -131,6 +178,8 @@ pub(super) struct PaymentLink {
     pub options: Value,
     /// Every attempt, captured or failed, oldest first.
     pub attempts: Vec<Payment>,
+    /// Refunds of this link's payments, oldest first.
+    pub refunds: Vec<Refund>,
     /// How many order attempts (payment tries) were made.
     pub order_attempts: u32,
 }

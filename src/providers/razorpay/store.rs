@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::error::{self, Problem, RzError};
-use super::model::{LinkStatus, Method, Payment, PaymentLink, PaymentStatus};
+use super::model::{LinkStatus, Method, Payment, PaymentLink, PaymentStatus, Refund};
 use super::rules::{CreateDraft, UpdateDraft};
 use crate::bounded::BoundedMap;
 use super::config::{RazorpayAccount, RazorpayConfig};
@@ -24,6 +24,7 @@ pub(super) struct Account {
     /// `/v1/orders/{id}` without scanning the links.
     payments: BoundedMap<String, String>,
     orders: BoundedMap<String, String>,
+    refunds: BoundedMap<String, String>,
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
 }
@@ -33,6 +34,60 @@ impl Account {
     pub(super) fn payment(&self, id: &str) -> Option<(&PaymentLink, &Payment)> {
         let link = self.links.get(self.payments.get(id)?)?;
         Some((link, link.attempts.iter().find(|p| p.id == id)?))
+    }
+
+    /// The link that holds refund `id`, and the refund.
+    pub(super) fn refund(&self, id: &str) -> Option<(&PaymentLink, &Refund)> {
+        let link = self.links.get(self.refunds.get(id)?)?;
+        Some((link, link.refunds.iter().find(|r| r.id == id)?))
+    }
+
+    /// Refunds `amount` (all that is left when `None`) of captured payment `payment_id`; the
+    /// refund is `processed`, or `failed` when `fail` (which refunds nothing).
+    pub(super) fn refund_payment(
+        &mut self,
+        payment_id: &str,
+        request: RefundRequest,
+        now: i64,
+        ids: &Ids,
+    ) -> Result<(PaymentLink, Refund), RzError> {
+        let plink = self.payments.get(payment_id).ok_or(RzError::NotFound)?.clone();
+        let link = self.links.get_mut(&plink).ok_or(RzError::NotFound)?;
+        let payment = link
+            .attempts
+            .iter()
+            .find(|p| p.id == payment_id)
+            .ok_or(RzError::NotFound)?
+            .clone();
+        if payment.status != PaymentStatus::Captured {
+            return Err(RzError::State("Only captured payments can be refunded"));
+        }
+        let left = payment.amount - link.refunded(payment_id);
+        if left <= 0 {
+            return Err(RzError::State("The payment has been fully refunded already"));
+        }
+        let amount = request.amount.unwrap_or(left);
+        if amount > left {
+            return Err(RzError::Invalid(vec![Problem::new(
+                "/amount",
+                "The refund amount provided is greater than the unrefunded amount.",
+            )]));
+        }
+        let refund = Refund {
+            id: ids.prefixed("rfnd"),
+            payment_id: payment_id.to_string(),
+            amount,
+            currency: payment.currency.clone(),
+            notes: request.notes,
+            receipt: request.receipt,
+            status: if request.fail { "failed" } else { "processed" },
+            speed_requested: request.speed,
+            created_at: now,
+        };
+        link.refunds.push(refund.clone());
+        let snapshot = link.clone();
+        self.refunds.insert(refund.id.clone(), plink);
+        Ok((snapshot, refund))
     }
 
     /// The link behind order `id`.
@@ -49,6 +104,7 @@ impl Account {
             references: HashMap::new(),
             payments: BoundedMap::new(store_limit.saturating_mul(4)),
             orders: BoundedMap::new(store_limit),
+            refunds: BoundedMap::new(store_limit.saturating_mul(4)),
         }
     }
 }
@@ -82,6 +138,17 @@ fn payable_amount(link: &PaymentLink, asked: Option<i64>) -> Result<i64, PayErro
         )));
     }
     Ok(amount)
+}
+
+/// What a refund request asks for (`amount` in paise; all that is left when `None`).
+#[derive(Debug, Clone)]
+pub(super) struct RefundRequest {
+    pub amount: Option<i64>,
+    pub speed: String,
+    pub notes: Value,
+    pub receipt: Option<String>,
+    /// Simulate a refund the bank refuses (admin route only).
+    pub fail: bool,
 }
 
 /// A payment attempt on a link (from the hosted page, the admin API or a scenario).
@@ -228,6 +295,7 @@ impl Store {
             upi_link: draft.upi_link,
             options: draft.options,
             attempts: Vec::new(),
+            refunds: Vec::new(),
             order_attempts: 0,
         };
         if !link.reference_id.is_empty() {

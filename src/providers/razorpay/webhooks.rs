@@ -150,6 +150,43 @@ pub(crate) fn link_event(gw: &Razorpay, key_id: &str, event: &str, link: &Paymen
     )
 }
 
+/// `refund.created`, then `refund.processed` (or `refund.failed`), each with the refund and its
+/// payment.
+pub(crate) fn refund_events(
+    gw: &Razorpay,
+    key_id: &str,
+    link: &PaymentLink,
+    refund: &super::model::Refund,
+) -> Vec<String> {
+    let Some(payment) = link.attempts.iter().find(|p| p.id == refund.payment_id) else {
+        return Vec::new();
+    };
+    let payment = payment_entity(link, payment);
+    let mut created = refund.to_json();
+    created["status"] = json!("pending");
+    let last = if refund.status == "failed" {
+        "refund.failed"
+    } else {
+        "refund.processed"
+    };
+    vec![
+        send(
+            gw,
+            key_id,
+            "refund.created",
+            &refund.payment_id,
+            &[("refund", created), ("payment", payment.clone())],
+        ),
+        send(
+            gw,
+            key_id,
+            last,
+            &refund.payment_id,
+            &[("refund", refund.to_json()), ("payment", payment)],
+        ),
+    ]
+}
+
 /// The events one payment attempt produces, in the order the gateway sends them.
 pub(crate) fn payment_events(gw: &Razorpay, key_id: &str, result: &PayResult) -> Vec<String> {
     let link = &result.link;
@@ -303,14 +340,18 @@ pub(super) fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
         "amount": p.amount,
         "currency": p.currency,
         "base_amount": p.amount,
-        "status": p.status.as_str(),
+        "status": if captured && link.refunded(&p.id) >= p.amount { "refunded" } else { p.status.as_str() },
         "order_id": p.order_id,
         "invoice_id": null,
         "international": false,
         "method": p.method.as_str(),
-        "amount_refunded": 0,
+        "amount_refunded": link.refunded(&p.id),
         "amount_transferred": 0,
-        "refund_status": null,
+        "refund_status": match link.refunded(&p.id) {
+            0 => Value::Null,
+            r if r >= p.amount => json!("full"),
+            _ => json!("partial"),
+        },
         "captured": captured,
         "description": format!("#{}", link.id.trim_start_matches("plink_")),
         "card_id": null,

@@ -1,0 +1,171 @@
+//! Refunds, the other half of a payment flow: partial and full refunds through the API with their
+//! signed webhooks, the payment's refunded state, lookups, errors, and a refund the bank refuses.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::razorpay_links::{rzp_config, verify_razorpay};
+use crate::receiver::{Behaviour, Receiver};
+
+const WEBHOOK_SECRET: &str = "paylink-sandbox-webhook-secret";
+
+async fn paid_payment(app: &TestApp, amount: i64) -> String {
+    let (_, link) = app
+        .create_payment_link(&json!({"amount": amount, "currency": "INR"}))
+        .await;
+    let id = link["id"].as_str().unwrap();
+    let (code, paid) = app.pay_link(id, "success").await;
+    assert_eq!(code, 200, "{paid}");
+    let (_, fetched) = app
+        .rzp_json(Method::GET, &format!("/v1/payment_links/{id}"), None)
+        .await;
+    fetched["payments"][0]["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn events(receiver: &Receiver) -> Vec<String> {
+    receiver
+        .posts()
+        .iter()
+        .map(|p| p.json()["event"].as_str().unwrap().to_string())
+        .filter(|e| e.starts_with("refund."))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_then_full_refunds_move_the_payment_and_send_signed_webhooks() {
+    let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
+    let app = TestApp::spawn_with(rzp_config(Some(&receiver.url))).await;
+    let pay_id = paid_payment(&app, 5000).await;
+
+    let (code, first) = app
+        .rzp_json(
+            Method::POST,
+            &format!("/v1/payments/{pay_id}/refund"),
+            Some(&json!({"amount": 2000, "speed": "optimum", "receipt": "R-1", "notes": {"why": "damaged"}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(first["entity"], "refund");
+    assert_eq!(first["status"], "processed");
+    assert_eq!(first["amount"], 2000);
+    assert!(first["id"].as_str().unwrap().starts_with("rfnd_"));
+    let (_, payment) = app
+        .rzp_json(Method::GET, &format!("/v1/payments/{pay_id}"), None)
+        .await;
+    assert_eq!(payment["amount_refunded"], 2000);
+    assert_eq!(payment["refund_status"], "partial");
+    assert_eq!(payment["status"], "captured");
+
+    let (code, over) = app
+        .rzp_json(
+            Method::POST,
+            &format!("/v1/payments/{pay_id}/refund"),
+            Some(&json!({"amount": 3001})),
+        )
+        .await;
+    assert_eq!(code, 400, "{over}");
+    assert_eq!(over["error"]["field"], "amount");
+
+    let (code, rest) = app
+        .rzp_json(
+            Method::POST,
+            &format!("/v1/payments/{pay_id}/refund"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(code, 200, "{rest}");
+    assert_eq!(rest["amount"], 3000, "all that was left");
+    let (_, payment) = app
+        .rzp_json(Method::GET, &format!("/v1/payments/{pay_id}"), None)
+        .await;
+    assert_eq!(payment["status"], "refunded");
+    assert_eq!(payment["refund_status"], "full");
+
+    let (_, list) = app
+        .rzp_json(Method::GET, &format!("/v1/payments/{pay_id}/refunds"), None)
+        .await;
+    assert_eq!(list["count"], 2);
+    let (code, one) = app
+        .rzp_json(
+            Method::GET,
+            &format!("/v1/refunds/{}", first["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(code, 200, "{one}");
+    assert_eq!(one["receipt"], "R-1");
+
+    receiver.wait_posts(8, 5).await;
+    assert_eq!(
+        events(&receiver),
+        [
+            "refund.created",
+            "refund.processed",
+            "refund.created",
+            "refund.processed"
+        ]
+    );
+    for p in receiver.posts() {
+        let sig = p.header("x-razorpay-signature").unwrap();
+        assert!(verify_razorpay(WEBHOOK_SECRET, &p.body, &sig));
+    }
+    let created = receiver
+        .posts()
+        .into_iter()
+        .map(|p| p.json())
+        .find(|v| v["event"] == "refund.created")
+        .unwrap();
+    assert_eq!(created["contains"], json!(["refund", "payment"]));
+    assert_eq!(created["payload"]["refund"]["entity"]["status"], "pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_the_bank_refuses_refunds_nothing() {
+    let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
+    let app = TestApp::spawn_with(rzp_config(Some(&receiver.url))).await;
+    let pay_id = paid_payment(&app, 1000).await;
+    let (code, refused) = app
+        .admin_post(
+            &format!("/razorpay/payments/{pay_id}/refund"),
+            &json!({"outcome": "failure"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{refused}");
+    assert_eq!(refused["status"], "failed");
+    let (_, payment): (u16, Value) = app
+        .rzp_json(Method::GET, &format!("/v1/payments/{pay_id}"), None)
+        .await;
+    assert_eq!(payment["amount_refunded"], 0);
+    receiver.wait_posts(6, 5).await;
+    assert_eq!(events(&receiver), ["refund.created", "refund.failed"]);
+
+    let (code, missing) = app
+        .rzp_json(
+            Method::POST,
+            "/v1/payments/pay_AAAAAAAAAAAAAA/refund",
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(code, 400, "{missing}");
+    assert_eq!(
+        missing["error"]["description"],
+        "The id provided does not exist"
+    );
+    let (code, bad) = app
+        .rzp_json(
+            Method::POST,
+            &format!("/v1/payments/{pay_id}/refund"),
+            Some(&json!({"amount": 10.5, "speed": "warp"})),
+        )
+        .await;
+    assert_eq!(code, 400, "{bad}");
+    let text = bad["error"]["description"].as_str().unwrap();
+    assert!(
+        text.contains("/amount") && text.contains("/speed"),
+        "{text}"
+    );
+}
