@@ -17,6 +17,7 @@ mod hostile_input;
 mod qonto_checkout;
 mod qonto_idempotency;
 mod qonto_links;
+mod qonto_oauth;
 mod qonto_webhooks;
 mod razorpay_checkout;
 mod razorpay_links;

@@ -69,15 +69,19 @@ pub(super) fn resolve(q: &Qonto, headers: &HeaderMap) -> QontoAuth {
                 .and_then(|v| v.to_str().ok())
                 == Some(expected.as_str())
         });
-    let caller = check(&q.store.lock(), authorization(headers));
+    let caller = check(&q.store.lock(), authorization(headers), q.ctx.clock.now_ms());
     QontoAuth { staging_ok, caller }
 }
 
 /// `<login>:<secret-key>` or `Bearer <token>` against `store`.
-pub(super) fn check(store: &Store, header: Option<&str>) -> Result<Caller, QError> {
+pub(super) fn check(
+    store: &Store,
+    header: Option<&str>,
+    now: crate::clock::Millis,
+) -> Result<Caller, QError> {
     let header = header.ok_or_else(QError::unauthorized)?;
     if let Some(token) = bearer(header) {
-        let (login, scopes) = store.token(token).ok_or_else(QError::unauthorized)?;
+        let (login, scopes) = store.token(token, now).ok_or_else(QError::unauthorized)?;
         return Ok(Caller {
             login: login.to_string(),
             scopes: Some(scopes.to_vec()),
@@ -109,7 +113,10 @@ pub(super) fn ensure_tenant(q: &Qonto, headers: &HeaderMap) {
     };
     let mut store = q.store.lock();
     let org = if let Some(token) = bearer(header) {
-        if token.is_empty() || store.token(token).is_some() {
+        if token.is_empty()
+            || token.starts_with("qonto_oauth_")
+            || store.token(token, q.ctx.clock.now_ms()).is_some()
+        {
             return;
         }
         let login = format!("tenant-{}", &digest(token)[..16]);
@@ -173,19 +180,19 @@ mod tests {
     fn api_keys_and_bearer_tokens_authenticate() {
         let s = store();
         let org = QontoOrganization::default();
-        let caller = check(&s, Some(&format!("{}:{}", org.login, org.secret_key))).unwrap();
+        let caller = check(&s, Some(&format!("{}:{}", org.login, org.secret_key)), 0).unwrap();
         assert_eq!(caller.scopes, None);
-        let caller = check(&s, Some("Bearer qonto_sandbox_readonly_token_0001")).unwrap();
+        let caller = check(&s, Some("Bearer qonto_sandbox_readonly_token_0001"), 0).unwrap();
         assert!(caller.require("payment_link.read").is_ok());
         assert_eq!(
             caller.require("payment_link.write").unwrap_err().status,
             axum::http::StatusCode::FORBIDDEN
         );
-        let lower = check(&s, Some("bearer qonto_sandbox_readonly_token_0001")).unwrap();
+        let lower = check(&s, Some("bearer qonto_sandbox_readonly_token_0001"), 0).unwrap();
         assert_eq!(lower, caller);
-        assert!(check(&s, Some("Bearer nope")).is_err());
-        assert!(check(&s, Some(&format!("{}:wrong", org.login))).is_err());
-        assert!(check(&s, None).is_err());
-        assert!(check(&s, Some("Basic abc")).is_err());
+        assert!(check(&s, Some("Bearer nope"), 0).is_err());
+        assert!(check(&s, Some(&format!("{}:wrong", org.login)), 0).is_err());
+        assert!(check(&s, None, 0).is_err());
+        assert!(check(&s, Some("Basic abc"), 0).is_err());
     }
 }

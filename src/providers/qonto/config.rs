@@ -29,6 +29,8 @@ pub struct QontoConfig {
     /// What an `X-Qonto-Idempotency-Key` sent again with a different body gets.
     pub idempotency_reuse: IdempotencyReuse,
     pub organizations: Vec<QontoOrganization>,
+    /// OAuth clients that may use `/qonto/oauth2` (one by default).
+    pub oauth_clients: Vec<super::oauth::OAuthClient>,
 }
 
 /// The answer to an idempotency key reused with a different request body.
@@ -52,6 +54,7 @@ impl Default for QontoConfig {
             webhook_timeout: Span(std::time::Duration::from_secs(1)),
             idempotency_reuse: IdempotencyReuse::Reject,
             organizations: vec![QontoOrganization::default()],
+            oauth_clients: vec![super::oauth::OAuthClient::default()],
         }
     }
 }

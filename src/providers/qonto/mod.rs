@@ -59,6 +59,10 @@
 //!   differs"; that hides a client bug, so the sandbox reports it by default and
 //!   `qonto.idempotency_reuse = "replay"` restores the documented behaviour.
 //!
+//! - OAuth: `GET /qonto/oauth2/auth` and `POST /qonto/oauth2/token` (see `oauth.rs`): 1-hour
+//!   access tokens and 90-day refresh tokens on the sandbox clock, rotation on refresh, scopes
+//!   carried into the token; the OAuth base URL is `<base>/qonto` like the API's.
+//!
 //! # Known deviations
 //! - Rate limits (1,000 requests per 10 s per IP) are not enforced unless a fault rule asks.
 //! - Only payment-link webhook types are ever sent; other `types` are accepted and stay silent.
@@ -71,6 +75,7 @@ mod error;
 mod handlers;
 mod idempotency;
 mod model;
+mod oauth;
 mod pages;
 mod rules;
 mod store;
@@ -156,6 +161,8 @@ fn check_rule(rule: &Rule, at: &str, problems: &mut Vec<String>) {
 
 /// Every emulated route, relative to `/qonto`.
 const ROUTES: &[Route] = &[
+    Route::new("GET", "/oauth2/auth"),
+    Route::new("POST", "/oauth2/token"),
     Route::with_schema(
         "POST",
         "/v2/payment_links/connections",
@@ -236,6 +243,8 @@ impl Provider for Qonto {
                 "/v2/payment_links/{id}/payments",
                 get(h::payments).fallback(h::unknown),
             )
+            .route("/oauth2/auth", get(oauth::authorize).fallback(h::unknown))
+            .route("/oauth2/token", post(oauth::token).fallback(h::unknown))
             .route(
                 "/v2/webhook_subscriptions",
                 post(subscriptions::subscribe)

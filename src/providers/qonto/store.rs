@@ -84,6 +84,8 @@ pub(super) enum PayError {
 pub(super) struct Store {
     pub(super) orgs: HashMap<String, Org>,
     tokens: HashMap<String, (String, Vec<String>)>,
+    /// OAuth codes and tokens issued through `/qonto/oauth2`.
+    grants: super::oauth::Grants,
     onboarding: HashMap<String, String>,
     store_limit: usize,
 }
@@ -134,6 +136,7 @@ impl Store {
         let mut store = Self {
             orgs: HashMap::new(),
             tokens: HashMap::new(),
+            grants: super::oauth::Grants::default(),
             onboarding: HashMap::new(),
             store_limit,
         };
@@ -175,6 +178,7 @@ impl Store {
     /// Forgets an organization, its links, subscriptions and tokens.
     pub(super) fn remove_org(&mut self, login: &str) -> bool {
         self.tokens.retain(|_, (l, _)| l != login);
+        self.grants.forget(login);
         self.onboarding.retain(|_, l| l != login);
         self.orgs.remove(login).is_some()
     }
@@ -187,11 +191,17 @@ impl Store {
         self.orgs.values()
     }
 
-    /// The organization and scopes of an OAuth token.
-    pub(super) fn token(&self, token: &str) -> Option<(&str, &[String])> {
+    /// The organization and scopes of an OAuth token: a configured one (never expires) or one
+    /// issued through `/qonto/oauth2` and still valid at `now`.
+    pub(super) fn token(&self, token: &str, now: crate::clock::Millis) -> Option<(&str, &[String])> {
         self.tokens
             .get(token)
             .map(|(login, scopes)| (login.as_str(), scopes.as_slice()))
+            .or_else(|| self.grants.access(token, now))
+    }
+
+    pub(super) fn grants_mut(&mut self) -> &mut super::oauth::Grants {
+        &mut self.grants
     }
 
     /// Starts (or restarts) onboarding. Only one active connection per user.
