@@ -63,4 +63,16 @@ async fn the_signature_timestamp_is_wall_clock_time_after_an_advance() {
         ),
         "fresh by the receiver's clock: {header}"
     );
+    let body = posts[0].json();
+    assert_eq!(
+        crate::receiver::webhook_drift(&body),
+        Some(Vec::new()),
+        "{body}"
+    );
+    let mut drifted = body;
+    drifted["data"]["amount"]["value"] = serde_json::json!(25);
+    assert!(
+        !crate::receiver::webhook_drift(&drifted).unwrap().is_empty(),
+        "an amount as a number is caught"
+    );
 }

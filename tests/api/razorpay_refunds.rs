@@ -120,6 +120,26 @@ async fn partial_then_full_refunds_move_the_payment_and_send_signed_webhooks() {
         .find(|v| v["event"] == "refund.created")
         .unwrap();
     assert_eq!(created["contains"], json!(["refund", "payment"]));
+
+    // Every body matches the gateway's documented shape, and the check is not vacuous.
+    for p in receiver.posts() {
+        let body = p.json();
+        assert_eq!(
+            crate::receiver::webhook_drift(&body),
+            Some(Vec::new()),
+            "{body}"
+        );
+    }
+    let mut drifted = created.clone();
+    drifted["payload"]["refund"]["entity"]["colour"] = json!("red");
+    let mut wrong_type = created.clone();
+    wrong_type["payload"]["payment"]["entity"]["amount"] = json!("5000");
+    for body in [drifted, wrong_type] {
+        assert!(
+            !crate::receiver::webhook_drift(&body).unwrap().is_empty(),
+            "{body}"
+        );
+    }
     assert_eq!(created["payload"]["refund"]["entity"]["status"], "pending");
 }
 

@@ -66,20 +66,49 @@ struct Shared {
     drift: Arc<Mutex<Vec<String>>>,
 }
 
-/// Meta's documented webhook shapes (`schemas/whatsapp/webhooks/notification.json`).
+fn compile(text: &str) -> jsonschema::Validator {
+    let schema: serde_json::Value = serde_json::from_str(text).expect("schema is JSON");
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+/// The vendors' documented webhook shapes (`schemas/<provider>/webhooks/`).
 static WHATSAPP_WEBHOOK: std::sync::LazyLock<jsonschema::Validator> =
     std::sync::LazyLock::new(|| {
-        let text = include_str!("../../schemas/whatsapp/webhooks/notification.json");
-        let schema: serde_json::Value = serde_json::from_str(text).expect("schema is JSON");
-        jsonschema::validator_for(&schema).expect("schema compiles")
+        compile(include_str!(
+            "../../schemas/whatsapp/webhooks/notification.json"
+        ))
     });
+static RAZORPAY_WEBHOOK: std::sync::LazyLock<jsonschema::Validator> =
+    std::sync::LazyLock::new(|| {
+        compile(include_str!("../../schemas/razorpay/webhooks/event.json"))
+    });
+static QONTO_WEBHOOK: std::sync::LazyLock<jsonschema::Validator> =
+    std::sync::LazyLock::new(|| compile(include_str!("../../schemas/qonto/webhooks/event.json")));
 
-/// What `body` breaks of Meta's documented webhook shape (empty when it conforms).
-pub(crate) fn whatsapp_webhook_drift(body: &serde_json::Value) -> Vec<String> {
-    WHATSAPP_WEBHOOK
+fn drift(validator: &jsonschema::Validator, body: &serde_json::Value) -> Vec<String> {
+    validator
         .iter_errors(body)
         .map(|e| format!("{}: {e}", e.instance_path()))
         .collect()
+}
+
+/// What `body` breaks of Meta's documented webhook shape (empty when it conforms).
+pub(crate) fn whatsapp_webhook_drift(body: &serde_json::Value) -> Vec<String> {
+    drift(&WHATSAPP_WEBHOOK, body)
+}
+
+/// What a webhook body breaks of its vendor's documented shape, whichever vendor sent it
+/// (recognised by its envelope); `None` for a body of no vendor's.
+pub(crate) fn webhook_drift(body: &serde_json::Value) -> Option<Vec<String>> {
+    if body["object"] == "whatsapp_business_account" {
+        Some(drift(&WHATSAPP_WEBHOOK, body))
+    } else if body["entity"] == "event" && body.get("payload").is_some() {
+        Some(drift(&RAZORPAY_WEBHOOK, body))
+    } else if body.get("subscription_id").is_some() && body.get("type").is_some() {
+        Some(drift(&QONTO_WEBHOOK, body))
+    } else {
+        None
+    }
 }
 
 pub(crate) struct Receiver {
@@ -170,9 +199,8 @@ async fn handle(
     shared.received.lock().unwrap().push(received.clone());
     if method == Method::POST
         && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&received.body)
-        && body["object"] == "whatsapp_business_account"
+        && let Some(drift) = webhook_drift(&body)
     {
-        let drift = whatsapp_webhook_drift(&body);
         if !drift.is_empty() {
             shared
                 .drift
@@ -282,7 +310,7 @@ impl Drop for Receiver {
             .unwrap_or_default();
         if !drift.is_empty() && !std::thread::panicking() {
             panic!(
-                "webhooks that break Meta's documented shape:\n{}",
+                "webhooks that break their vendor's documented shape:\n{}",
                 drift.join("\n")
             );
         }
