@@ -10,6 +10,28 @@ use crate::receiver::{Behaviour, Receiver};
 
 const WEBHOOK_SECRET: &str = "paylink-sandbox-webhook-secret";
 
+/// Every body matches the gateway's documented shape, and the check is not vacuous.
+fn shapes_hold(posts: &[crate::receiver::Received], created: Value) {
+    for p in posts {
+        let body = p.json();
+        assert_eq!(
+            crate::receiver::webhook_drift(&body),
+            Some(Vec::new()),
+            "{body}"
+        );
+    }
+    let mut drifted = created.clone();
+    drifted["payload"]["refund"]["entity"]["colour"] = json!("red");
+    let mut wrong_type = created;
+    wrong_type["payload"]["payment"]["entity"]["amount"] = json!("5000");
+    for body in [drifted, wrong_type] {
+        assert!(
+            !crate::receiver::webhook_drift(&body).unwrap().is_empty(),
+            "{body}"
+        );
+    }
+}
+
 async fn paid_payment(app: &TestApp, amount: i64) -> String {
     let (_, link) = app
         .create_payment_link(&json!({"amount": amount, "currency": "INR"}))
@@ -121,25 +143,7 @@ async fn partial_then_full_refunds_move_the_payment_and_send_signed_webhooks() {
         .unwrap();
     assert_eq!(created["contains"], json!(["refund", "payment"]));
 
-    // Every body matches the gateway's documented shape, and the check is not vacuous.
-    for p in receiver.posts() {
-        let body = p.json();
-        assert_eq!(
-            crate::receiver::webhook_drift(&body),
-            Some(Vec::new()),
-            "{body}"
-        );
-    }
-    let mut drifted = created.clone();
-    drifted["payload"]["refund"]["entity"]["colour"] = json!("red");
-    let mut wrong_type = created.clone();
-    wrong_type["payload"]["payment"]["entity"]["amount"] = json!("5000");
-    for body in [drifted, wrong_type] {
-        assert!(
-            !crate::receiver::webhook_drift(&body).unwrap().is_empty(),
-            "{body}"
-        );
-    }
+    shapes_hold(&receiver.posts(), created.clone());
     assert_eq!(created["payload"]["refund"]["entity"]["status"], "pending");
 }
 

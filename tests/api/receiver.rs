@@ -200,14 +200,13 @@ async fn handle(
     if method == Method::POST
         && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&received.body)
         && let Some(drift) = webhook_drift(&body)
+        && !drift.is_empty()
     {
-        if !drift.is_empty() {
-            shared
-                .drift
-                .lock()
-                .unwrap()
-                .push(format!("{body}\n  {}", drift.join("\n  ")));
-        }
+        shared
+            .drift
+            .lock()
+            .unwrap()
+            .push(format!("{body}\n  {}", drift.join("\n  ")));
     }
     let behaviour = shared.behaviour.lock().unwrap().clone();
     match behaviour {
