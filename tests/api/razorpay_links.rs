@@ -558,3 +558,27 @@ async fn payments_and_orders_are_fetched_as_the_gateway_recommends_after_the_cal
         .unwrap();
     assert_eq!(other.status(), 401, "an unknown key sees nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_negative_amount_and_a_long_note_get_one_sentence_each_in_the_gateways_words() {
+    let app = TestApp::spawn().await;
+    let (code, negative) = app.create_payment_link(&json!({"amount": -5})).await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        negative["error"]["description"], "The amount must be at least INR 1.00",
+        "one sentence, not the schema's and the gateway's: {negative}"
+    );
+    let (code, long) = app
+        .create_payment_link(&json!({"amount": 1000, "notes": {"why": "x".repeat(256)}}))
+        .await;
+    assert_eq!(code, 400);
+    assert_eq!(
+        long["error"]["description"],
+        "value: the length must not be greater than 255."
+    );
+    assert_eq!(long["error"]["field"], "notes.why");
+    let (code, fits) = app
+        .create_payment_link(&json!({"amount": 1000, "notes": {"why": "x".repeat(255)}}))
+        .await;
+    assert_eq!(code, 200, "{fits}");
+}

@@ -15,6 +15,8 @@ use crate::schema::{Violation, ViolationKind};
 pub(super) const MSG_NO_KEY: &str = "Please provide your api key for authentication purposes.";
 pub(super) const MSG_BAD_KEY: &str = "The api key provided is invalid";
 pub(super) const MSG_NOT_FOUND: &str = "The id provided does not exist";
+/// A `notes` value longer than 255 characters, in the gateway's words.
+pub(super) const MSG_NOTE_TOO_LONG: &str = "value: the length must not be greater than 255.";
 pub(super) const MSG_URL_NOT_FOUND: &str = "The requested URL was not found on the server.";
 pub(super) const MSG_WRONG_FIELDS: &str = "wrong input fields sent.";
 pub(super) const MSG_DUPLICATE_REFERENCE: &str =
@@ -52,6 +54,10 @@ impl Problem {
     /// A schema violation rephrased the way the gateway's validator words them.
     pub(super) fn from_violation(v: &Violation) -> Self {
         let attr = attribute(&v.pointer);
+        // The gateway's own sentence for a note value over its limit.
+        if v.pointer.starts_with("/notes/") && v.message.starts_with("must be at most") {
+            return Self::new(v.pointer.clone(), MSG_NOTE_TOO_LONG);
+        }
         let description = match v.kind {
             ViolationKind::Missing => format!("The {} field is required.", attr.replace('_', " ")),
             ViolationKind::Unknown => MSG_WRONG_FIELDS.to_string(),

@@ -42,6 +42,9 @@
 //! - `GET /v1/payments/{id}`, `GET /v1/orders/{id}` and `GET /v1/orders/{id}/payments` read the
 //!   links' payments (every attempt, captured or failed, newest first in the order's list), so a
 //!   server can confirm a payment after the callback; refunds are in `payments.rs`.
+//! - `notes` values may be 255 characters (the table says 256, the gateway's error sentence
+//!   "value: the length must not be greater than 255." says 255; the sentence wins). A field
+//!   gets one sentence: an amount under ₹1 is "The amount must be at least INR 1.00" alone.
 //! - Events for one payment go out as `payment.authorized` (the payment `authorized`, `captured:
 //!   false`, no fee yet), `payment.captured`, then `order.paid` (when the link is fully paid), then
 //!   `payment_link.paid` or `payment_link.partially_paid`; a failed payment sends

@@ -151,6 +151,8 @@ pub(super) fn check_create(
     if let Some(a) = amount
         && a < MIN_AMOUNT
     {
+        // One sentence per field: the gateway's minimum replaces the schema's `minimum`.
+        problems.retain(|p| p.pointer != "/amount");
         problems.push(Problem::new(
             "/amount",
             format!("The amount must be at least {currency} 1.00"),
