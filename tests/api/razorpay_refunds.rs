@@ -58,6 +58,10 @@ fn events(receiver: &Receiver) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one payment refunded in two steps, checked through the API, the dashboard and the receiver"
+)]
 async fn partial_then_full_refunds_move_the_payment_and_send_signed_webhooks() {
     let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
     let app = TestApp::spawn_with(rzp_config(Some(&receiver.url))).await;
@@ -107,6 +111,11 @@ async fn partial_then_full_refunds_move_the_payment_and_send_signed_webhooks() {
     assert_eq!(payment["status"], "refunded");
     assert_eq!(payment["refund_status"], "full");
 
+    let (_, panels) = app.admin_get("/dashboard/links").await;
+    assert!(
+        panels.to_string().contains("(refunded ₹50.00)"),
+        "the dashboard's links page shows the refund: {panels}"
+    );
     let (_, list) = app
         .rzp_json(Method::GET, &format!("/v1/payments/{pay_id}/refunds"), None)
         .await;

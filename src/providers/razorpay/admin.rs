@@ -269,6 +269,13 @@ pub(super) fn links_panel(gw: &Razorpay) -> LinksPanel {
                     p.method.as_str(),
                     money(p.amount, &l.currency)
                 )));
+                let refunded = l.refunded(&p.id);
+                if refunded > 0 {
+                    payments.push(Piece::text(format!(
+                        " (refunded {})",
+                        money(refunded, &l.currency)
+                    )));
+                }
             }
             Row {
                 key: l.id.clone(),
