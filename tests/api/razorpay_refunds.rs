@@ -202,3 +202,43 @@ async fn a_refund_the_bank_refuses_refunds_nothing() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refunds_never_refund_more_than_was_paid() {
+    let app = TestApp::spawn().await;
+    let pay_id = paid_payment(&app, 1000).await;
+    let path = format!("/v1/payments/{pay_id}/refund");
+    let body = json!({"amount": 100});
+    let tries = (0..20).map(|_| app.rzp_json(Method::POST, &path, Some(&body)));
+    let answers = futures_util::future::join_all(tries).await;
+    let done = answers.iter().filter(|(code, _)| *code == 200).count();
+    assert_eq!(done, 10, "ten refunds of 100 fit in 1000: {answers:?}");
+    assert!(answers.iter().all(|(code, _)| *code == 200 || *code == 400));
+    let (_, payment) = app
+        .rzp_json(Method::GET, &format!("/v1/payments/{pay_id}"), None)
+        .await;
+    assert_eq!(payment["amount_refunded"], 1000);
+    assert_eq!(payment["status"], "refunded");
+
+    for amount in [
+        json!(100.0),
+        json!(1e3),
+        json!(99_999_999_999_999_i64),
+        json!(-100),
+    ] {
+        let other = paid_payment(&app, 1000).await;
+        let (code, v) = app
+            .rzp_json(
+                Method::POST,
+                &format!("/v1/payments/{other}/refund"),
+                Some(&json!({"amount": amount})),
+            )
+            .await;
+        assert_eq!(code, 400, "{amount}: {v}");
+        assert_eq!(v["error"]["field"], "amount", "{amount}: {v}");
+        let (_, p) = app
+            .rzp_json(Method::GET, &format!("/v1/payments/{other}"), None)
+            .await;
+        assert_eq!(p["amount_refunded"], 0, "nothing refunded for {amount}");
+    }
+}

@@ -166,7 +166,11 @@ const ROUTES: &[Route] = &[
     Route::new("GET", "/v1/payments/{id}"),
     Route::new("GET", "/v1/orders/{id}"),
     Route::new("GET", "/v1/orders/{id}/payments"),
-    Route::new("POST", "/v1/payments/{id}/refund"),
+    Route::with_schema(
+        "POST",
+        "/v1/payments/{id}/refund",
+        "razorpay/refund.create.request",
+    ),
     Route::new("GET", "/v1/payments/{id}/refunds"),
     Route::new("GET", "/v1/refunds/{id}"),
     Route::with_schema(

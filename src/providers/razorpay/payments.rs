@@ -14,30 +14,49 @@
 //! for a payment that is not captured are the sandbox's choice.
 
 use axum::{
+    body::Body,
     extract::{Path, State},
+    http::HeaderMap,
     response::Response,
 };
 use serde_json::{Value, json};
 
-use axum::{body::Body, http::HeaderMap};
-
 use super::auth::KeyAuth;
-use super::error::Problem;
+use super::model::{Payment, PaymentLink, Refund};
+use super::store::{Store, check_prefixed};
+use super::rules::{self, minimum_amount};
 use super::store::RefundRequest;
 use super::error::RzError;
 use super::handlers::answer;
 use super::webhooks::{order_entity, payment_entity};
 use super::Gw;
 
-/// Checks an id's prefix and length (the prefix, `_` and 14 characters).
-fn check(id: &str, prefix: &str) -> Result<(), RzError> {
-    let rest = id.strip_prefix(prefix).and_then(|r| r.strip_prefix('_'));
-    match rest {
-        Some(r) if r.len() == 14 && r.chars().all(|c| c.is_ascii_alphanumeric()) => Ok(()),
-        _ => Err(RzError::MalformedId(
-            id.rsplit('_').next().unwrap_or(id).to_string(),
-        )),
-    }
+/// Payment `id` of `key_id`'s account, with the link that holds it.
+fn find_payment<'a>(
+    store: &'a Store,
+    key_id: &str,
+    id: &str,
+) -> Result<(&'a PaymentLink, &'a Payment), RzError> {
+    check_prefixed(id, "pay_")?;
+    store
+        .account(key_id)
+        .and_then(|a| a.payment(id))
+        .ok_or(RzError::NotFound)
+}
+
+/// The link behind order `id` of `key_id`'s account.
+fn find_order<'a>(store: &'a Store, key_id: &str, id: &str) -> Result<&'a PaymentLink, RzError> {
+    check_prefixed(id, "order_")?;
+    store
+        .account(key_id)
+        .and_then(|a| a.order(id))
+        .ok_or(RzError::NotFound)
+}
+
+/// A collection answer, as the gateway lists entities.
+fn collection(items: Vec<Value>) -> Value {
+    let count = items.len();
+    json!({"entity": "collection", "count": count, "items": Value::Array(items)})
 }
 
 /// `GET /v1/payments/{id}`.
@@ -48,12 +67,8 @@ pub(super) async fn payment(
 ) -> Response {
     answer((|| {
         let key_id = auth.key_id.clone()?;
-        check(&id, "pay")?;
         let store = app.store.lock();
-        let (link, payment) = store
-            .account(&key_id)
-            .and_then(|a| a.payment(&id))
-            .ok_or(RzError::NotFound)?;
+        let (link, payment) = find_payment(&store, &key_id, &id)?;
         Ok(payment_entity(link, payment))
     })())
 }
@@ -66,13 +81,8 @@ pub(super) async fn order(
 ) -> Response {
     answer((|| {
         let key_id = auth.key_id.clone()?;
-        check(&id, "order")?;
         let store = app.store.lock();
-        let link = store
-            .account(&key_id)
-            .and_then(|a| a.order(&id))
-            .ok_or(RzError::NotFound)?;
-        Ok(order_entity(link))
+        Ok(order_entity(find_order(&store, &key_id, &id)?))
     })())
 }
 
@@ -84,54 +94,33 @@ pub(super) async fn order_payments(
 ) -> Response {
     answer((|| {
         let key_id = auth.key_id.clone()?;
-        check(&id, "order")?;
         let store = app.store.lock();
-        let link = store
-            .account(&key_id)
-            .and_then(|a| a.order(&id))
-            .ok_or(RzError::NotFound)?;
-        let items: Vec<Value> = link
-            .attempts
-            .iter()
-            .rev()
-            .map(|p| payment_entity(link, p))
-            .collect();
-        Ok(json!({"entity": "collection", "count": items.len(), "items": items}))
+        let link = find_order(&store, &key_id, &id)?;
+        Ok(collection(
+            link.attempts
+                .iter()
+                .rev()
+                .map(|p| payment_entity(link, p))
+                .collect(),
+        ))
     })())
 }
 
-/// Reads a refund request, naming every problem.
-fn refund_request(body: &Value) -> Result<RefundRequest, RzError> {
-    let mut problems = Vec::new();
-    let amount = match body.get("amount") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_i64().is_some_and(|a| a >= 100) => n.as_i64(),
-        Some(Value::Number(n)) if n.is_i64() => {
-            problems.push(Problem::new("/amount", "The amount must be atleast INR 1.00"));
-            None
-        }
-        Some(_) => {
-            problems.push(Problem::new("/amount", "The amount must be an integer."));
-            None
-        }
-    };
-    let speed = match body.get("speed").and_then(Value::as_str) {
-        None => "normal".to_string(),
-        Some(s @ ("normal" | "optimum")) => s.to_string(),
-        Some(_) => {
-            problems.push(Problem::new("/speed", "The selected speed is invalid."));
-            String::new()
-        }
-    };
-    if body.get("notes").is_some_and(|n| !n.is_object()) {
-        problems.push(Problem::new("/notes", "The notes must be an array."));
-    }
+/// Reads a refund request against its schema and the gateway's minimum, naming every problem.
+fn refund_request(schemas: &crate::schema::Schemas, body: &Value) -> Result<RefundRequest, RzError> {
+    let mut problems = rules::schema_problems(schemas, "razorpay/refund.create.request", body);
+    let amount = body.get("amount").and_then(Value::as_i64);
+    minimum_amount(amount, "INR", &mut problems);
     if !problems.is_empty() {
         return Err(RzError::Invalid(problems));
     }
     Ok(RefundRequest {
         amount,
-        speed,
+        speed: body
+            .get("speed")
+            .and_then(Value::as_str)
+            .unwrap_or("normal")
+            .to_string(),
         notes: body.get("notes").cloned().unwrap_or_else(|| json!([])),
         receipt: body.get("receipt").and_then(Value::as_str).map(str::to_string),
         fail: false,
@@ -167,9 +156,9 @@ pub(super) async fn refund(
     answer(
         async {
             let key_id = auth.key_id.clone()?;
-            check(&id, "pay")?;
+            check_prefixed(&id, "pay_")?;
             let body = super::handlers::json_body(&app, &headers, body).await?;
-            let request = refund_request(&body)?;
+            let request = refund_request(&app.ctx.schemas, &body)?;
             refund_now(&app, &key_id, &id, request)
         }
         .await,
@@ -184,20 +173,16 @@ pub(super) async fn payment_refunds(
 ) -> Response {
     answer((|| {
         let key_id = auth.key_id.clone()?;
-        check(&id, "pay")?;
         let store = app.store.lock();
-        let (link, _) = store
-            .account(&key_id)
-            .and_then(|a| a.payment(&id))
-            .ok_or(RzError::NotFound)?;
-        let items: Vec<Value> = link
-            .refunds
-            .iter()
-            .rev()
-            .filter(|r| r.payment_id == id)
-            .map(super::model::Refund::to_json)
-            .collect();
-        Ok(json!({"entity": "collection", "count": items.len(), "items": items}))
+        let (link, _) = find_payment(&store, &key_id, &id)?;
+        Ok(collection(
+            link.refunds
+                .iter()
+                .rev()
+                .filter(|r| r.payment_id == id)
+                .map(Refund::to_json)
+                .collect(),
+        ))
     })())
 }
 
@@ -209,7 +194,7 @@ pub(super) async fn refund_by_id(
 ) -> Response {
     answer((|| {
         let key_id = auth.key_id.clone()?;
-        check(&id, "rfnd")?;
+        check_prefixed(&id, "rfnd_")?;
         let store = app.store.lock();
         let (_, refund) = store
             .account(&key_id)

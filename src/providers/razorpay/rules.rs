@@ -44,7 +44,21 @@ pub(super) struct UpdateDraft {
     pub reminder_enable: Option<bool>,
 }
 
-fn schema_problems(schemas: &Schemas, id: &str, body: &Value) -> Vec<Problem> {
+/// An amount under the gateway's minimum gets its sentence, alone: it replaces the schema's
+/// `minimum` problem, so the field has one sentence.
+pub(super) fn minimum_amount(amount: Option<i64>, currency: &str, problems: &mut Vec<Problem>) {
+    if let Some(a) = amount
+        && a < MIN_AMOUNT
+    {
+        problems.retain(|p| p.pointer != "/amount");
+        problems.push(Problem::new(
+            "/amount",
+            format!("The amount must be at least {currency} 1.00"),
+        ));
+    }
+}
+
+pub(super) fn schema_problems(schemas: &Schemas, id: &str, body: &Value) -> Vec<Problem> {
     schemas
         .validate(id, body)
         .iter()
@@ -148,16 +162,7 @@ pub(super) fn check_create(
         problems.push(Problem::new("/currency", "The selected currency is invalid."));
     }
     let amount = int(body, "amount");
-    if let Some(a) = amount
-        && a < MIN_AMOUNT
-    {
-        // One sentence per field: the gateway's minimum replaces the schema's `minimum`.
-        problems.retain(|p| p.pointer != "/amount");
-        problems.push(Problem::new(
-            "/amount",
-            format!("The amount must be at least {currency} 1.00"),
-        ));
-    }
+    minimum_amount(amount, &currency, &mut problems);
     if let Some(e) = int(body, "expire_by") {
         expiry(e, now, &mut problems);
     }

@@ -198,8 +198,14 @@ pub(super) struct Store {
 
 /// A well-formed link id: `plink_` and 14 alphanumerics.
 pub(super) fn check_id(id: &str) -> Result<(), RzError> {
-    let stripped = id.strip_prefix("plink_").unwrap_or(id);
-    if id.starts_with("plink_")
+    check_prefixed(id, "plink_")
+}
+
+/// Checks that `id` is `prefix` and 14 letters or digits, as the gateway's ids are (`plink_`,
+/// `pay_`, `order_`, `rfnd_`); otherwise the gateway's `invalid input [strippedId]` error.
+pub(super) fn check_prefixed(id: &str, prefix: &str) -> Result<(), RzError> {
+    let stripped = id.strip_prefix(prefix).unwrap_or(id);
+    if id.starts_with(prefix)
         && stripped.len() == 14
         && stripped.bytes().all(|c| c.is_ascii_alphanumeric())
     {
