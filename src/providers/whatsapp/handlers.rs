@@ -99,7 +99,7 @@ async fn send(
         return Ok(json!({"success": true}));
     }
     let message_id = accepted.message_id.clone().unwrap_or_default();
-    let outside_window = needs_window && window_closed(app, phone_number_id, &accepted.recipient, now);
+    let outside_window = needs_window && accepted.outside_window;
     let first_delay = plan
         .as_ref()
         .and_then(|p| p.steps.first())
@@ -181,19 +181,6 @@ fn report(
         (None, Some(plan)) => webhooks::schedule(app, phone_number_id, message_id, &plan, now_ms),
         (None, None) => {}
     }
-}
-
-/// Whether `recipient` has not written to the business in the last 24 hours (sandbox time). A
-/// message to a business-scoped user id or a group is judged by its phone number when it has
-/// one, and otherwise let through.
-fn window_closed(app: &WhatsApp, phone_number_id: &str, recipient: &Recipient, now: i64) -> bool {
-    let Some(wa_id) = recipient.wa_id.as_deref() else {
-        return false;
-    };
-    app.store
-        .lock()
-        .business(phone_number_id)
-        .is_some_and(|b| b.window_closes(wa_id).is_none_or(|closes| now >= closes))
 }
 
 /// What a scenario rule can match in a message.

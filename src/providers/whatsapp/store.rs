@@ -45,6 +45,15 @@ impl Business {
         self.last_inbound.get(wa_id).map(|t| t + WINDOW_SECS)
     }
 
+    /// Whether `recipient` has not written in the last 24 hours at `now`. A message to a
+    /// business-scoped user id with no phone number is not judged.
+    fn outside_window(&self, recipient: &Recipient, now: i64) -> bool {
+        recipient.wa_id.as_deref().is_some_and(|wa_id| {
+            self.window_closes(wa_id)
+                .is_none_or(|closes| now >= closes)
+        })
+    }
+
     fn new(
         config: BusinessConfig,
         history_limit: usize,
@@ -123,6 +132,9 @@ pub(super) struct Accepted {
     pub message_id: Option<String>,
     pub recipient: Recipient,
     pub refusal: Option<Refusal>,
+    /// The recipient has not written in the last 24 hours (judged while the store is at hand;
+    /// whether it matters is the sender's call).
+    pub outside_window: bool,
 }
 
 /// The app's webhook subscription, made through `POST /{app_id}/subscriptions`.
@@ -235,6 +247,7 @@ impl Store {
                 message_id: None,
                 recipient,
                 refusal: None,
+                outside_window: false,
             });
         }
         business.check_order(order.as_ref(), &mut violations);
@@ -282,10 +295,12 @@ impl Store {
         }
         let refusal = status.and_then(|update| business.apply_status(update, &message_id, now_secs));
         business.messages.insert(message_id.clone(), message);
+        let outside_window = business.outside_window(&recipient, now_secs);
         Ok(Accepted {
             message_id: Some(message_id),
             recipient,
             refusal,
+            outside_window,
         })
     }
 }
