@@ -157,6 +157,19 @@ pub(crate) fn status_matches(status: u16, filter: &str) -> bool {
     }
 }
 
+/// The user and password of an `Authorization: Basic …` value (the scheme word exactly as
+/// written, as the gateways require it), or `None` when it is not one.
+pub(crate) fn basic_credentials(value: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

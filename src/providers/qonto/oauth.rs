@@ -183,13 +183,7 @@ fn client_of<'a>(
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.decode(b.trim()).ok()
-        })
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())));
+        .and_then(crate::http::basic_credentials);
     let (id, secret) = basic.or_else(|| {
         Some((
             form.get("client_id")?.clone(),

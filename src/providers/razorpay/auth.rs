@@ -6,7 +6,6 @@
 //! new, empty account first (see [`ensure_tenant`]); a known key with the wrong secret still fails.
 
 use axum::http::{HeaderMap, header};
-use base64::Engine as _;
 
 use super::error::RzError;
 use super::Razorpay;
@@ -80,16 +79,11 @@ pub(super) fn credentials(headers: &HeaderMap) -> Result<(String, String), RzErr
         .ok_or(RzError::MissingKey)?
         .to_str()
         .map_err(|_| RzError::InvalidKey)?;
-    let encoded = header.strip_prefix("Basic ").ok_or(RzError::InvalidKey)?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| RzError::InvalidKey)?;
-    let text = String::from_utf8(decoded).map_err(|_| RzError::InvalidKey)?;
-    let (key_id, secret) = text.split_once(':').ok_or(RzError::InvalidKey)?;
+    let (key_id, secret) = crate::http::basic_credentials(header).ok_or(RzError::InvalidKey)?;
     if key_id.is_empty() {
         return Err(RzError::MissingKey);
     }
-    Ok((key_id.to_string(), secret.to_string()))
+    Ok((key_id, secret))
 }
 
 #[cfg(test)]
@@ -100,7 +94,7 @@ mod tests {
         let mut h = HeaderMap::new();
         let value = format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{user}:{pass}"))
         );
         h.insert(header::AUTHORIZATION, value.parse().unwrap());
         h
