@@ -29,12 +29,39 @@ use crate::webhook::Target;
 use futures_util::future::BoxFuture;
 
 /// One route: its method, its path under the provider's mount (or under
-/// `/__sandbox/<provider>` for admin routes), and the request schema its body is validated with.
+/// `/__sandbox/<provider>` for admin routes), the request schema its body is validated with, what
+/// it answers when it succeeds, and whether it needs the provider's credentials. The OpenAPI
+/// document is built from these tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub schema: Option<&'static str>,
+    pub answer: Answer,
+    /// Reached without the provider's credentials (hosted pages, OAuth endpoints).
+    pub public: bool,
+}
+
+/// What a route answers when it succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Not declared: a route table test refuses it.
+    Undeclared,
+    /// JSON with this status, described by a schema reference written as in the schema files
+    /// (`razorpay/responses.json#/$defs/paymentLink`).
+    Json(u16, &'static str),
+    /// No body, with this status.
+    Empty(u16),
+    /// An HTML page (200).
+    Page,
+    /// A redirect with this status and a `Location`.
+    Redirect(u16),
+    /// Bytes of whatever media type the stored file has (200).
+    File,
+    /// Static text of this media type (200).
+    Text(&'static str),
+    /// A `text/event-stream` (200).
+    Events,
 }
 
 impl Route {
@@ -43,6 +70,8 @@ impl Route {
             method,
             path,
             schema: None,
+            answer: Answer::Undeclared,
+            public: false,
         }
     }
 
@@ -53,11 +82,40 @@ impl Route {
         id: &'static str,
     ) -> Self {
         Self {
-            method,
-            path,
             schema: Some(id),
+            ..Self::new(method, path)
         }
     }
+
+    /// What the route answers when it succeeds.
+    pub(crate) const fn answers(self, answer: Answer) -> Self {
+        Self { answer, ..self }
+    }
+
+    /// JSON with status 200 described by `schema`.
+    pub(crate) const fn json(self, schema: &'static str) -> Self {
+        self.answers(Answer::Json(200, schema))
+    }
+
+    /// Reached without credentials.
+    pub(crate) const fn public(self) -> Self {
+        Self {
+            public: true,
+            ..self
+        }
+    }
+}
+
+/// How a provider's API is described in the OpenAPI document: its error envelope and its
+/// security schemes.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiDoc {
+    /// Schema reference of the error envelope (every 4xx and 5xx answer).
+    pub error: &'static str,
+    /// `components.securitySchemes` entries, by name.
+    pub schemes: Value,
+    /// The security requirement of a non-public route (alternatives, as OpenAPI writes them).
+    pub security: Value,
 }
 
 /// An answer the sandbox gives on a provider's behalf, before or instead of its handlers.
@@ -308,6 +366,9 @@ pub(crate) trait Provider: Send + Sync + 'static {
     }
 
     /// Its part of the dashboard's "Payment links" page, if it issues links.
+    /// Its error envelope and security schemes, for the OpenAPI document served at `base`.
+    fn api_doc(&self, base: &str) -> ApiDoc;
+
     fn links_panel(&self) -> Option<LinksPanel> {
         None
     }

@@ -240,8 +240,9 @@ impl Schemas {
         self.validators.len()
     }
 
+    /// Every embedded schema file (requests, responses, webhooks, shared definitions).
     pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
-        self.validators.keys().map(String::as_str)
+        self.sources.keys().map(String::as_str)
     }
 
     /// The schema document itself, for the OpenAPI document and `GET /__sandbox/schemas`.

@@ -23,7 +23,7 @@ use axum::{
 use serde_json::{Value, json};
 
 use crate::context::Context;
-use crate::provider::{Provider, Route};
+use crate::provider::{Answer, Provider, Route};
 use crate::reply::AdminError;
 
 pub(crate) mod control;
@@ -48,26 +48,26 @@ pub(crate) type AdminState = Arc<Admin>;
 
 /// Admin routes of the sandbox itself (each provider lists its own).
 pub(crate) const ROUTES: &[Route] = &[
-    Route::new("GET", "/health"),
-    Route::new("GET", "/clock"),
-    Route::new("POST", "/clock/advance"),
-    Route::new("GET", "/scenario"),
-    Route::new("PUT", "/scenario"),
-    Route::new("GET", "/webhooks"),
-    Route::new("GET", "/webhooks/{id}"),
-    Route::new("POST", "/webhooks/{id}/redeliver"),
-    Route::new("POST", "/reset"),
-    Route::new("GET", "/requests"),
-    Route::new("DELETE", "/requests"),
-    Route::new("GET", "/faults"),
-    Route::new("PUT", "/faults"),
-    Route::new("POST", "/pay"),
-    Route::new("GET", "/trigger"),
-    Route::new("POST", "/trigger"),
-    Route::new("GET", "/openapi.json"),
-    Route::new("GET", "/events"),
-    Route::new("GET", "/listen"),
-    Route::new("GET", "/dashboard/links"),
+    Route::new("GET", "/health").json("sandbox/responses.json#/$defs/health"),
+    Route::new("GET", "/clock").json("sandbox/responses.json#/$defs/clock"),
+    Route::new("POST", "/clock/advance").json("sandbox/responses.json#/$defs/advance"),
+    Route::new("GET", "/scenario").json("sandbox/responses.json#/$defs/object"),
+    Route::new("PUT", "/scenario").json("sandbox/responses.json#/$defs/object"),
+    Route::new("GET", "/webhooks").json("sandbox/responses.json#/$defs/deliveries"),
+    Route::new("GET", "/webhooks/{id}").json("sandbox/responses.json#/$defs/delivery"),
+    Route::new("POST", "/webhooks/{id}/redeliver").json("sandbox/responses.json#/$defs/object"),
+    Route::new("POST", "/reset").json("sandbox/responses.json#/$defs/reset"),
+    Route::new("GET", "/requests").json("sandbox/responses.json#/$defs/requests"),
+    Route::new("DELETE", "/requests").json("sandbox/responses.json#/$defs/object"),
+    Route::new("GET", "/faults").json("sandbox/responses.json#/$defs/faults"),
+    Route::new("PUT", "/faults").json("sandbox/responses.json#/$defs/faults"),
+    Route::new("POST", "/pay").json("sandbox/responses.json#/$defs/paid"),
+    Route::new("GET", "/trigger").json("sandbox/responses.json#/$defs/triggers"),
+    Route::new("POST", "/trigger").json("sandbox/responses.json#/$defs/object"),
+    Route::new("GET", "/openapi.json").json("sandbox/responses.json#/$defs/object"),
+    Route::new("GET", "/events").answers(Answer::Events),
+    Route::new("GET", "/listen").answers(Answer::Events),
+    Route::new("GET", "/dashboard/links").json("sandbox/responses.json#/$defs/panels"),
 ];
 
 pub(crate) fn router(admin: &AdminState) -> Router {

@@ -13,14 +13,14 @@ use axum::{
 };
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::provider::Route;
+use crate::provider::{Answer, Route};
 
 /// The dashboard's own routes, mounted at the root.
 pub(crate) const ROUTES: &[Route] = &[
-    Route::new("GET", "/"),
-    Route::new("GET", "/ui/app.js"),
-    Route::new("GET", "/ui/app.css"),
-    Route::new("GET", "/favicon.ico"),
+    Route::new("GET", "/").answers(Answer::Page),
+    Route::new("GET", "/ui/app.js").answers(Answer::Text("text/javascript")),
+    Route::new("GET", "/ui/app.css").answers(Answer::Text("text/css")),
+    Route::new("GET", "/favicon.ico").answers(Answer::Text("image/svg+xml")),
 ];
 
 const INDEX_HTML: &str = include_str!("assets/index.html");

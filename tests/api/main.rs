@@ -14,6 +14,7 @@ mod dashboard_browser;
 mod determinism;
 mod faults;
 mod hostile_input;
+mod openapi;
 mod qonto_checkout;
 mod qonto_idempotency;
 mod qonto_links;

@@ -97,7 +97,8 @@ use parking_lot::Mutex;
 use crate::reply::AdminError;
 use crate::context::Context;
 use crate::ids::ProviderId;
-use crate::provider::{LinksPanel, Match, PayOptions, Paid, Problem, Provider, Route};
+use serde_json::{Value, json};
+use crate::provider::{Answer, ApiDoc, LinksPanel, Match, PayOptions, Paid, Problem, Provider, Route};
 use crate::scenario::{Rule, RuleChecks};
 use crate::timeline::Payload;
 use crate::webhook::Target;
@@ -161,52 +162,101 @@ fn check_rule(rule: &Rule, at: &str, problems: &mut Vec<String>) {
 
 /// Every emulated route, relative to `/qonto`.
 const ROUTES: &[Route] = &[
-    Route::new("GET", "/oauth2/auth"),
-    Route::new("POST", "/oauth2/token"),
+    Route::new("GET", "/oauth2/auth")
+        .answers(Answer::Redirect(303))
+        .public(),
+    Route::new("POST", "/oauth2/token")
+        .json("qonto/responses.json#/$defs/token")
+        .public(),
     Route::with_schema(
         "POST",
         "/v2/payment_links/connections",
         "qonto/connection.create.request",
-    ),
-    Route::new("GET", "/v2/payment_links/connections"),
+    )
+    .answers(Answer::Json(201, CONNECTION)),
+    Route::new("GET", "/v2/payment_links/connections").json(CONNECTION),
     Route::with_schema(
         "POST",
         "/v2/payment_links",
         "qonto/payment_link-basket.create.request",
-    ),
-    Route::new("GET", "/v2/payment_links"),
-    Route::new("GET", "/v2/payment_links/payment_methods"),
-    Route::new("GET", "/v2/payment_links/{id}"),
-    Route::new("PATCH", "/v2/payment_links/{id}/deactivate"),
-    Route::new("GET", "/v2/payment_links/{id}/payments"),
+    )
+    .answers(Answer::Json(201, LINK)),
+    Route::new("GET", "/v2/payment_links").json("qonto/responses.json#/$defs/links"),
+    Route::new("GET", "/v2/payment_links/payment_methods")
+        .json("qonto/responses.json#/$defs/methods"),
+    Route::new("GET", "/v2/payment_links/{id}").json(LINK),
+    Route::new("PATCH", "/v2/payment_links/{id}/deactivate").json(LINK),
+    Route::new("GET", "/v2/payment_links/{id}/payments")
+        .json("qonto/responses.json#/$defs/payments"),
     Route::with_schema(
         "POST",
         "/v2/webhook_subscriptions",
         "qonto/webhook_subscription.create.request",
-    ),
-    Route::new("GET", "/v2/webhook_subscriptions"),
-    Route::new("GET", "/v2/webhook_subscriptions/{id}"),
+    )
+    .answers(Answer::Json(201, SUBSCRIPTION)),
+    Route::new("GET", "/v2/webhook_subscriptions")
+        .json("qonto/responses.json#/$defs/subscriptions"),
+    Route::new("GET", "/v2/webhook_subscriptions/{id}").json(SUBSCRIPTION),
     Route::with_schema(
         "PUT",
         "/v2/webhook_subscriptions/{id}",
         "qonto/webhook_subscription.update.request",
-    ),
-    Route::new("DELETE", "/v2/webhook_subscriptions/{id}"),
-    Route::new("GET", "/pay/{id}"),
-    Route::new("POST", "/pay/{id}"),
-    Route::new("GET", "/connect/{token}"),
-    Route::new("POST", "/connect/{token}"),
+    )
+    .json(SUBSCRIPTION),
+    Route::new("DELETE", "/v2/webhook_subscriptions/{id}").answers(Answer::Empty(204)),
+    Route::new("GET", "/pay/{id}").answers(Answer::Page).public(),
+    Route::new("POST", "/pay/{id}")
+        .answers(Answer::Redirect(303))
+        .public(),
+    Route::new("GET", "/connect/{token}")
+        .answers(Answer::Page)
+        .public(),
+    Route::new("POST", "/connect/{token}")
+        .answers(Answer::Redirect(303))
+        .public(),
 ];
+
+const LINK: &str = "qonto/responses.json#/$defs/link";
+const CONNECTION: &str = "qonto/responses.json#/$defs/connection";
+const SUBSCRIPTION: &str = "qonto/responses.json#/$defs/subscription";
 
 /// Admin routes, relative to `/__sandbox/qonto`.
 const ADMIN_ROUTES: &[Route] = &[
-    Route::new("GET", "/payment_links"),
-    Route::new("POST", "/payment_links/{id}/pay"),
-    Route::new("GET", "/connections"),
-    Route::new("POST", "/connection"),
+    Route::new("GET", "/payment_links").json("qonto/responses.json#/$defs/adminLinks"),
+    Route::new("POST", "/payment_links/{id}/pay").json("sandbox/responses.json#/$defs/paid"),
+    Route::new("GET", "/connections").json("qonto/responses.json#/$defs/adminConnections"),
+    Route::new("POST", "/connection").json("sandbox/responses.json#/$defs/object"),
 ];
 
 impl Provider for Qonto {
+    fn api_doc(&self, base: &str) -> ApiDoc {
+        let scopes: serde_json::Map<String, Value> = oauth::SCOPES
+            .iter()
+            .map(|s| ((*s).to_string(), json!(format!("the {s} scope"))))
+            .collect();
+        ApiDoc {
+            error: "qonto/responses.json#/$defs/error",
+            schemes: json!({
+                "qontoSecretKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "`<organization login>:<secret key>`."
+                },
+                "qontoOAuth": {
+                    "type": "oauth2",
+                    "flows": {"authorizationCode": {
+                        "authorizationUrl": format!("{base}/qonto/oauth2/auth"),
+                        "tokenUrl": format!("{base}/qonto/oauth2/token"),
+                        "refreshUrl": format!("{base}/qonto/oauth2/token"),
+                        "scopes": scopes,
+                    }}
+                }
+            }),
+            security: json!([{"qontoSecretKey": []}, {"qontoOAuth": []}]),
+        }
+    }
+
     fn id(&self) -> ProviderId {
         ID
     }

@@ -28,7 +28,7 @@ const HOUR_MS: Millis = 3_600_000;
 const ACCESS_MS: Millis = HOUR_MS;
 const REFRESH_MS: Millis = 90 * 24 * HOUR_MS;
 const CODE_MS: Millis = 10 * 60_000;
-const SCOPES: &[&str] = &[
+pub(crate) const SCOPES: &[&str] = &[
     "payment_link.read",
     "payment_link.write",
     "webhook",

@@ -87,7 +87,8 @@ use parking_lot::Mutex;
 use crate::reply::AdminError;
 use crate::context::{Context, IssuedLink, LinkIssuer};
 use crate::ids::ProviderId;
-use crate::provider::{LinksPanel, Match, PayOptions, Paid, Problem, Provider, Route};
+use serde_json::json;
+use crate::provider::{Answer, ApiDoc, LinksPanel, Match, PayOptions, Paid, Problem, Provider, Route};
 use crate::scenario::{Rule, RuleChecks};
 use crate::timeline::Payload;
 use crate::webhook::Target;
@@ -154,46 +155,73 @@ const ROUTES: &[Route] = &[
         "POST",
         "/v1/payment_links",
         "razorpay/payment_link.create.request",
-    ),
-    Route::new("GET", "/v1/payment_links"),
+    )
+    .json(LINK),
+    Route::new("GET", "/v1/payment_links").json(LINKS),
     Route::with_schema(
         "POST",
         "/v1/payment_links/",
         "razorpay/payment_link.create.request",
-    ),
-    Route::new("GET", "/v1/payment_links/"),
-    Route::new("GET", "/v1/payment_links/{id}"),
-    Route::new("GET", "/v1/payments/{id}"),
-    Route::new("GET", "/v1/orders/{id}"),
-    Route::new("GET", "/v1/orders/{id}/payments"),
+    )
+    .json(LINK),
+    Route::new("GET", "/v1/payment_links/").json(LINKS),
+    Route::new("GET", "/v1/payment_links/{id}").json(LINK),
+    Route::new("GET", "/v1/payments/{id}").json(PAYMENT),
+    Route::new("GET", "/v1/orders/{id}").json(ORDER),
+    Route::new("GET", "/v1/orders/{id}/payments").json(PAYMENTS),
     Route::with_schema(
         "POST",
         "/v1/payments/{id}/refund",
         "razorpay/refund.create.request",
-    ),
-    Route::new("GET", "/v1/payments/{id}/refunds"),
-    Route::new("GET", "/v1/refunds/{id}"),
+    )
+    .json(REFUND),
+    Route::new("GET", "/v1/payments/{id}/refunds").json(REFUNDS),
+    Route::new("GET", "/v1/refunds/{id}").json(REFUND),
     Route::with_schema(
         "PATCH",
         "/v1/payment_links/{id}",
         "razorpay/payment_link.update.request",
-    ),
-    Route::new("POST", "/v1/payment_links/{id}/cancel"),
-    Route::new("POST", "/v1/payment_links/{id}/notify_by/{medium}"),
-    Route::new("GET", "/i/{code}"),
-    Route::new("POST", "/i/{code}/pay"),
+    )
+    .json(LINK),
+    Route::new("POST", "/v1/payment_links/{id}/cancel").json(LINK),
+    Route::new("POST", "/v1/payment_links/{id}/notify_by/{medium}")
+        .json("razorpay/responses.json#/$defs/success"),
+    Route::new("GET", "/i/{code}").answers(Answer::Page).public(),
+    Route::new("POST", "/i/{code}/pay")
+        .answers(Answer::Redirect(303))
+        .public(),
 ];
+
+const LINK: &str = "razorpay/responses.json#/$defs/paymentLink";
+const LINKS: &str = "razorpay/responses.json#/$defs/paymentLinks";
+const PAYMENT: &str = "razorpay/webhooks/event.json#/$defs/payment";
+const PAYMENTS: &str = "razorpay/responses.json#/$defs/payments";
+const ORDER: &str = "razorpay/webhooks/event.json#/$defs/order";
+const REFUND: &str = "razorpay/webhooks/event.json#/$defs/refund";
+const REFUNDS: &str = "razorpay/responses.json#/$defs/refunds";
 
 /// Admin routes, relative to `/__sandbox/razorpay`.
 const ADMIN_ROUTES: &[Route] = &[
-    Route::new("POST", "/payments/{id}/refund"),
-    Route::new("GET", "/payment_links"),
-    Route::new("POST", "/payment_links/{id}/pay"),
-    Route::new("GET", "/webhook"),
-    Route::new("PUT", "/webhook"),
+    Route::new("POST", "/payments/{id}/refund").json(REFUND),
+    Route::new("GET", "/payment_links").json("razorpay/responses.json#/$defs/adminLinks"),
+    Route::new("POST", "/payment_links/{id}/pay").json("sandbox/responses.json#/$defs/paid"),
+    Route::new("GET", "/webhook").json("razorpay/responses.json#/$defs/webhooks"),
+    Route::new("PUT", "/webhook").json("razorpay/responses.json#/$defs/webhook"),
 ];
 
 impl Provider for Razorpay {
+    fn api_doc(&self, _base: &str) -> ApiDoc {
+        ApiDoc {
+            error: "razorpay/responses.json#/$defs/error",
+            schemes: json!({"razorpayKey": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "The key id as user name and the key secret as password."
+            }}),
+            security: json!([{"razorpayKey": []}]),
+        }
+    }
+
     fn id(&self) -> ProviderId {
         ID
     }

@@ -137,7 +137,8 @@ use parking_lot::Mutex;
 use crate::reply::AdminError;
 use crate::context::Context;
 use crate::ids::ProviderId;
-use crate::provider::{Match, PayOptions, Paid, Problem, Provider, Route};
+use serde_json::json;
+use crate::provider::{Answer, ApiDoc, Match, PayOptions, Paid, Problem, Provider, Route};
 use crate::scenario::RuleChecks;
 use crate::timeline::Payload;
 use crate::webhook::Target;
@@ -181,38 +182,60 @@ const ROUTES: &[Route] = &[
         "POST",
         "/{version}/{phone_number_id}/messages",
         "whatsapp/message.send.request",
-    ),
+    )
+    .json("whatsapp/responses.json#/$defs/sent"),
     Route::new(
         "GET",
         "/{version}/{phone_number_id}/payments/{configuration}/{reference_id}",
-    ),
-    Route::new("POST", "/{version}/{app_id}/subscriptions"),
-    Route::new("GET", "/{version}/{app_id}/subscriptions"),
-    Route::new("DELETE", "/{version}/{app_id}/subscriptions"),
-    Route::new("POST", "/{version}/{waba_id}/subscribed_apps"),
-    Route::new("GET", "/{version}/{waba_id}/subscribed_apps"),
-    Route::new("GET", "/{version}/oauth/access_token"),
-    Route::new("GET", "/{version}/{node_id}"),
-    Route::new("DELETE", "/{version}/{node_id}"),
-    Route::new("POST", "/{version}/{phone_number_id}/media"),
-    Route::new("GET", "/attachments/{media_id}"),
-    Route::new("GET", "/{version}/{waba_id}/payment_configurations"),
-    Route::new("GET", "/{version}/{waba_id}/message_templates"),
-    Route::new("POST", "/{version}/{waba_id}/message_templates"),
+    )
+    .json("whatsapp/responses.json#/$defs/payment"),
+    Route::new("POST", "/{version}/{app_id}/subscriptions").json(SUCCESS),
+    Route::new("GET", "/{version}/{app_id}/subscriptions").json(DATA),
+    Route::new("DELETE", "/{version}/{app_id}/subscriptions").json(SUCCESS),
+    Route::new("POST", "/{version}/{waba_id}/subscribed_apps").json(SUCCESS),
+    Route::new("GET", "/{version}/{waba_id}/subscribed_apps").json(DATA),
+    Route::new("GET", "/{version}/oauth/access_token")
+        .json("whatsapp/responses.json#/$defs/token")
+        .public(),
+    Route::new("GET", "/{version}/{node_id}").json("whatsapp/responses.json#/$defs/node"),
+    Route::new("DELETE", "/{version}/{node_id}").json(SUCCESS),
+    Route::new("POST", "/{version}/{phone_number_id}/media")
+        .json("whatsapp/responses.json#/$defs/uploaded"),
+    Route::new("GET", "/attachments/{media_id}").answers(Answer::File),
+    Route::new("GET", "/{version}/{waba_id}/payment_configurations").json(DATA),
+    Route::new("GET", "/{version}/{waba_id}/message_templates").json(DATA),
+    Route::new("POST", "/{version}/{waba_id}/message_templates")
+        .json("whatsapp/responses.json#/$defs/template"),
 ];
+
+const SUCCESS: &str = "whatsapp/responses.json#/$defs/success";
+const DATA: &str = "whatsapp/responses.json#/$defs/data";
+const ADMIN: &str = "sandbox/responses.json#/$defs/object";
 
 /// Admin routes, relative to `/__sandbox/whatsapp`.
 const ADMIN_ROUTES: &[Route] = &[
-    Route::new("GET", "/messages"),
-    Route::new("GET", "/orders"),
-    Route::new("GET", "/orders/{reference_id}"),
-    Route::new("POST", "/orders/{reference_id}/pay"),
-    Route::new("POST", "/users/{wa_id}/messages"),
-    Route::new("GET", "/windows"),
-    Route::new("GET", "/media/{media_id}"),
+    Route::new("GET", "/messages").json("whatsapp/responses.json#/$defs/adminMessages"),
+    Route::new("GET", "/orders").json("whatsapp/responses.json#/$defs/adminOrders"),
+    Route::new("GET", "/orders/{reference_id}").json(ADMIN),
+    Route::new("POST", "/orders/{reference_id}/pay").json("sandbox/responses.json#/$defs/paid"),
+    Route::new("POST", "/users/{wa_id}/messages").json(ADMIN),
+    Route::new("GET", "/windows").json("whatsapp/responses.json#/$defs/adminWindows"),
+    Route::new("GET", "/media/{media_id}").answers(Answer::File),
 ];
 
 impl Provider for WhatsApp {
+    fn api_doc(&self, _base: &str) -> ApiDoc {
+        ApiDoc {
+            error: "whatsapp/responses.json#/$defs/error",
+            schemes: json!({"whatsappToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The system-user or app access token; Graph also takes it as an `access_token` query parameter or form field."
+            }}),
+            security: json!([{"whatsappToken": []}]),
+        }
+    }
+
     fn id(&self) -> ProviderId {
         ID
     }
