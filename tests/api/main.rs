@@ -20,6 +20,7 @@ mod qonto_idempotency;
 mod qonto_links;
 mod qonto_oauth;
 mod qonto_webhooks;
+mod razorpay_capture;
 mod razorpay_checkout;
 mod razorpay_links;
 mod razorpay_refunds;

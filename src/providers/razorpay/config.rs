@@ -42,6 +42,10 @@ pub struct RazorpayAccount {
     pub webhook_url: Option<String>,
     /// Signs `X-Razorpay-Signature` (a webhook secret, distinct from the key secret).
     pub webhook_secret: String,
+    /// The account's payment capture setting: `true` (the gateway's default) captures every
+    /// authorized payment at once; `false` keeps payments `authorized` until
+    /// `POST /v1/payments/{id}/capture`.
+    pub auto_capture: bool,
 }
 
 impl Default for RazorpayAccount {
@@ -53,6 +57,7 @@ impl Default for RazorpayAccount {
             merchant_name: "Paylink Sandbox Store".into(),
             webhook_url: None,
             webhook_secret: "paylink-sandbox-webhook-secret".into(),
+            auto_capture: true,
         }
     }
 }

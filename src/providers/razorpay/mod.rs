@@ -51,10 +51,17 @@
 //!   `payment.failed` only. `X-Razorpay-Event-Id` is
 //!   `evt_` and 14 characters; User-Agent is `Razorpay-Webhook/v1`. Any 2xx within
 //!   `razorpay.webhook_timeout` (5 s, as Razorpay documents) acknowledges.
+//! - An account with `auto_capture = false` (the Dashboard's capture setting; the Payment Links
+//!   API has no per-link switch) stops after `payment.authorized`: the payment stays
+//!   `authorized` and the link unpaid until `POST /v1/payments/{id}/capture` with the
+//!   authorized `amount` and `currency`, which sends the rest. The paid link's order says
+//!   `payment_capture: false`. "This payment has already been captured" is the gateway's
+//!   sentence; the others are the sandbox's choice.
 //! - Scenario rules may refuse a create (`reject`; `code` is the HTTP status) or pay a link
 //!   automatically (`pay = { method, outcome, after, amount }`).
 //!
 //! # Known deviations
+//! - Uncaptured payments stay authorized for ever; the gateway refunds them after a few days.
 //! - No real notifications are sent; `notify_by` only answers `{"success": true}`. Reminders stay
 //!   `[]`. `options` is accepted and stored but changes nothing on the page.
 //! - The webhook URL is set in the config file or through `PUT /__sandbox/razorpay/webhook`
@@ -175,6 +182,12 @@ const ROUTES: &[Route] = &[
         "razorpay/refund.create.request",
     )
     .json(REFUND),
+    Route::with_schema(
+        "POST",
+        "/v1/payments/{id}/capture",
+        "razorpay/payment.capture.request",
+    )
+    .json(PAYMENT),
     Route::new("GET", "/v1/payments/{id}/refunds").json(REFUNDS),
     Route::new("GET", "/v1/refunds/{id}").json(REFUND),
     Route::with_schema(
@@ -266,6 +279,10 @@ impl Provider for Razorpay {
             .route(
                 "/v1/payments/{id}/refund",
                 post(payments::refund).fallback(h::unknown),
+            )
+            .route(
+                "/v1/payments/{id}/capture",
+                post(payments::capture).fallback(h::unknown),
             )
             .route(
                 "/v1/payments/{id}/refunds",

@@ -74,6 +74,9 @@ impl Method {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PaymentStatus {
+    /// Authorized and waiting for `POST /v1/payments/{id}/capture` (accounts that do not
+    /// auto-capture).
+    Authorized,
     Captured,
     Failed,
 }
@@ -81,6 +84,7 @@ pub(crate) enum PaymentStatus {
 impl PaymentStatus {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
+            Self::Authorized => "authorized",
             Self::Captured => "captured",
             Self::Failed => "failed",
         }

@@ -158,6 +158,9 @@ pub(super) async fn pay(
             if !result.link.callback_url.is_empty() {
                 return callback_redirect(&app, &key_id, &result);
             }
+            if result.payment.status == super::model::PaymentStatus::Authorized {
+                return back("authorized", &result.payment.id);
+            }
             back("paid", &result.payment.id)
         }
     }
@@ -235,6 +238,7 @@ fn checkout(
         }
         @match result {
             Some("paid") => p.card.status.ok role="status" { "Payment successful: " (detail.unwrap_or("")) },
+            Some("authorized") => p.card.status.ok role="status" { "Payment authorized: " (detail.unwrap_or("")) ". The merchant captures it with POST /v1/payments/{id}/capture." },
             Some("failed") => p.card.status.bad role="status" { "Payment failed: " (detail.unwrap_or("")) ". You can try again." },
             Some("error") => p.card.status.bad role="alert" { (detail.unwrap_or("Something went wrong")) },
             _ => {},

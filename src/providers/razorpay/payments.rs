@@ -12,6 +12,13 @@
 //! /__sandbox/razorpay/payments/{id}/refund` with `"outcome": "failure"` makes one the bank
 //! refuses (`refund.failed`, nothing refunded). The sentences for a refund over what is left and
 //! for a payment that is not captured are the sandbox's choice.
+//!
+//! Capture: an account configured with `auto_capture = false` (the gateway's Dashboard setting;
+//! the Payment Links API has no per-link switch) keeps a successful payment `authorized`, with
+//! only `payment.authorized` sent and the link not yet paid. `POST /v1/payments/{id}/capture`
+//! with the authorized `amount` and `currency` captures it: `payment.captured`, `order.paid` and
+//! `payment_link.paid` (or `partially_paid`) follow, as they would have at once. The gateway
+//! refunds payments left uncaptured for days; the sandbox keeps them authorized.
 
 use axum::{
     body::Body,
@@ -160,6 +167,36 @@ pub(super) async fn refund(
             let body = super::handlers::json_body(&app, &headers, body).await?;
             let request = refund_request(&app.ctx.schemas, &body)?;
             refund_now(&app, &key_id, &id, request)
+        }
+        .await,
+    )
+}
+
+/// `POST /v1/payments/{id}/capture`.
+pub(super) async fn capture(
+    State(app): State<Gw>,
+    auth: KeyAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    answer(
+        async {
+            let key_id = auth.key_id.clone()?;
+            check_prefixed(&id, "pay_")?;
+            let body = super::handlers::json_body(&app, &headers, body).await?;
+            let problems =
+                rules::schema_problems(&app.ctx.schemas, "razorpay/payment.capture.request", &body);
+            if !problems.is_empty() {
+                return Err(RzError::Invalid(problems));
+            }
+            let amount = body["amount"].as_i64().unwrap_or_default();
+            let currency = body["currency"].as_str().unwrap_or_default();
+            let now = app.ctx.clock.now_secs();
+            let result = app.store.lock().capture(&key_id, &id, amount, currency, now)?;
+            super::webhooks::capture_events(&app, &key_id, &result);
+            app.ctx.events.changed();
+            Ok(payment_entity(&result.link, &result.payment))
         }
         .await,
     )

@@ -110,6 +110,19 @@ impl Account {
 }
 
 /// The amount an attempt pays on `link` (what is still due unless `asked`), or why it may not.
+/// Credits a captured `amount` to `link`; whether that completes it.
+fn credit(link: &mut PaymentLink, amount: i64, now: i64) -> bool {
+    link.amount_paid += amount;
+    let completed = link.amount_paid == link.amount;
+    link.status = if completed {
+        LinkStatus::Paid
+    } else {
+        LinkStatus::PartiallyPaid
+    };
+    link.updated_at = now;
+    completed
+}
+
 fn payable_amount(link: &PaymentLink, asked: Option<i64>) -> Result<i64, PayError> {
     if !link.status.is_open() {
         return Err(PayError::Closed(link.status.as_str()));
@@ -493,6 +506,7 @@ impl Store {
             .get_mut(&id.to_string())
             .ok_or_else(|| PayError::NotFound(id.to_string()))?;
         let amount = payable_amount(link, attempt.amount)?;
+        let auto_capture = account.config.auto_capture;
         let order_id = link
             .order_id
             .get_or_insert_with(|| ids.prefixed("order"))
@@ -504,10 +518,10 @@ impl Store {
             amount,
             currency: link.currency.clone(),
             method: attempt.method,
-            status: if attempt.success {
-                PaymentStatus::Captured
-            } else {
-                PaymentStatus::Failed
+            status: match (attempt.success, auto_capture) {
+                (false, _) => PaymentStatus::Failed,
+                (true, true) => PaymentStatus::Captured,
+                (true, false) => PaymentStatus::Authorized,
             },
             created_at: now,
             email: link
@@ -529,17 +543,62 @@ impl Store {
         account
             .orders
             .insert(payment.order_id.clone(), link.id.clone());
-        let mut completed = false;
-        if attempt.success {
-            link.amount_paid += amount;
-            completed = link.amount_paid == link.amount;
-            link.status = if completed {
-                LinkStatus::Paid
-            } else {
-                LinkStatus::PartiallyPaid
-            };
-            link.updated_at = now;
+        let completed = payment.status == PaymentStatus::Captured && credit(link, amount, now);
+        Ok(PayResult {
+            link: link.clone(),
+            payment,
+            completed,
+        })
+    }
+
+    /// Captures authorized payment `payment_id` of account `key_id`: `amount` and `currency` must
+    /// be the authorized ones. The link is credited as an auto-captured payment would have been.
+    pub(super) fn capture(
+        &mut self,
+        key_id: &str,
+        payment_id: &str,
+        amount: i64,
+        currency: &str,
+        now: i64,
+    ) -> Result<PayResult, RzError> {
+        let account = self.accounts.get_mut(key_id).ok_or(RzError::NotFound)?;
+        let plink = account.payments.get(payment_id).ok_or(RzError::NotFound)?.clone();
+        let link = account.links.get_mut(&plink).ok_or(RzError::NotFound)?;
+        let payment = link
+            .attempts
+            .iter_mut()
+            .find(|p| p.id == payment_id)
+            .ok_or(RzError::NotFound)?;
+        match payment.status {
+            PaymentStatus::Authorized => {}
+            PaymentStatus::Captured => {
+                return Err(RzError::State("This payment has already been captured"));
+            }
+            PaymentStatus::Failed => {
+                return Err(RzError::State(
+                    "Only payments which have been authorized and not yet captured can be captured",
+                ));
+            }
         }
+        let mut problems = Vec::new();
+        if amount != payment.amount {
+            problems.push(Problem::new(
+                "/amount",
+                "Capture amount must be equal to the amount authorized",
+            ));
+        }
+        if currency != payment.currency {
+            problems.push(Problem::new(
+                "/currency",
+                "Currency should be same as that of the payment",
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(RzError::Invalid(problems));
+        }
+        payment.status = PaymentStatus::Captured;
+        let payment = payment.clone();
+        let completed = credit(link, payment.amount, now);
         Ok(PayResult {
             link: link.clone(),
             payment,

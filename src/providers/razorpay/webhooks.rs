@@ -192,7 +192,7 @@ pub(crate) fn payment_events(gw: &Razorpay, key_id: &str, result: &PayResult) ->
     let link = &result.link;
     let payment = payment_entity(link, &result.payment);
     let mut ids = Vec::new();
-    if result.payment.status != PaymentStatus::Captured {
+    if result.payment.status == PaymentStatus::Failed {
         ids.push(send(
             gw,
             key_id,
@@ -202,12 +202,16 @@ pub(crate) fn payment_events(gw: &Razorpay, key_id: &str, result: &PayResult) ->
         ));
         return ids;
     }
-    // Every payment is authorized first; links capture at once, so `payment.captured` follows.
-    let mut authorized = payment.clone();
+    // Every payment is authorized first; an auto-capturing account captures it at once, so
+    // `payment.captured` and the rest follow; otherwise they wait for the capture call.
+    let mut authorized = payment_entity(
+        link,
+        &Payment {
+            status: PaymentStatus::Authorized,
+            ..result.payment.clone()
+        },
+    );
     authorized["status"] = json!("authorized");
-    authorized["captured"] = json!(false);
-    authorized["fee"] = Value::Null;
-    authorized["tax"] = Value::Null;
     ids.push(send(
         gw,
         key_id,
@@ -215,6 +219,18 @@ pub(crate) fn payment_events(gw: &Razorpay, key_id: &str, result: &PayResult) ->
         &link.id,
         &[("payment", authorized)],
     ));
+    if result.payment.status == PaymentStatus::Captured {
+        ids.extend(capture_events(gw, key_id, result));
+    }
+    ids
+}
+
+/// The events a capture produces: `payment.captured`, `order.paid` when the link is complete,
+/// then `payment_link.paid` or `payment_link.partially_paid`.
+pub(crate) fn capture_events(gw: &Razorpay, key_id: &str, result: &PayResult) -> Vec<String> {
+    let link = &result.link;
+    let payment = payment_entity(link, &result.payment);
+    let mut ids = Vec::new();
     ids.push(send(
         gw,
         key_id,
@@ -237,13 +253,14 @@ pub(crate) fn payment_events(gw: &Razorpay, key_id: &str, result: &PayResult) ->
     } else {
         "payment_link.partially_paid"
     };
-    let account_id = gw
+    let (account_id, auto_capture) = gw
         .store
         .lock()
         .account(key_id)
-        .map(|a| a.config.account_id.clone())
+        .map(|a| (a.config.account_id.clone(), a.config.auto_capture))
         .unwrap_or_default();
-    let link_order = link_order_entity(link, key_id, &account_id, gw.ctx.clock.now_secs());
+    let mut link_order = link_order_entity(link, key_id, &account_id, gw.ctx.clock.now_secs());
+    link_order["payment_capture"] = json!(auto_capture);
     ids.push(send(
         gw,
         key_id,
@@ -333,6 +350,7 @@ pub(super) fn link_order_entity(link: &PaymentLink, key_id: &str, account_id: &s
 /// A payment as the gateway's webhooks describe it, with the method's own fields.
 pub(super) fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
     let captured = p.status == PaymentStatus::Captured;
+    let failed = p.status == PaymentStatus::Failed;
     let vpa = (p.method == Method::Upi).then(|| "customer@upi".to_string());
     let mut v = json!({
         "id": p.id,
@@ -383,7 +401,7 @@ pub(super) fn payment_entity(link: &PaymentLink, p: &Payment) -> Value {
             "network": "Visa", "type": "credit", "issuer": null, "international": false, "emi": false,
             "sub_type": "consumer", "iin": "411111"});
     }
-    if !captured {
+    if failed {
         v["error_code"] = json!("BAD_REQUEST_ERROR");
         v["error_description"] = json!("Payment failed");
         v["error_source"] = json!("issuer");
