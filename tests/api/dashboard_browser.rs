@@ -233,3 +233,132 @@ async fn a_customer_pays_from_the_chat_and_the_dashboard_follows_live() {
     }
     app.stop().await;
 }
+
+/// Runs `tests/browser/views.mjs` over `views` against `app`; panics with what it found wrong.
+async fn fits(app: &TestApp, chromium: &str, dir: &std::path::Path, views: &Value) -> Vec<String> {
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/views");
+    let config_path = std::env::temp_dir().join(format!("paylink-views-{}.json", app.addr.port()));
+    let config =
+        json!({"base": app.base, "chromium": chromium, "screenshots": screenshots, "views": views});
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let output = tokio::process::Command::new("node")
+        .arg(dir.join("views.mjs"))
+        .arg(&config_path)
+        .current_dir(dir)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(180), output)
+        .await
+        .expect("the views finished within 180 s")
+        .expect("node runs");
+    let _ = std::fs::remove_file(&config_path);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let seen: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!("no result from the browser\nstdout:\n{stdout}\nstderr:\n{stderr}")
+        });
+    assert!(
+        output.status.success() && seen["problems"].as_array().is_some_and(Vec::is_empty),
+        "views that do not fit: {seen:#}\nstderr:\n{stderr}"
+    );
+    let shots: Vec<String> = seen["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(shots.len(), views.as_array().unwrap().len() * 2, "{seen}");
+    for shot in &shots {
+        let bytes = std::fs::read(shot).expect("screenshot saved");
+        assert!(bytes.starts_with(b"\x89PNG"), "{shot} is a PNG");
+    }
+    println!(
+        "screenshots of every view at 390 and 1280 wide: {}",
+        screenshots.display()
+    );
+    shots
+}
+
+fn tab(name: &str) -> Value {
+    json!({"name": format!("{name}-empty"), "url": format!("/#{name}"), "ready": format!("body[data-ready={name}]")})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_fits_a_phone_and_a_desktop_empty_and_full() {
+    let (chromium, dir) = match tools() {
+        Ok(t) => t,
+        Err(why) => return skip(&why),
+    };
+    let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
+    let mut config = webhook_config(&receiver.url);
+    config.providers.razorpay.accounts[0].webhook_url = Some(receiver.url.clone());
+    let app = TestApp::spawn_with(config).await;
+    fits(
+        &app,
+        &chromium,
+        &dir,
+        &json!([tab("chats"), tab("links"), tab("timeline")]),
+    )
+    .await;
+
+    // Full: long ids, paths and URLs everywhere, in all three providers.
+    let (_, link) = app
+        .create_payment_link(&json!({"amount": 149_900, "currency": "INR", "description": "A long description of two loaves",
+            "reference_id": "ORDER-1001-WITH-A-RATHER-LONG-REFERENCE",
+            "customer": {"name": "Asha Rao", "email": "asha.rao.with.a.long.address@example.com"}}))
+        .await;
+    let (_, partial) = app
+        .create_payment_link(&json!({"amount": 50_000, "currency": "INR", "accept_partial": true, "first_min_partial_amount": 10_000}))
+        .await;
+    app.admin_post(
+        "/pay",
+        &json!({"target": partial["id"], "outcome": "success", "amount": 20_000}),
+    )
+    .await;
+    for name in [
+        "order_details-in-payment_gateway",
+        "order_details-br-pix_dynamic_code",
+        "order_details-in-upi_intent_link",
+    ] {
+        let (status, sent) = app
+            .send_message_json(&fixture(&format!("whatsapp/valid/{name}.json")))
+            .await;
+        assert_eq!(status, 200, "{sent}");
+    }
+    app.admin_post(
+        "/whatsapp/orders/IN-PG-1001/pay",
+        &json!({"outcome": "captured", "method": "upi"}),
+    )
+    .await;
+    let (_, qonto) = app
+        .create_qonto_link(&json!({"payment_link": {"potential_payment_methods": ["credit_card", "paypal", "ideal", "apple_pay"],
+            "reusable": false, "items": [{"title": "Consulting", "quantity": 1,
+            "unit_price": {"value": "10.99", "currency": "EUR"}, "vat_rate": "21.0", "type": "service"}]}}))
+        .await;
+    let (_, connection) = app
+        .qonto_json(reqwest::Method::GET, "/v2/payment_links/connections", None)
+        .await;
+    receiver.wait_posts(3, 5).await;
+    let local = |url: &Value| {
+        url.as_str()
+            .unwrap()
+            .trim_start_matches(&app.base)
+            .to_string()
+    };
+    let views = json!([
+        {"name": "chats", "url": "/#chats", "ready": "body[data-ready=chats] [data-detail-total]"},
+        {"name": "links", "url": "/#links", "ready": "body[data-ready=links]"},
+        {"name": "timeline", "url": "/#timeline", "ready": "body[data-ready=timeline]"},
+        {"name": "timeline-open", "url": "/#timeline", "ready": "body[data-ready=timeline]",
+            "click": "li[data-kind=webhook][data-status=delivered] summary", "after": "dl.headers"},
+        {"name": "gateway-checkout", "url": local(&link["short_url"])},
+        {"name": "qonto-checkout", "url": local(&qonto["payment_link"]["url"])},
+        {"name": "qonto-onboarding", "url": local(&connection["connection_location"])},
+    ]);
+    fits(&app, &chromium, &dir, &views).await;
+    app.stop().await;
+}

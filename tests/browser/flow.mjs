@@ -83,9 +83,11 @@ try {
   const paidHook = page.locator('li[data-kind="webhook"][data-event="payment_link.paid"][data-status="delivered"]');
   await paidHook.waitFor();
   await paidHook.locator("summary").click();
-  const signature = paidHook.locator("code", { hasText: "x-razorpay-signature:" });
-  await signature.waitFor();
-  seen.signature_header = (await signature.textContent()).trim();
+  // Headers are listed one per line: a name, then its value.
+  const name = paidHook.locator("dl.headers dt", { hasText: /^x-razorpay-signature$/ });
+  await name.waitFor();
+  const value = name.locator("xpath=following-sibling::dd[1]");
+  seen.signature_header = `${(await name.textContent()).trim()}: ${(await value.textContent()).trim()}`;
   seen.webhook_body_shown = (await paidHook.locator("pre").textContent()).includes('"event": "payment_link.paid"');
   if (!seen.webhook_body_shown) throw new Error("the delivered webhook's body is not shown");
   step(`timeline shows payment_link.paid delivered (${seen.signature_header.slice(0, 32)}…)`);
@@ -137,7 +139,7 @@ try {
   seen.one_click_total = await oneClick.locator("[data-total]").textContent();
   await oneClick.getByRole("button", { name: "Review and pay" }).click();
   await oneClick.getByRole("button", { name: /^Send payment/ }).click();
-  const reply = page.locator("li.bubble.in", { hasText: "•••• " + cfg.one_click.last_four });
+  const reply = page.locator("li.bubble.in", { hasText: "card ending " + cfg.one_click.last_four });
   await reply.waitFor();
   seen.one_click_reply = (await reply.locator("p").first().textContent()).trim();
   step(`one-click order paid from the chat: ${seen.one_click_reply}`);

@@ -11,6 +11,8 @@ const state = {
   openPay: new Set(),
   expanded: new Set(),
   details: new Map(),
+  selectedOrder: null,
+  deliveries: [],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -30,6 +32,38 @@ function h(tag, attrs, ...children) {
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return el;
+}
+
+// Icons are inline SVG (24×24 strokes in currentColor), so no glyph depends on an installed font.
+const ICONS = {
+  clock: "M12 7v5l3 2M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0z",
+  check: "M5 12.5l4.5 4.5L19 7.5",
+  checks: "M2 12.5l4.5 4.5L16 7.5M9.5 15.5l1.5 1.5L21 7.5",
+  warning: "M12 3l10 18H2L12 3zM12 10v5M12 18v.5",
+  reply: "M10 8L4 13l6 5M4 13h10a6 6 0 0 1 6 6",
+  card: "M3 6h18v12H3zM3 10h18M7 15h4",
+  cart: "M3 4h2.5l2.2 11h10.8l2-8H7M10 20a1 1 0 1 0 0-.01M17 20a1 1 0 1 0 0-.01",
+  copy: "M8 8h12v12H8zM4 16V4h12",
+};
+
+/** An inline SVG icon; `label` makes it an image with a name, otherwise it is decoration. */
+function icon(name, label) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", `icon icon-${name}`);
+  if (label) { svg.setAttribute("role", "img"); svg.setAttribute("aria-label", label); } else svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}
+
+/** A long value (an id, a URL, a path) that wraps, shows itself whole on hover, and copies. */
+function longValue(text) {
+  return h("span", { class: "long" }, h("code", { title: text }, text),
+    h("button", { type: "button", class: "copy", title: "Copy", "aria-label": `Copy ${text}`,
+      onclick: (e) => { e.preventDefault(); navigator.clipboard && navigator.clipboard.writeText(text).catch(() => {}); } }, icon("copy")));
 }
 
 async function api(path, options = {}) {
@@ -90,6 +124,7 @@ function report(error) {
 
 function showTab(tab) {
   state.tab = ["chats", "links", "timeline"].includes(tab) ? tab : "chats";
+  delete document.body.dataset.ready;
   for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== state.tab;
   for (const a of document.querySelectorAll("[data-tab]")) {
     if (a.dataset.tab === state.tab) a.setAttribute("aria-current", "page");
@@ -111,7 +146,9 @@ function conversationKey(m) {
 }
 
 async function loadChats() {
-  const [messages, orders, windows] = await Promise.all([api("/whatsapp/messages?limit=2000"), api("/whatsapp/orders"), api("/whatsapp/windows")]);
+  const [messages, orders, windows, deliveries] = await Promise.all([api("/whatsapp/messages?limit=2000"),
+    api("/whatsapp/orders"), api("/whatsapp/windows"), api("/webhooks?limit=500")]);
+  state.deliveries = deliveries.deliveries;
   state.messages = messages.messages;
   state.orders = orders.orders;
   state.windows = windows;
@@ -152,8 +189,9 @@ function orderOf(m) {
 
 function ticks(m) {
   const s = m.statuses && m.statuses.length ? m.statuses[m.statuses.length - 1].status : "accepted";
-  const text = { accepted: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠ failed" }[s] || s;
-  return h("span", { class: `ticks ${s}`, title: s, "aria-label": `status ${s}` }, text);
+  const shape = { accepted: "clock", sent: "check", delivered: "checks", read: "checks", failed: "warning" }[s];
+  return h("span", { class: `ticks ${s}`, title: s, "aria-label": `status ${s}` },
+    shape ? icon(shape) : s, s === "failed" ? " failed" : null);
 }
 
 async function customerSays(body) {
@@ -173,9 +211,43 @@ function renderConversation() {
   state.shownConversation = state.conversation;
   ol.replaceChildren(...mine.map((m) => h("li", { class: `bubble ${m.direction === "outbound" ? "out" : "in"}`, "data-id": m.id, "data-key": m.id, "data-kind": m.kind },
     renderMessage(m),
-    (m.warnings || []).map((w) => h("p", { class: "warning" }, "⚠ ", w)),
+    (m.warnings || []).map((w) => h("p", { class: "warning" }, icon("warning"), " ", w)),
     h("span", { class: "meta" }, when(m.timestamp * 1000).slice(11, 16), " ", m.direction === "outbound" ? ticks(m) : null))));
   if (stick) ol.scrollTop = ol.scrollHeight;
+  renderOrderDetail(mine);
+}
+
+/**
+ * Beside the chat (below it on narrow screens): the selected order, or the conversation's latest
+ * one, with its status history, its payments and the webhooks it caused, each linked into the
+ * timeline.
+ */
+function renderOrderDetail(mine) {
+  const aside = document.getElementById("order-detail");
+  const refs = mine.filter((m) => m.kind === "interactive.order_details").map((m) => m.reference_id).filter(Boolean);
+  const [phone] = (state.conversation || "").split("|");
+  const pick = refs.includes(state.selectedOrder) ? state.selectedOrder : refs[refs.length - 1];
+  const order = state.orders.find((o) => o.reference_id === pick && o.phone_number_id === phone);
+  aside.hidden = !order;
+  if (!order) { aside.replaceChildren(); return; }
+  const cur = order.currency;
+  const messageIds = new Set([order.message_id, ...(order.history || []).map((x) => x.message_id)]);
+  const caused = state.deliveries.filter((d) => messageIds.has(d.reference) || d.reference === order.reference_id)
+    .sort((a, b) => a.created_at - b.created_at);
+  const history = (order.history || []).map((x) => h("li", {}, h("span", { class: "when" }, when(x.timestamp * 1000).slice(0, 16)), " ",
+    badge(x.status, statusKind(x.status)), x.applied === false ? h("span", { class: "muted" }, " (not applied)") : null));
+  const payments = (order.transactions || []).map((t) => h("li", {}, longValue(t.id), " ", badge(t.status, statusKind(t.status)), " ",
+    money(t.amount, cur, 100), " ", h("span", { class: "muted" }, t.method)));
+  const webhooks = caused.map((d) => h("li", {}, h("span", { class: "when" }, when(d.created_at).slice(11, 19)), " ",
+    h("a", { href: "#timeline", onclick: () => state.expanded.add(`w${d.id}`) }, d.event), " ", badge(d.status, statusKind(d.status))));
+  aside.replaceChildren(
+    h("h3", { id: "order-detail-title" }, "Order ", h("span", { class: "ref", title: order.reference_id }, order.reference_id)),
+    h("p", {}, badge(order.status, statusKind(order.status)), " ",
+      order.payment_status ? badge(`payment ${order.payment_status}`, statusKind(order.payment_status)) : null, " ",
+      h("strong", { "data-detail-total": "" }, money(order.total_amount, cur, 100))),
+    h("h4", {}, "Status history"), h("ol", { class: "history" }, history),
+    h("h4", {}, "Payments"), payments.length ? h("ul", { class: "plain" }, payments) : h("p", { class: "muted" }, "No payment yet."),
+    h("h4", {}, "Webhooks it caused"), webhooks.length ? h("ol", { class: "history", "data-webhooks": "" }, webhooks) : h("p", { class: "muted" }, "None yet."));
 }
 
 /** The selected chat's customer-service window: open until when, or closed. */
@@ -197,9 +269,9 @@ function renderMessage(m) {
   const i = b.interactive || {};
   if (m.direction === "inbound") {
     if (b.type === "text") return h("p", {}, b.text.body);
-    if (i.type === "button_reply") return h("p", {}, "↩ ", i.button_reply.title);
-    if (i.type === "list_reply") return h("p", {}, "↩ ", i.list_reply.title);
-    if (i.type === "payment_method") return h("p", {}, `💳 Payment sent with card •••• ${i.payment_method.last_four_digits}`);
+    if (i.type === "button_reply") return h("p", {}, icon("reply"), " ", i.button_reply.title);
+    if (i.type === "list_reply") return h("p", {}, icon("reply"), " ", i.list_reply.title);
+    if (i.type === "payment_method") return h("p", {}, icon("card"), ` Payment sent with card ending ${i.payment_method.last_four_digits}`);
     return h("p", {}, `[${b.type}]`);
   }
   switch (m.kind) {
@@ -272,7 +344,8 @@ function orderCard(m, i) {
   const open = state.openPay.has(m.id);
   const exp = o && o.expiration;
   return h("div", { class: "order", "data-reference": p.reference_id },
-    h("h4", {}, "🛒 Order ", p.reference_id, " ", h("span", { "data-order-status": status }, badge(status, statusKind(status))),
+    h("h4", { class: "order-title", title: "Show this order's details", onclick: () => { state.selectedOrder = p.reference_id; renderConversation(); } },
+      icon("cart"), " Order ", p.reference_id, " ", h("span", { "data-order-status": status }, badge(status, statusKind(status))),
       order && order.payment_status ? [" ", badge(`payment ${order.payment_status}`, statusKind(order.payment_status))] : null),
     h("p", {}, i.body && i.body.text),
     h("table", {}, h("tbody", {}, rows)),
@@ -300,13 +373,13 @@ function payPanel(m, p, order) {
         return [h("button", { type: "button", onclick: () => pay({ outcome: "captured", method: "upi" }) }, "Pay with UPI"),
           h("button", { type: "button", onclick: () => pay({ outcome: "failed", method: "upi" }) }, "Try to pay, and fail")];
       case "offsite_card_pay":
-        return h("button", { type: "button", onclick: () => pay({}) }, `Send payment (card •••• ${s.offsite_card_pay.last_four_digits})`);
+        return h("button", { type: "button", onclick: () => pay({}) }, `Send payment (card ending ${s.offsite_card_pay.last_four_digits})`);
       case "upi_intent_link":
-        return h("p", { class: "muted" }, "Pay in a UPI app: ", h("span", { class: "code" }, s.upi_intent_link.link));
+        return h("p", { class: "muted" }, "Pay in a UPI app: ", longValue(s.upi_intent_link.link));
       case "pix_dynamic_code":
-        return h("p", { class: "muted" }, "Pix copia e cola: ", h("span", { class: "code" }, s.pix_dynamic_code.code));
+        return h("p", { class: "muted" }, "Pix copia e cola: ", longValue(s.pix_dynamic_code.code));
       case "boleto":
-        return h("p", { class: "muted" }, "Boleto: ", h("span", { class: "code" }, s.boleto.digitable_line));
+        return h("p", { class: "muted" }, "Boleto: ", longValue(s.boleto.digitable_line));
       default:
         return null;
     }
@@ -389,7 +462,7 @@ function toggle(key, e) {
 function requestItem({ r, key }) {
   const violations = (r.error && r.error.violations) || [];
   return h("li", { "data-kind": "request", "data-key": key }, h("details", { open: state.expanded.has(key), ontoggle: (e) => toggle(key, e) },
-    h("summary", {}, h("span", { class: "when" }, when(r.at)), badge(r.provider), h("code", {}, `${r.method} ${r.path}`),
+    h("summary", {}, h("span", { class: "when" }, when(r.at)), badge(r.provider), h("code", { class: "path", title: `${r.method} ${r.path}` }, `${r.method} ${r.path}`),
       badge(String(r.status), r.status < 400 ? "ok" : "bad"), r.fault ? badge(`fault: ${r.fault}`, "warn") : null),
     violations.length ? h("ul", { class: "violations", "aria-label": "Validation errors" },
       violations.map((v) => h("li", {}, v.pointer ? [h("code", {}, v.pointer), " "] : null, v.message))) : null,
@@ -407,14 +480,15 @@ function webhookItem({ d, key }) {
       h("summary", {}, h("span", { class: "when" }, when(d.created_at)), badge(`${d.provider} webhook`), h("code", {}, d.event),
         badge(d.status, statusKind(d.status)), h("span", { class: "muted" }, `${d.attempt_count} attempt${d.attempt_count === 1 ? "" : "s"}`),
         d.last_attempt && d.last_attempt.status_code ? badge(`HTTP ${d.last_attempt.status_code}`, d.last_attempt.ok ? "ok" : "bad") : null),
-      h("p", {}, "To ", d.url ? h("code", {}, d.url) : "no webhook URL configured", " ",
+      h("p", {}, "To ", d.url ? longValue(d.url) : "no webhook URL configured", " ",
         h("button", { type: "button", disabled: d.status === "in_flight",
           onclick: () => api(`/webhooks/${encodeURIComponent(d.id)}/redeliver`, { method: "POST" }).then(() => { state.details.delete(d.id); refresh(); }, report) }, "Redeliver")),
       detail ? [
         h("table", {}, h("thead", {}, h("tr", {}, ["#", "Kind", "Time", "Status", "Latency", "Error"].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", {}, detail.attempts.map((a) => h("tr", {}, h("td", {}, a.number), h("td", {}, a.kind), h("td", {}, when(a.at).slice(11)),
             h("td", {}, a.status_code || "—"), h("td", {}, `${a.latency_ms} ms`), h("td", {}, a.error || ""))))),
-        detail.attempts.length ? h("p", {}, "Headers: ", detail.attempts[detail.attempts.length - 1].headers.map(([k, v]) => h("code", {}, `${k}: ${v} `))) : null,
+        detail.attempts.length ? [h("p", { class: "muted" }, "Headers of the last attempt"),
+          h("dl", { class: "headers" }, detail.attempts[detail.attempts.length - 1].headers.map(([k, v]) => [h("dt", {}, k), h("dd", {}, h("code", {}, v))]))] : null,
         pretty(detail.body)] : h("p", { class: "muted" }, "Open to load the attempts and body.")));
 }
 
@@ -457,9 +531,12 @@ function refresh() {
     try {
       state.details.clear();
       await loadClock();
-      if (state.tab === "chats") await loadChats();
-      else if (state.tab === "links") await loadLinks();
+      const tab = state.tab;
+      if (tab === "chats") await loadChats();
+      else if (tab === "links") await loadLinks();
       else await loadTimeline();
+      // Screenshot tools and tests wait for this: the shown tab has its first data.
+      if (tab === state.tab) document.body.dataset.ready = tab;
     } catch (e) { report(e); }
     restoreFocus(focus);
   }, 120);
