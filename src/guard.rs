@@ -296,18 +296,21 @@ pub(crate) fn secure_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// The policy of the server-rendered pages: nothing but their one inline stylesheet (allowed by
-/// its hash), images from the sandbox, forms posting back to it, and no framing.
+/// The policy of the server-rendered pages: nothing but their one inline stylesheet and script
+/// (allowed by their hashes), images from the sandbox, forms posting back to it, and no framing.
 fn page_policy() -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     POLICY
         .get_or_init(|| {
-            let hash = base64::engine::general_purpose::STANDARD
-                .encode(sha2::Sha256::digest(crate::ui::PAGE_CSS.as_bytes()));
+            let hash = |text: &str| {
+                base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes()))
+            };
             format!(
-                "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
+                "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+                hash(crate::ui::PAGE_CSS),
+                hash(crate::ui::PAGE_JS)
             )
         })
         .clone()

@@ -165,6 +165,12 @@ pub(crate) fn missing(title: &str, text: &str) -> Markup {
 
 /// The shared page shell: a title, the sandbox banner and the page's own markup.
 pub(crate) fn page(title: &str, body: &Markup) -> Markup {
+    page_with(title, body, None)
+}
+
+/// The shell, reloading itself every `refresh` seconds when given (a page waiting for a state
+/// that changes on the server, without a script).
+pub(crate) fn page_with(title: &str, body: &Markup, refresh: Option<u32>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -172,12 +178,74 @@ pub(crate) fn page(title: &str, body: &Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
+                @if let Some(secs) = refresh {
+                    meta http-equiv="refresh" content=(secs);
+                }
                 style { (PreEscaped(PAGE_CSS)) }
+                script { (PreEscaped(PAGE_JS)) }
             }
             body {
                 p.sandbox-banner role="note" { "Sandbox — no real money moves." }
                 main { (body) }
             }
+        }
+    }
+}
+
+/// The pages' one script, inline and allowed by its hash: a Pay button labelled
+/// `data-pay-label` follows the amount typed in `#amount` (formatted in `data-currency`).
+pub(crate) const PAGE_JS: &str = r#"
+document.addEventListener("DOMContentLoaded", () => {
+  const amount = document.getElementById("amount");
+  const button = document.querySelector("[data-pay-label]");
+  if (!amount || !button) return;
+  const cur = button.dataset.currency;
+  const format = new Intl.NumberFormat(cur === "INR" ? "en-IN" : "en", { style: "currency", currency: cur });
+  const update = () => {
+    const n = Number(amount.value.trim());
+    button.textContent = amount.value.trim() !== "" && Number.isFinite(n) && n > 0 ? `Pay ${format.format(n)}` : "Pay";
+  };
+  amount.addEventListener("input", update);
+  update();
+});
+"#;
+
+/// An inline SVG icon (24×24 strokes in `currentColor`), so no glyph depends on a font.
+pub(crate) fn icon(name: &str) -> Markup {
+    let d = match name {
+        "upi" => "M7 4l5 16 5-16M4 12h16",
+        "card" => "M3 6h18v12H3zM3 10h18M7 15h4",
+        "bank" => "M3 10l9-6 9 6M5 10v8M9.5 10v8M14.5 10v8M19 10v8M3 20h18",
+        "wallet" => "M3 7h15a2 2 0 0 1 2 2v9H3zM3 7l12-3v3M16 13h1",
+        "paypal" => "M7 20l3-16h6a4 4 0 0 1 0 8h-5",
+        "phone" => "M8 2h8a1 1 0 0 1 1 1v18a1 1 0 0 1-1 1H8a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1zM11 19h2",
+        "ok" => "M5 12.5l4.5 4.5L19 7.5",
+        "fail" => "M6 6l12 12M18 6L6 18",
+        "clock" => "M12 7v5l3 2M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0z",
+        _ => "M12 12h.01",
+    };
+    html! {
+        svg.icon viewBox="0 0 24 24" aria-hidden="true" { path d=(d) {} }
+    }
+}
+
+/// A hosted page's header: a logo placeholder with the merchant's initials, its name, and a
+/// test-mode badge.
+pub(crate) fn merchant_header(name: &str, subtitle: &str) -> Markup {
+    let initials: String = name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect::<String>()
+        .to_uppercase();
+    html! {
+        header.merchant {
+            span.logo aria-hidden="true" { (initials) }
+            span.who {
+                h1 #merchant { (name) }
+                span.muted { (subtitle) }
+            }
+            span.test-badge { "Test mode" }
         }
     }
 }
@@ -207,6 +275,25 @@ dl { display: grid; grid-template-columns: auto 1fr; gap: .25rem 1rem; margin: .
 dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; }
 table { width: 100%; border-collapse: collapse; } th, td { text-align: left; padding: .3rem .2rem; border-bottom: 1px solid var(--line); }
 td.num, th.num { text-align: right; }
+.icon { width: 1.4em; height: 1.4em; fill: none; stroke: currentColor; stroke-width: 2; stroke-linecap: round; stroke-linejoin: round; flex: none; }
+.merchant { display: flex; gap: .75rem; align-items: center; margin-bottom: .5rem; }
+.merchant .logo { width: 2.75rem; height: 2.75rem; border-radius: .6rem; display: grid; place-items: center; background: var(--accent); color: #fff; font-weight: 700; flex: none; }
+.merchant .who { min-width: 0; flex: 1; overflow-wrap: anywhere; } .merchant h1 { margin: 0; }
+.test-badge { font-size: .75rem; font-weight: 700; color: #5b4300; background: #fde68a; border-radius: 1rem; padding: .1rem .55rem; flex: none; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(6.5rem, 1fr)); gap: .5rem; border: 0; padding: 0; margin: 0 0 1rem; }
+.tiles legend { margin-bottom: .4rem; padding: 0; }
+.tile { display: flex; flex-direction: column; align-items: center; gap: .3rem; padding: .7rem .4rem; border: 1px solid var(--line); border-radius: .6rem; cursor: pointer; text-align: center; color: inherit; text-decoration: none; background: var(--card); }
+.tile input { position: absolute; opacity: 0; width: 1px; height: 1px; }
+.tile:has(input:checked) { border-color: var(--accent); box-shadow: 0 0 0 2px var(--accent) inset; }
+.tile:has(input:focus-visible) { outline: 3px solid #f6ad55; outline-offset: 2px; }
+a.tile:hover { border-color: var(--accent); }
+.tile.ok:has(input:checked) { border-color: var(--ok); box-shadow: 0 0 0 2px var(--ok) inset; }
+.tile.bad:has(input:checked) { border-color: var(--bad); box-shadow: 0 0 0 2px var(--bad) inset; }
+.result { display: flex; gap: .75rem; align-items: flex-start; }
+.result.ok { border-color: var(--ok); } .result.bad { border-color: var(--bad); }
+.result .icon { margin-top: .1rem; } .result.ok .icon { color: var(--ok); } .result.bad .icon { color: var(--bad); }
+.result p { margin: .2rem 0; } .result code { overflow-wrap: anywhere; }
+a.again { display: inline-block; margin-top: .4rem; }
 "#;
 
 #[cfg(test)]

@@ -234,35 +234,47 @@ async fn a_customer_pays_from_the_chat_and_the_dashboard_follows_live() {
     app.stop().await;
 }
 
-/// Runs `tests/browser/views.mjs` over `views` against `app`; panics with what it found wrong.
-async fn fits(app: &TestApp, chromium: &str, dir: &std::path::Path, views: &Value) -> Vec<String> {
-    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/views");
-    let config_path = std::env::temp_dir().join(format!("paylink-views-{}.json", app.addr.port()));
-    let config =
-        json!({"base": app.base, "chromium": chromium, "screenshots": screenshots, "views": views});
+/// Runs `tests/browser/<script>` with `config` (written to a temporary file); returns whether it
+/// exited 0, the JSON line it printed last, and its standard error.
+async fn run_node(dir: &std::path::Path, script: &str, config: &Value) -> (bool, Value, String) {
+    let port = config["base"]
+        .as_str()
+        .unwrap_or_default()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let config_path = std::env::temp_dir().join(format!("paylink-{script}-{port}.json"));
     std::fs::write(&config_path, config.to_string()).unwrap();
     let output = tokio::process::Command::new("node")
-        .arg(dir.join("views.mjs"))
+        .arg(dir.join(script))
         .arg(&config_path)
         .current_dir(dir)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(std::time::Duration::from_secs(180), output)
         .await
-        .expect("the views finished within 180 s")
+        .unwrap_or_else(|_| panic!("{script} finished within 180 s"))
         .expect("node runs");
     let _ = std::fs::remove_file(&config_path);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     let seen: Value = stdout
         .lines()
         .rev()
         .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!("no result from the browser\nstdout:\n{stdout}\nstderr:\n{stderr}")
-        });
+        .unwrap_or_else(|| panic!("no result from {script}\nstdout:\n{stdout}\nstderr:\n{stderr}"));
+    (output.status.success(), seen, stderr)
+}
+
+/// Runs `tests/browser/views.mjs` over `views` against `app`; panics with what it found wrong.
+async fn fits(app: &TestApp, chromium: &str, dir: &std::path::Path, views: &Value) -> Vec<String> {
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/views");
+    let config =
+        json!({"base": app.base, "chromium": chromium, "screenshots": screenshots, "views": views});
+    let (ok, seen, stderr) = run_node(dir, "views.mjs", &config).await;
     assert!(
-        output.status.success() && seen["problems"].as_array().is_some_and(Vec::is_empty),
+        ok && seen["problems"].as_array().is_some_and(Vec::is_empty),
         "views that do not fit: {seen:#}\nstderr:\n{stderr}"
     );
     let shots: Vec<String> = seen["shots"]
@@ -360,5 +372,84 @@ async fn every_view_fits_a_phone_and_a_desktop_empty_and_full() {
         {"name": "qonto-onboarding", "url": local(&connection["connection_location"])},
     ]);
     fits(&app, &chromium, &dir, &views).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_pages_follow_the_amount_explain_a_failure_and_settle_live() {
+    let (chromium, dir) = match tools() {
+        Ok(t) => t,
+        Err(why) => return skip(&why),
+    };
+    let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
+    let mut config = webhook_config(&receiver.url);
+    config.providers.razorpay.accounts[0].webhook_url = Some(receiver.url.clone());
+    config.providers.qonto.settlement_delay =
+        paylink_sandbox::clock::Span(std::time::Duration::from_secs(1));
+    let app = TestApp::spawn_with(config).await;
+    let (_, link) = app
+        .create_payment_link(
+            &json!({"amount": 149_900, "currency": "INR", "accept_partial": true,
+            "first_min_partial_amount": 10_000}),
+        )
+        .await;
+    let (_, qonto) = app
+        .create_qonto_link(&json!({"payment_link": {"potential_payment_methods": ["credit_card", "paypal"],
+            "reusable": false, "items": [{"title": "Consulting", "quantity": 1,
+            "unit_price": {"value": "10.99", "currency": "EUR"}, "vat_rate": "21.0", "type": "service"}]}}))
+        .await;
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/views");
+    let cfg = json!({"base": app.base, "chromium": chromium, "screenshots": screenshots,
+        "gateway_url": link["short_url"], "qonto_url": qonto["payment_link"]["url"]});
+    let (ok, seen, stderr) = run_node(&dir, "checkout.mjs", &cfg).await;
+    assert!(ok && seen["ok"] == true, "{seen:#}\n{stderr}");
+    assert_eq!(seen["label_before"], "Pay ₹1,499.00");
+    assert_eq!(
+        seen["label_typed"], "Pay ₹600.00",
+        "the label follows the typed amount"
+    );
+    assert_eq!(seen["try_again"], true);
+    // The page says what the webhook says.
+    let failed = wait_for("payment.failed", 5, || async {
+        receiver
+            .posts()
+            .into_iter()
+            .find(|p| p.json()["event"] == "payment.failed")
+    })
+    .await;
+    let entity = &failed.json()["payload"]["payment"]["entity"];
+    assert_eq!(entity["amount"], 60_000, "the typed amount was charged");
+    assert_eq!(seen["failure_code"], entity["error_code"]);
+    let text = seen["failure_text"].as_str().unwrap();
+    for key in [
+        "error_code",
+        "error_description",
+        "error_reason",
+        "error_source",
+        "error_step",
+        "id",
+    ] {
+        let value = entity[key].as_str().unwrap();
+        assert!(
+            text.contains(value),
+            "{key} {value:?} missing from {text:?}"
+        );
+    }
+    assert_eq!(seen["qonto_first"], "processing", "{seen}");
+    assert!(
+        seen["qonto_first_text"]
+            .as_str()
+            .unwrap()
+            .contains("processing"),
+        "{seen}"
+    );
+    assert!(
+        seen["qonto_then_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Paid"),
+        "{seen}"
+    );
+    assert_eq!(seen["qonto_status_shown"], "paid");
     app.stop().await;
 }

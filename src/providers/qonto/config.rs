@@ -65,6 +65,8 @@ impl Default for QontoConfig {
 pub struct QontoOrganization {
     /// The organization slug, the `<login>` of `Authorization: <login>:<secret-key>`.
     pub login: String,
+    /// The organization's name as its customers see it on the checkout.
+    pub display_name: String,
     pub secret_key: String,
     pub organization_id: String,
     pub membership_id: String,
@@ -93,6 +95,7 @@ impl Default for QontoOrganization {
     fn default() -> Self {
         Self {
             login: "paylink-sandbox-org-7132".into(),
+            display_name: "Paylink Sandbox Studio".into(),
             secret_key: "paylinkSandboxQontoSecretKey0001".into(),
             organization_id: "0199a1c2-7d3e-7f00-9a11-5a0d1b0c0001".into(),
             membership_id: "0199a1c2-7d3e-7f00-9a11-5a0d1b0c0002".into(),

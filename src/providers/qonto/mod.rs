@@ -6,7 +6,9 @@
 //! webhook subscriptions. Mounted at `/qonto`, so a client's base URL becomes
 //! `http://127.0.0.1:5080/qonto` (or `.../qonto/v2` for clients whose base includes `/v2`).
 //! Links' `url` opens the sandbox's own test-mode checkout (`/qonto/pay/<id>?resource_id=...`), in
-//! the style of Mollie's: pick a method, then the status the payment ends in.
+//! the style of Mollie's: pick a method, then the status the payment ends in. It names the
+//! merchant by the organization's `display_name`, and its result follows the link's real state
+//! (`processing`, then `paid` once settled; the page reloads itself until then).
 //!
 //! # Choices where the reference is uncertain
 //! - `GET /v2/payment_links/{id}` answers `{"payment_link": {...}}`, like create and deactivate and

@@ -16,7 +16,7 @@ use super::store::{Org, PayAttempt};
 use super::webhooks;
 use super::{Q, Qonto};
 use crate::http;
-use crate::ui::{money, page};
+use crate::ui::{icon, merchant_header, money, page, page_with};
 
 fn html_page(status: StatusCode, markup: Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
@@ -76,7 +76,7 @@ pub(super) async fn checkout(
     };
     let merchant = store
         .org(&login)
-        .map(|o| o.config.login.clone())
+        .map(|o| o.config.display_name.clone())
         .unwrap_or_default();
     let form_token = app.ctx.guard.form_token(&format!("qonto:checkout:{id}"));
     let markup = checkout_page(link, &merchant, method, done.as_deref(), &form_token);
@@ -210,8 +210,7 @@ fn summary(link: &PaymentLink, merchant: &str) -> Markup {
     };
     html! {
         section.card aria-labelledby="merchant" {
-            h1 #merchant { (merchant) }
-            p.muted { (kind) }
+            (merchant_header(merchant, kind))
             p.amount aria-label="Amount" { (money(link.amount, &link.currency)) }
             dl {
                 dt { "Status" } dd.status data-status=(link.status.as_str()) { (link.status.as_str()) }
@@ -235,6 +234,40 @@ fn summary(link: &PaymentLink, merchant: &str) -> Markup {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+fn method_icon(m: Method) -> &'static str {
+    match m {
+        Method::CreditCard => "card",
+        Method::ApplePay => "phone",
+        Method::Paypal => "paypal",
+        Method::Ideal => "bank",
+    }
+}
+
+/// After a test payment ended as `chosen`: what the link's real state says now. A paid payment
+/// leaves the link `processing` until it settles; the page reloads itself until then.
+fn result(link: &PaymentLink, chosen: &str) -> Markup {
+    let (kind, glyph, title, text) = match (chosen, link.status) {
+        ("paid", LinkStatus::Processing) => ("ok", "clock", "Payment received",
+            "The payment is processing; this page updates when it settles."),
+        ("paid", LinkStatus::Paid) => ("ok", "ok", "Paid", "The payment has settled. Thank you!"),
+        ("paid", _) => ("ok", "ok", "Payment received", "The payment was accepted."),
+        ("open" | "pending", _) => ("bad", "clock", "Payment not finished",
+            "The payment is still waiting; the link stays open."),
+        ("expired", _) => ("bad", "fail", "Payment expired", "The payment expired before it was completed."),
+        ("canceled", _) => ("bad", "fail", "Payment canceled", "The payment was canceled; you can try again."),
+        _ => ("bad", "fail", "Payment failed", "The payment failed; you can try again."),
+    };
+    html! {
+        div.card.result.(kind) role="status" data-link-status=(link.status.as_str()) {
+            (icon(glyph))
+            div {
+                p { strong { (title) } }
+                p.muted { (text) " Test status chosen: " code { (chosen) } "; link status " code { (link.status.as_str()) } "." }
             }
         }
     }
@@ -264,10 +297,8 @@ fn checkout_page(
     let body = html! {
         (summary(link, merchant))
         @match done {
-            Some(d) if d.starts_with("error:") => p.card.status.bad role="alert" { (&d["error:".len()..]) },
-            Some(d) => p.card.status.(if d == "paid" { "ok" } else { "bad" }) role="status" {
-                "Test payment completed with status " strong { (d) } "."
-            },
+            Some(d) if d.starts_with("error:") => div.card.result.bad role="alert" { (icon("fail")) p { (&d["error:".len()..]) } },
+            Some(d) => (result(link, d)),
             None => {},
         }
         @if !link.status.payable() {
@@ -276,12 +307,13 @@ fn checkout_page(
             form.card method="post" action={ "/qonto/pay/" (link.id) } {
                 input type="hidden" name="form_token" value=(form_token);
                 input type="hidden" name="method" value=(m.as_str());
-                fieldset {
+                fieldset.tiles {
                     legend { "Test mode: " (m.label()) " — choose the payment status" }
                     @for (i, o) in m.outcomes().iter().enumerate() {
-                        label.choice {
+                        label.tile.(if *o == PaymentStatus::Paid { "ok" } else { "bad" }) {
                             input type="radio" name="status" value=(o.as_str()) checked[i == 0];
-                            " " (o.as_str())
+                            (icon(if *o == PaymentStatus::Paid { "ok" } else { "clock" }))
+                            span { (o.as_str()) }
                         }
                     }
                 }
@@ -293,15 +325,19 @@ fn checkout_page(
         } @else {
             nav.card aria-labelledby="methods" {
                 h1 #methods { "Select a payment method" }
-                ul {
+                div.tiles {
                     @for m in &link.potential_payment_methods {
-                        li { a href={ "/qonto/pay/" (link.id) "?resource_id=" (link.resource_id) "&method=" (m.as_str()) } { (m.label()) } }
+                        a.tile href={ "/qonto/pay/" (link.id) "?resource_id=" (link.resource_id) "&method=" (m.as_str()) } {
+                            (icon(method_icon(*m))) span { (m.label()) }
+                        }
                     }
                 }
             }
         }
     };
-    page(&title, &body)
+    // Processing settles on the server's clock: reload until it has.
+    let waiting = done.is_some() && link.status == LinkStatus::Processing;
+    page_with(&title, &body, waiting.then_some(2))
 }
 
 /// The provider's onboarding page: finish, leave pending, or refuse.

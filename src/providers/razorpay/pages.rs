@@ -16,7 +16,7 @@ use super::model::{LinkStatus, Method, PaymentLink};
 use super::store::{PayAttempt, PayResult};
 use super::webhooks;
 use crate::http;
-use crate::ui::{minor_digits, money, page as shell};
+use crate::ui::{icon, merchant_header, minor_digits, money, page as shell};
 
 /// `GET /razorpay/i/{code}`: the hosted checkout page.
 pub(super) async fn page(
@@ -221,8 +221,7 @@ fn checkout(
         .collect();
     let body = html! {
         section.card aria-labelledby="merchant" {
-            h1 #merchant { (merchant) }
-            p.muted { (description) }
+            (merchant_header(merchant, description))
             p.amount aria-label="Amount" { (money(link.amount, cur)) }
             dl {
                 dt { "Status" } dd.status data-status=(link.status.as_str()) { (link.status.as_str()) }
@@ -236,13 +235,7 @@ fn checkout(
                 }
             }
         }
-        @match result {
-            Some("paid") => p.card.status.ok role="status" { "Payment successful: " (detail.unwrap_or("")) },
-            Some("authorized") => p.card.status.ok role="status" { "Payment authorized: " (detail.unwrap_or("")) ". The merchant captures it with POST /v1/payments/{id}/capture." },
-            Some("failed") => p.card.status.bad role="status" { "Payment failed: " (detail.unwrap_or("")) ". You can try again." },
-            Some("error") => p.card.status.bad role="alert" { (detail.unwrap_or("Something went wrong")) },
-            _ => {},
-        }
+        (outcome(link, result, detail))
         @if link.status.is_open() {
             (pay_form(link, form_token))
         } @else {
@@ -266,6 +259,59 @@ fn checkout(
     shell(&format!("Pay {} · {merchant}", money(link.amount, cur)), &body)
 }
 
+/// What the last form post did: paid, authorized, failed (with the error the webhook carries)
+/// or refused.
+fn outcome(link: &PaymentLink, result: Option<&str>, detail: Option<&str>) -> Markup {
+    let id = detail.unwrap_or("");
+    let failure = (result == Some("failed"))
+        .then(|| link.attempts.iter().find(|p| p.id == id))
+        .flatten()
+        .map(|p| webhooks::payment_entity(link, p));
+    let text = |v: &Option<serde_json::Value>, k: &str| {
+        v.as_ref()
+            .and_then(|e| e[k].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    html! {
+        @match result {
+            Some("paid") => div.card.result.ok role="status" {
+                (icon("ok"))
+                div { p { strong { "Payment successful" } } p.muted { "Payment " code { (id) } } }
+            },
+            Some("authorized") => div.card.result.ok role="status" {
+                (icon("clock"))
+                div {
+                    p { strong { "Payment authorized" } }
+                    p.muted { "Payment " code { (id) } " waits for the merchant to capture it (POST /v1/payments/{id}/capture)." }
+                }
+            },
+            Some("failed") => div.card.result.bad role="status" data-error-code=(text(&failure, "error_code")) {
+                (icon("fail"))
+                div {
+                    p { strong { "Payment failed" } }
+                    p { code { (text(&failure, "error_code")) } " · " (text(&failure, "error_description")) }
+                    p.muted {
+                        "Reason " code { (text(&failure, "error_reason")) } ", source " (text(&failure, "error_source"))
+                        ", step " (text(&failure, "error_step")) ". Payment " code { (id) } "."
+                    }
+                    a.again href={ "/razorpay/i/" (link.short_code) } { "Try again" }
+                }
+            },
+            Some("error") => div.card.result.bad role="alert" { (icon("fail")) p { (detail.unwrap_or("Something went wrong")) } },
+            _ => {},
+        }
+    }
+}
+
+fn method_icon(m: Method) -> &'static str {
+    match m {
+        Method::Upi => "upi",
+        Method::Card => "card",
+        Method::Netbanking => "bank",
+        Method::Wallet => "wallet",
+    }
+}
+
 fn closed_reason(status: LinkStatus) -> &'static str {
     match status {
         LinkStatus::Paid => "This payment link has been paid. Thank you!",
@@ -287,26 +333,27 @@ fn pay_form(link: &PaymentLink, form_token: &str) -> Markup {
     html! {
         form.card method="post" action={ "/razorpay/i/" (link.short_code) "/pay" } {
             input type="hidden" name="form_token" value=(form_token);
-            fieldset {
+            fieldset.tiles {
                 legend { "Payment method" }
                 @for (i, m) in Method::ALL.iter().enumerate() {
-                    label.choice {
+                    label.tile {
                         input type="radio" name="method" value=(m.as_str()) checked[i == 0];
-                        " " (m.label())
+                        (icon(method_icon(*m)))
+                        span { (m.label()) }
                     }
                 }
             }
-            fieldset {
-                legend { "Sandbox outcome" }
-                label.choice { input type="radio" name="outcome" value="success" checked; " Success" }
-                label.choice { input type="radio" name="outcome" value="failure"; " Failure" }
+            fieldset.tiles {
+                legend { "Test outcome (the sandbox's own choice; a real checkout has none)" }
+                label.tile.ok { input type="radio" name="outcome" value="success" checked; (icon("ok")) span { "Success" } }
+                label.tile.bad { input type="radio" name="outcome" value="failure"; (icon("fail")) span { "Failure" } }
             }
             @if link.accept_partial {
                 label for="amount" { "Amount to pay (" (cur) ", partial payments accepted; at least " (money(min, cur)) ")" }
                 input #amount name="amount" type="text" inputmode="decimal" value=(major(due, cur)) aria-describedby="amount-hint";
                 p #amount-hint .muted { "Up to " (money(due, cur)) " is due." }
             }
-            button type="submit" { "Pay " (money(due, cur)) }
+            button type="submit" data-pay-label data-currency=(cur) { "Pay " (money(due, cur)) }
         }
     }
 }
