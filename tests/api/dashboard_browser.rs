@@ -369,6 +369,8 @@ async fn every_view_fits_a_phone_and_a_desktop_empty_and_full() {
             "click": "li[data-kind=webhook][data-status=delivered] summary", "after": "dl.headers"},
         {"name": "gateway-checkout", "url": local(&link["short_url"])},
         {"name": "qonto-checkout", "url": local(&qonto["payment_link"]["url"])},
+        {"name": "qonto-checkout-method", "url": format!("{}&method=credit_card", local(&qonto["payment_link"]["url"]))},
+        {"name": "gateway-checkout-partly-paid", "url": local(&partial["short_url"])},
         {"name": "qonto-onboarding", "url": local(&connection["connection_location"])},
     ]);
     fits(&app, &chromium, &dir, &views).await;

@@ -415,7 +415,7 @@ function linksPanel(p) {
 function pieces(list) {
   return list.map((p) => {
     switch (p.kind) {
-      case "code": return h("code", {}, p.text);
+      case "code": return longValue(p.text);
       case "strong": return h("strong", {}, p.text);
       case "status": return badge(p.text, statusKind(p.text));
       case "link": return h("a", { href: p.href, target: "_blank", rel: "noopener" }, p.text);
