@@ -462,7 +462,7 @@ function toggle(key, e) {
 function requestItem({ r, key }) {
   const violations = (r.error && r.error.violations) || [];
   return h("li", { "data-kind": "request", "data-key": key }, h("details", { open: state.expanded.has(key), ontoggle: (e) => toggle(key, e) },
-    h("summary", {}, h("span", { class: "when" }, when(r.at)), badge(r.provider), h("code", { class: "path", title: `${r.method} ${r.path}` }, `${r.method} ${r.path}`),
+    h("summary", {}, h("span", { class: "when" }, when(r.at)), badge(r.provider), h("span", { class: "path" }, r.method, " ", longValue(r.path)),
       badge(String(r.status), r.status < 400 ? "ok" : "bad"), r.fault ? badge(`fault: ${r.fault}`, "warn") : null),
     violations.length ? h("ul", { class: "violations", "aria-label": "Validation errors" },
       violations.map((v) => h("li", {}, v.pointer ? [h("code", {}, v.pointer), " "] : null, v.message))) : null,
