@@ -84,9 +84,7 @@ async fn a_customer_pays_from_the_chat_and_the_dashboard_follows_live() {
         Err(why) => return skip(&why),
     };
     let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
-    let mut config = webhook_config(&receiver.url);
-    config.providers.razorpay.accounts[0].webhook_url = Some(receiver.url.clone());
-    let app = TestApp::spawn_with(config).await;
+    let app = TestApp::spawn_with(receiving(&receiver)).await;
 
     // The merchant creates a gateway link and sends it in an order_details message.
     let (status, link) = app
@@ -295,6 +293,13 @@ async fn fits(app: &TestApp, chromium: &str, dir: &std::path::Path, views: &Valu
     shots
 }
 
+/// Test defaults with WhatsApp's and the gateway's webhooks going to `receiver`.
+fn receiving(receiver: &Receiver) -> paylink_sandbox::config::Config {
+    let mut config = webhook_config(&receiver.url);
+    config.providers.razorpay.accounts[0].webhook_url = Some(receiver.url.clone());
+    config
+}
+
 fn tab(name: &str) -> Value {
     json!({"name": format!("{name}-empty"), "url": format!("/#{name}"), "ready": format!("body[data-ready={name}]")})
 }
@@ -306,9 +311,7 @@ async fn every_view_fits_a_phone_and_a_desktop_empty_and_full() {
         Err(why) => return skip(&why),
     };
     let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
-    let mut config = webhook_config(&receiver.url);
-    config.providers.razorpay.accounts[0].webhook_url = Some(receiver.url.clone());
-    let app = TestApp::spawn_with(config).await;
+    let app = TestApp::spawn_with(receiving(&receiver)).await;
     fits(
         &app,
         &chromium,
@@ -384,8 +387,7 @@ async fn checkout_pages_follow_the_amount_explain_a_failure_and_settle_live() {
         Err(why) => return skip(&why),
     };
     let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
-    let mut config = webhook_config(&receiver.url);
-    config.providers.razorpay.accounts[0].webhook_url = Some(receiver.url.clone());
+    let mut config = receiving(&receiver);
     config.providers.qonto.settlement_delay =
         paylink_sandbox::clock::Span(std::time::Duration::from_secs(1));
     let app = TestApp::spawn_with(config).await;

@@ -152,6 +152,21 @@ pub(super) fn refund_now(
     Ok(refund.to_json())
 }
 
+/// The caller's key, once payment id `id` has the right shape, and the JSON body of a request
+/// about that payment.
+async fn payment_body(
+    app: &Gw,
+    auth: &KeyAuth,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, Value), RzError> {
+    let key_id = auth.key_id.clone()?;
+    check_prefixed(id, "pay_")?;
+    let body = super::handlers::json_body(app, headers, body).await?;
+    Ok((key_id, body))
+}
+
 /// `POST /v1/payments/{id}/refund`.
 pub(super) async fn refund(
     State(app): State<Gw>,
@@ -162,9 +177,7 @@ pub(super) async fn refund(
 ) -> Response {
     answer(
         async {
-            let key_id = auth.key_id.clone()?;
-            check_prefixed(&id, "pay_")?;
-            let body = super::handlers::json_body(&app, &headers, body).await?;
+            let (key_id, body) = payment_body(&app, &auth, &id, &headers, body).await?;
             let request = refund_request(&app.ctx.schemas, &body)?;
             refund_now(&app, &key_id, &id, request)
         }
@@ -182,9 +195,7 @@ pub(super) async fn capture(
 ) -> Response {
     answer(
         async {
-            let key_id = auth.key_id.clone()?;
-            check_prefixed(&id, "pay_")?;
-            let body = super::handlers::json_body(&app, &headers, body).await?;
+            let (key_id, body) = payment_body(&app, &auth, &id, &headers, body).await?;
             let problems =
                 rules::schema_problems(&app.ctx.schemas, "razorpay/payment.capture.request", &body);
             if !problems.is_empty() {
