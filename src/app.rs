@@ -205,6 +205,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    let config_limits = (
+        config.server.header_read_timeout.0,
+        config.server.max_connections,
+    );
     let sandbox = Sandbox::new(config, addr)?;
     let ctx = sandbox.ctx.clone();
     tracing::info!(
@@ -224,12 +228,13 @@ pub async fn run(
         shutdown.await;
         stopping.shut_down();
     };
-    let served = axum::serve(listener, sandbox.router())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = crate::serve::Limits {
+        header_read_timeout: config_limits.0,
+        max_connections: config_limits.1,
+    };
+    crate::serve::serve(listener, sandbox.router(), limits, shutdown).await;
     ctx.shut_down();
     let _ = background.await;
-    served?;
     Ok(())
 }
 

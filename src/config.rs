@@ -117,6 +117,13 @@ pub struct ServerConfig {
     /// Longest a request to an emulated API may take, injected latency included, before it is
     /// answered with the vendor's "service unavailable" (the journal marks it `timed out`).
     pub request_timeout: Span,
+    /// How long a client may take to send a request's headers, counted from when the connection
+    /// is ready for them: just opened, or kept alive after its last answer. So it is also how
+    /// long an idle kept-alive connection stays open. Past it the connection is closed.
+    pub header_read_timeout: Span,
+    /// How many connections are served at once; further clients wait in the listen backlog
+    /// until one closes.
+    pub max_connections: usize,
     pub log_level: String,
     /// `text` (one readable line per event; colours only on a terminal) or `json` (one JSON
     /// object per line).
@@ -151,6 +158,8 @@ impl Default for ServerConfig {
             store_limit: 10_000,
             body_limit: 1024 * 1024,
             request_timeout: Span(std::time::Duration::from_secs(90)),
+            header_read_timeout: Span(std::time::Duration::from_secs(10)),
+            max_connections: 1024,
             log_level: "info".into(),
             log_format: LogFormat::Text,
             accept_any_credentials: false,
@@ -264,6 +273,12 @@ impl Config {
             problems.push(format!(
                 "clock.start must be Unix seconds or RFC 3339 (got {start:?})"
             ));
+        }
+        if self.server.header_read_timeout.0.is_zero() {
+            problems.push("server.header_read_timeout must be more than zero".to_string());
+        }
+        if self.server.max_connections == 0 {
+            problems.push("server.max_connections must be at least 1".to_string());
         }
         if self.server.request_timeout.0.is_zero() {
             problems.push("server.request_timeout must be more than zero".to_string());

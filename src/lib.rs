@@ -84,6 +84,7 @@ pub mod providers;
 mod reply;
 pub mod scenario;
 mod schema;
+mod serve;
 mod timeline;
 mod trigger;
 mod ui;

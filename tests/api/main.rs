@@ -7,6 +7,7 @@ mod receiver;
 
 mod cli;
 mod clock;
+mod connections;
 mod control_plane;
 mod customer_window;
 mod dashboard;

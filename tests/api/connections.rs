@@ -1,0 +1,117 @@
+//! Connection hygiene: clients that open a socket and send nothing, or send half a request's
+//! headers, or keep a connection alive and go quiet, are closed after `server.header_read_timeout`
+//! while the server keeps answering everyone else; past `server.max_connections` new clients
+//! wait for a free slot instead of being served without bound.
+
+use std::time::{Duration, Instant};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::helpers::*;
+
+fn limited(header_read_timeout_ms: u64, max_connections: usize) -> paylink_sandbox::config::Config {
+    let mut config = test_config();
+    config.server.header_read_timeout =
+        paylink_sandbox::clock::Span(Duration::from_millis(header_read_timeout_ms));
+    config.server.max_connections = max_connections;
+    config
+}
+
+/// Waits until the server closes `socket` (end of stream or reset); how long that took.
+async fn closed_within(socket: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(limit.saturating_sub(start.elapsed()), socket.read(&mut buf))
+            .await
+        {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {} // an answer (a 408, or a kept-alive reply); keep reading
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slow_clients_are_closed_while_the_server_keeps_answering() {
+    let app = TestApp::spawn_with(limited(600, 1024)).await;
+    let mut sockets = Vec::new();
+    for i in 0..300 {
+        let mut s = TcpStream::connect(app.addr).await.unwrap();
+        if i % 2 == 1 {
+            // Half a request: the headers never end.
+            s.write_all(b"GET /__sandbox/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                .await
+                .unwrap();
+        }
+        sockets.push(s);
+    }
+    // A kept-alive connection that answered once and then went quiet.
+    let mut kept = TcpStream::connect(app.addr).await.unwrap();
+    kept.write_all(b"GET /__sandbox/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 64];
+    let n = kept.read(&mut first).await.unwrap();
+    assert!(
+        first[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&first[..n])
+    );
+    // Everyone else is served meanwhile.
+    for _ in 0..20 {
+        let (status, _) = app.admin_get("/health").await;
+        assert_eq!(status, 200);
+    }
+    let mut slowest = Duration::ZERO;
+    for s in sockets.iter_mut().chain(std::iter::once(&mut kept)) {
+        let took = closed_within(s, Duration::from_secs(5))
+            .await
+            .expect("the server closed the connection");
+        slowest = slowest.max(took);
+    }
+    assert!(
+        slowest < Duration::from_secs(3),
+        "the last one closed after {slowest:?}"
+    );
+    let (status, _) = app.admin_get("/health").await;
+    assert_eq!(status, 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_beyond_the_connection_cap_wait_for_a_free_slot() {
+    let app = TestApp::spawn_with(limited(800, 4)).await;
+    // TestApp's own client holds a kept-alive connection from the readiness check; drop it.
+    drop(app.client.clone());
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(app.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let answer = fresh
+        .get(app.url("/__sandbox/health"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("served once a slot frees");
+    let waited = start.elapsed();
+    assert_eq!(answer.status(), 200);
+    assert!(
+        waited >= Duration::from_millis(400),
+        "served after {waited:?}, while four idle connections held every slot"
+    );
+    for s in &mut idle {
+        assert!(closed_within(s, Duration::from_secs(3)).await.is_some());
+    }
+    app.stop().await;
+}
