@@ -51,6 +51,7 @@ impl Sandbox {
             fast: config.clock.fast,
             retry_schedule: config.webhooks.retry_schedule.iter().map(|s| s.0).collect(),
             webhook_timeout: config.webhooks.timeout.0,
+            max_waiting: config.webhooks.max_waiting,
             scenario: config.scenario.clone(),
             faults: config.faults.clone(),
             providers: providers::NAMES,

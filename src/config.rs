@@ -88,6 +88,10 @@ pub struct WebhooksConfig {
     pub retry_schedule: Vec<Span>,
     /// How long one attempt may take before it counts as failed.
     pub timeout: Span,
+    /// Most deliveries kept waiting for their receivers (scheduled, retrying or in flight). Past
+    /// it the oldest waiting ones are dropped; health, the delivery log and the terminal say how
+    /// many.
+    pub max_waiting: usize,
 }
 
 impl Default for WebhooksConfig {
@@ -96,6 +100,7 @@ impl Default for WebhooksConfig {
         Self {
             retry_schedule: vec![s(0), s(10), s(60), s(300), s(1800), s(7200)],
             timeout: s(5),
+            max_waiting: 10_000,
         }
     }
 }

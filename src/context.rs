@@ -52,6 +52,8 @@ pub(crate) struct Setup {
     pub fast: bool,
     pub retry_schedule: Vec<Duration>,
     pub webhook_timeout: Duration,
+    /// Most webhook deliveries kept waiting for their receivers.
+    pub max_waiting: usize,
     pub scenario: ScenarioConfig,
     pub faults: FaultConfig,
     /// The providers' names, for rules and filters that name one.
@@ -125,6 +127,7 @@ impl Context {
                 retry_schedule: setup.retry_schedule,
                 timeout: setup.webhook_timeout,
                 history_limit: setup.limits.history_limit,
+                max_waiting: setup.max_waiting,
                 loop_token: guard.loop_token().to_string(),
             },
             webhook::Deps {

@@ -75,6 +75,24 @@ pub(crate) async fn answer(
     limit: Option<usize>,
     list: impl Fn() -> Vec<Value>,
 ) -> Result<Response, AdminError> {
+    answer_with(ctx, q, key, limit, &Value::Null, list).await
+}
+
+/// [`answer`], with the keys of `extra` (an object) added beside the list.
+pub(crate) async fn answer_with(
+    ctx: &Context,
+    q: &WaitQuery,
+    key: &str,
+    limit: Option<usize>,
+    extra: &Value,
+    list: impl Fn() -> Vec<Value>,
+) -> Result<Response, AdminError> {
+    let with_extra = |mut body: Value| {
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e.clone());
+        }
+        body
+    };
     let trim = |mut items: Vec<Value>| {
         if let Some(limit) = limit
             && items.len() > limit
@@ -84,7 +102,7 @@ pub(crate) async fn answer(
         items
     };
     let Some(wait) = q.duration(ctx)? else {
-        return Ok(Json(json!({ key: trim(list()) })).into_response());
+        return Ok(Json(with_extra(json!({ key: trim(list()) }))).into_response());
     };
     let wanted = q.count.unwrap_or(1);
     let started = Instant::now();
@@ -114,6 +132,7 @@ pub(crate) async fn answer(
             "waited_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         },
     });
+    body = with_extra(body);
     if reached {
         return Ok(Json(body).into_response());
     }

@@ -31,7 +31,10 @@ pub(crate) async fn list(
     }
     filter.check().map_err(AdminError::bad_request)?;
     let limit = filter.limit.take();
-    wait::answer(&admin.ctx, &w, "deliveries", limit, || {
+    // Deliveries dropped to stay within `webhooks.max_waiting` are gone from the list; the count
+    // says so.
+    let dropped = serde_json::json!({"dropped": admin.ctx.webhooks.dropped()});
+    wait::answer_with(&admin.ctx, &w, "deliveries", limit, &dropped, || {
         admin.ctx.webhooks.list(&filter)
     })
     .await

@@ -188,6 +188,8 @@ pub(crate) struct Settings {
     /// Per-attempt timeout.
     pub timeout: Duration,
     pub history_limit: usize,
+    /// Most deliveries kept waiting for their receivers; past it the oldest are dropped.
+    pub max_waiting: usize,
     /// Sent in `x-paylink-sandbox-loop` with every request, so the sandbox can refuse its own
     /// webhooks should a receiver's host name resolve back to it.
     pub loop_token: String,
@@ -285,7 +287,7 @@ impl Engine {
             // Invariant: the builder has no TLS or proxy settings that could fail.
             .expect("an HTTP client without TLS builds");
         Arc::new(Self {
-            log: Mutex::new(Log::new(settings.history_limit)),
+            log: Mutex::new(Log::new(settings.history_limit, settings.max_waiting)),
             settings,
             deps,
             lanes: Mutex::default(),
@@ -414,7 +416,7 @@ impl Engine {
         let now = self.deps.clock.now_ms();
         let (provider, tenant) = {
             let mut log = self.log.lock();
-            let d = log
+            let mut d = log
                 .get_mut(id)
                 .ok_or_else(|| RedeliverError::NotFound(id.to_string()))?;
             if d.status == Status::InFlight {
@@ -457,6 +459,11 @@ impl Engine {
     /// Forgets which callback URLs passed the handshake (after a subscription change).
     pub(crate) fn forget_verification(&self, url: &str) {
         self.verified.lock().retain(|(u, _)| u != url);
+    }
+
+    /// How many waiting deliveries were dropped to stay within the waiting limit.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.log.lock().dropped()
     }
 
     /// Counts by status, for the health endpoint.

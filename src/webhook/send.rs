@@ -26,7 +26,7 @@ impl Engine {
     async fn attempt(&self, id: &str) {
         let (target, body, number, drop) = {
             let mut log = self.log.lock();
-            let Some(d) = log.get_mut(id) else { return };
+            let Some(mut d) = log.get_mut(id) else { return };
             if d.status.is_finished() {
                 return;
             }
@@ -84,13 +84,13 @@ impl Engine {
                 .log
                 .lock()
                 .get_mut(id)
-                .is_some_and(|d| std::mem::take(&mut d.duplicate));
+                .is_some_and(|mut d| std::mem::take(&mut d.duplicate));
         if duplicate {
             let again = self
                 .post(id, target, body, number + 1, AttemptKind::Duplicate)
                 .await;
             self.publish(id, &again);
-            if let Some(d) = self.log.lock().get_mut(id) {
+            if let Some(mut d) = self.log.lock().get_mut(id) {
                 d.attempts.push(again);
             }
             self.deps.events.changed();
@@ -223,7 +223,7 @@ impl Engine {
         let now = self.deps.clock.now_ms();
         let retry = {
             let mut log = self.log.lock();
-            let Some(d) = log.get_mut(id) else { return };
+            let Some(mut d) = log.get_mut(id) else { return };
             d.attempts.push(attempt);
             if ok && !is_handshake {
                 d.status = Status::Delivered;

@@ -115,3 +115,46 @@ async fn clients_beyond_the_connection_cap_wait_for_a_free_slot() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_outage_drops_the_oldest_waiting_deliveries_and_says_how_many() {
+    let unreachable = crate::receiver::unreachable_url().await;
+    let mut config = crate::razorpay_links::rzp_config(Some(&unreachable));
+    config.webhooks.max_waiting = 25;
+    // Long retries: every delivery stays waiting for the whole test.
+    config.webhooks.retry_schedule = paylink_sandbox::cli::parse_schedule("1h,1h,1h").unwrap();
+    let app = TestApp::spawn_with(config).await;
+    for i in 0..20 {
+        let (status, link) = app
+            .create_payment_link(&serde_json::json!({"amount": 1000 + i, "currency": "INR"}))
+            .await;
+        assert_eq!(status, 200, "{link}");
+        let (status, paid) = app.pay_link(link["id"].as_str().unwrap(), "success").await;
+        assert_eq!(status, 200, "{paid}");
+    }
+    // 20 payments × 4 events = 80 deliveries, at most 25 kept waiting.
+    let (_, health) = app.admin_get("/health").await;
+    let webhooks = &health["webhooks"];
+    let waiting: u64 = ["scheduled", "retrying", "in_flight"]
+        .iter()
+        .map(|s| webhooks[*s].as_u64().unwrap_or(0))
+        .sum();
+    assert!(waiting <= 25, "{webhooks}");
+    assert_eq!(webhooks["dropped"], 80 - waiting, "{webhooks}");
+    let (_, log) = app.admin_get("/webhooks?limit=1000").await;
+    assert_eq!(log["dropped"], webhooks["dropped"], "{log}");
+    assert_eq!(log["deliveries"].as_array().unwrap().len() as u64, waiting);
+    // The newest survive: the last payment's payment_link.paid is still there.
+    let last = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["event"], "payment_link.paid", "{last}");
+    let (status, _) = app
+        .create_payment_link(&serde_json::json!({"amount": 5000, "currency": "INR"}))
+        .await;
+    assert_eq!(status, 200, "the API keeps answering");
+    app.stop().await;
+}
