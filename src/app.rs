@@ -52,6 +52,7 @@ impl Sandbox {
             retry_schedule: config.webhooks.retry_schedule.iter().map(|s| s.0).collect(),
             webhook_timeout: config.webhooks.timeout.0,
             max_waiting: config.webhooks.max_waiting,
+            in_flight_per_url: config.webhooks.in_flight_per_url,
             scenario: config.scenario.clone(),
             faults: config.faults.clone(),
             providers: providers::NAMES,

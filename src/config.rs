@@ -92,6 +92,9 @@ pub struct WebhooksConfig {
     /// it the oldest waiting ones are dropped; health, the delivery log and the terminal say how
     /// many.
     pub max_waiting: usize,
+    /// Attempts in flight at once to one receiver URL; each object's events (a message's
+    /// statuses, a link's payment events) still go one after another, in order.
+    pub in_flight_per_url: usize,
 }
 
 impl Default for WebhooksConfig {
@@ -101,6 +104,7 @@ impl Default for WebhooksConfig {
             retry_schedule: vec![s(0), s(10), s(60), s(300), s(1800), s(7200)],
             timeout: s(5),
             max_waiting: 10_000,
+            in_flight_per_url: 8,
         }
     }
 }
@@ -278,6 +282,9 @@ impl Config {
             problems.push(format!(
                 "clock.start must be Unix seconds or RFC 3339 (got {start:?})"
             ));
+        }
+        if self.webhooks.in_flight_per_url == 0 {
+            problems.push("webhooks.in_flight_per_url must be at least 1".to_string());
         }
         if self.server.header_read_timeout.0.is_zero() {
             problems.push("server.header_read_timeout must be more than zero".to_string());

@@ -54,6 +54,8 @@ pub(crate) struct Setup {
     pub webhook_timeout: Duration,
     /// Most webhook deliveries kept waiting for their receivers.
     pub max_waiting: usize,
+    /// Webhook attempts in flight at once to one URL.
+    pub in_flight_per_url: usize,
     pub scenario: ScenarioConfig,
     pub faults: FaultConfig,
     /// The providers' names, for rules and filters that name one.
@@ -128,6 +130,7 @@ impl Context {
                 timeout: setup.webhook_timeout,
                 history_limit: setup.limits.history_limit,
                 max_waiting: setup.max_waiting,
+                in_flight_per_url: setup.in_flight_per_url,
                 loop_token: guard.loop_token().to_string(),
             },
             webhook::Deps {

@@ -18,6 +18,9 @@
 //!   deliveries (baseline: tokio timers due at the same instants).
 //! - `flow`: the README's test recipe (order, pay, order_status, each step waited for) timed end
 //!   to end on the embedded defaults (the baseline) and on `--fast`.
+//! - `outage`: the validated send with every webhook going to a receiver that answers at once
+//!   (the baseline), then to one that refuses every connection for the whole run; with the
+//!   deliveries left waiting and dropped (`webhooks.max_waiting`).
 //! - `memory`: resident memory of the binary after 1,000,000 validated `order_details` with the
 //!   default history limit (skipped by `--quick`).
 
@@ -30,6 +33,7 @@
 mod flow;
 mod http;
 mod load;
+mod outage;
 mod servers;
 mod webhooks;
 
@@ -71,7 +75,7 @@ fn args() -> Args {
             "--serve-baseline" => servers::serve_baseline(),
             "--load" => load(),
             "-h" | "--help" => {
-                println!("usage: bench [--quick] [http] [webhooks] [flow] [memory]");
+                println!("usage: bench [--quick] [http] [webhooks] [flow] [outage] [memory]");
                 std::process::exit(0);
             }
             other => workloads.push(other.to_string()),
@@ -82,6 +86,7 @@ fn args() -> Args {
             "http".into(),
             "webhooks".into(),
             "flow".into(),
+            "outage".into(),
             "memory".into(),
         ];
     }
@@ -108,11 +113,12 @@ fn main() -> anyhow::Result<()> {
                 "http" => http::http(args.quick).await?,
                 "webhooks" => webhooks::webhooks(args.quick).await?,
                 "flow" => flow::flow(args.quick).await?,
+                "outage" => outage::outage(args.quick).await?,
                 "memory" if args.quick => println!("\nmemory: skipped with --quick"),
                 "memory" => memory().await?,
                 other => {
                     anyhow::bail!(
-                        "unknown workload {other:?} (expected http, webhooks, flow, memory)"
+                        "unknown workload {other:?} (expected http, webhooks, flow, outage, memory)"
                     )
                 }
             }

@@ -27,6 +27,13 @@ pub(crate) fn serve_baseline() -> ! {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    // As a webhook receiver (the `outage` workload): pass Meta's handshake.
+                    let challenge = req.uri().query().and_then(|q| {
+                        q.split('&').find_map(|p| p.strip_prefix("hub.challenge=")).map(str::to_string)
+                    });
+                    if let Some(challenge) = challenge {
+                        return Ok(hyper::Response::new(Full::new(Bytes::from(challenge))));
+                    }
                     let _ = req.into_body().collect().await;
                     Ok::<_, std::convert::Infallible>(
                         hyper::Response::builder()

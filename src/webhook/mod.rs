@@ -190,6 +190,8 @@ pub(crate) struct Settings {
     pub history_limit: usize,
     /// Most deliveries kept waiting for their receivers; past it the oldest are dropped.
     pub max_waiting: usize,
+    /// Attempts in flight at once to one URL (each object's events still go one at a time).
+    pub in_flight_per_url: usize,
     /// Sent in `x-paylink-sandbox-loop` with every request, so the sandbox can refuse its own
     /// webhooks should a receiver's host name resolve back to it.
     pub loop_token: String,
@@ -378,7 +380,11 @@ impl Engine {
         let mut lanes = self.lanes.lock();
         let sender = lanes.entry(url).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(send::lane(Arc::downgrade(self), rx));
+            tokio::spawn(send::lane(
+                Arc::downgrade(self),
+                rx,
+                self.settings.in_flight_per_url,
+            ));
             tx
         });
         self.busy.send_modify(|n| *n += 1);

@@ -1,23 +1,55 @@
-//! The network side of the engine: one lane per URL sending its deliveries in order, the signed
-//! POST, Meta's verification handshake, and what each attempt decides next (delivered, a retry
-//! on the schedule, or failed). No lock is held across a request.
+//! The network side of the engine: one lane per URL with up to `webhooks.in_flight_per_url`
+//! attempts at once, each object's events (deliveries with the same reference) still one after
+//! another in order; the signed POST, Meta's verification handshake, and what each attempt
+//! decides next (delivered, a retry on the schedule, or failed). No lock is held across a
+//! request.
 
-use std::sync::Weak;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::{Attempt, AttemptKind, Engine, Status, Target};
 use crate::clock::Millis;
 
-pub(super) async fn lane(engine: Weak<Engine>, mut rx: mpsc::UnboundedReceiver<String>) {
+pub(super) async fn lane(
+    engine: Weak<Engine>,
+    mut rx: mpsc::UnboundedReceiver<String>,
+    in_flight: usize,
+) {
+    let permits = Arc::new(Semaphore::new(in_flight.max(1)));
+    // The attempt last started for each object: the next one of that object waits for it.
+    let mut last: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut handled = 0u32;
     while let Some(id) = rx.recv().await {
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        engine.attempt(&id).await;
-        engine.busy.send_modify(|n| *n = n.saturating_sub(1));
+        let key = engine
+            .log
+            .lock()
+            .get(&id)
+            .and_then(|d| d.reference.clone())
+            .unwrap_or_else(|| id.clone());
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let before = last.remove(&key);
+        let task = tokio::spawn(async move {
+            if let Some(before) = before {
+                let _ = before.await;
+            }
+            engine.attempt(&id).await;
+            engine.busy.send_modify(|n| *n = n.saturating_sub(1));
+            drop(permit);
+        });
+        last.insert(key, task);
+        handled = handled.wrapping_add(1);
+        if handled.is_multiple_of(256) {
+            last.retain(|_, t| !t.is_finished());
+        }
     }
 }
 

@@ -158,3 +158,72 @@ async fn a_receiver_outage_drops_the_oldest_waiting_deliveries_and_says_how_many
     assert_eq!(status, 200, "the API keeps answering");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_receiver_gets_several_attempts_at_once_each_link_in_order_and_others_never_wait() {
+    use crate::receiver::{Behaviour, Receiver};
+    let slow = Receiver::start(Behaviour::Slow(Duration::from_millis(400))).await;
+    let fast = Receiver::start(Behaviour::Ok { verify_token: None }).await;
+    let app = TestApp::spawn_with(crate::razorpay_links::rzp_config(Some(&slow.url))).await;
+    let (status, sub) = app
+        .qonto_json(
+            reqwest::Method::POST,
+            "/v2/webhook_subscriptions",
+            Some(&serde_json::json!({"callback_url": fast.url, "types": ["v1/payment-links"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{sub}");
+    let started = Instant::now();
+    let mut links = Vec::new();
+    for i in 0..8 {
+        let (_, link) = app
+            .create_payment_link(&serde_json::json!({"amount": 1000 + i, "currency": "INR"}))
+            .await;
+        let id = link["id"].as_str().unwrap().to_string();
+        app.pay_link(&id, "success").await;
+        links.push(id);
+    }
+    // While the slow receiver works through 32 events, another URL's event goes out at once.
+    let (status, _) = app
+        .create_qonto_link(&serde_json::json!({"payment_link": {"potential_payment_methods": ["credit_card"],
+            "reusable": false, "items": [{"title": "Tea", "quantity": 1,
+            "unit_price": {"value": "4.50", "currency": "EUR"}, "vat_rate": "20.0", "type": "good"}]}}))
+        .await;
+    assert_eq!(status, 201);
+    fast.wait_posts(1, 2).await;
+    let other = started.elapsed();
+    let posts = slow.wait_posts(32, 10).await;
+    let all = started.elapsed();
+    // One at a time would take 32 × 400 ms = 12.8 s.
+    assert!(
+        all < Duration::from_secs(6),
+        "32 slow deliveries took {all:?}"
+    );
+    assert!(
+        other < Duration::from_secs(2),
+        "the other URL's event waited {other:?}"
+    );
+    for id in &links {
+        let order: Vec<String> = posts
+            .iter()
+            .map(|p| p.json())
+            .filter(|b| {
+                b["payload"]["payment_link"]["entity"]["id"] == id.as_str()
+                    || b["payload"]["payment"]["entity"]["description"]
+                        == format!("#{}", id.trim_start_matches("plink_"))
+            })
+            .map(|b| b["event"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "payment.authorized",
+                "payment.captured",
+                "order.paid",
+                "payment_link.paid"
+            ],
+            "{id}"
+        );
+    }
+    app.stop().await;
+}
