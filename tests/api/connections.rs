@@ -206,7 +206,7 @@ async fn a_slow_receiver_gets_several_attempts_at_once_each_link_in_order_and_ot
     for id in &links {
         let order: Vec<String> = posts
             .iter()
-            .map(|p| p.json())
+            .map(crate::receiver::Received::json)
             .filter(|b| {
                 b["payload"]["payment_link"]["entity"]["id"] == id.as_str()
                     || b["payload"]["payment"]["entity"]["description"]
