@@ -71,6 +71,11 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         Some(value)
     }
 
+    /// How many entries are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
     /// Keys and values from oldest to newest.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> {
         self.order.iter().filter_map(|k| self.map.get_key_value(k))
