@@ -12,7 +12,7 @@
 //! reads.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -100,6 +100,10 @@ impl Default for Timeline {
 #[derive(Debug)]
 struct Queue {
     jobs: BTreeMap<(Millis, u64), Job>,
+    /// The waiting jobs that belong to an object (a link), by the object's key, so they go when
+    /// it goes (see [`Timeline::cancel`]).
+    owners: HashMap<String, Vec<(Millis, u64)>>,
+    owner_of: HashMap<(Millis, u64), String>,
     seq: u64,
     /// The sandbox time the runner will next wake at by itself (`Millis::MAX` when it waits for
     /// a job). A new job due later than this needs no wake-up.
@@ -110,8 +114,24 @@ impl Default for Queue {
     fn default() -> Self {
         Self {
             jobs: BTreeMap::new(),
+            owners: HashMap::new(),
+            owner_of: HashMap::new(),
             seq: 0,
             armed: Millis::MIN,
+        }
+    }
+}
+
+impl Queue {
+    /// Forgets that job `key` (gone from the queue) belonged to an object.
+    fn unown(&mut self, key: (Millis, u64)) {
+        if let Some(owner) = self.owner_of.remove(&key)
+            && let Some(keys) = self.owners.get_mut(&owner)
+        {
+            keys.retain(|k| *k != key);
+            if keys.is_empty() {
+                self.owners.remove(&owner);
+            }
         }
     }
 }
@@ -131,6 +151,34 @@ impl Timeline {
         if wake {
             self.wake.notify_one();
         }
+    }
+
+    /// Schedules `job` at sandbox time `due` on behalf of the object `owner` (for example
+    /// `qonto:<login>:<link id>`): [`Timeline::cancel`] of that key drops it.
+    pub(crate) fn at_for(&self, due: Millis, job: Job, owner: String) {
+        let wake = {
+            let mut q = self.queue.lock();
+            q.seq += 1;
+            let key = (due, q.seq);
+            q.jobs.insert(key, job);
+            q.owners.entry(owner.clone()).or_default().push(key);
+            q.owner_of.insert(key, owner);
+            due < q.armed
+        };
+        if wake {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Drops every waiting job of object `owner` (it was evicted or deleted); how many.
+    pub(crate) fn cancel(&self, owner: &str) -> usize {
+        let mut q = self.queue.lock();
+        let keys = q.owners.remove(owner).unwrap_or_default();
+        for key in &keys {
+            q.jobs.remove(key);
+            q.owner_of.remove(key);
+        }
+        keys.len()
     }
 
     /// Jobs waiting, for the health endpoint and tests.
@@ -183,11 +231,20 @@ impl Timeline {
         tenant: Option<&str>,
         also: impl Fn(&Job) -> bool,
     ) {
-        self.queue.lock().jobs.retain(|_, job| {
+        let mut q = self.queue.lock();
+        let mut gone = Vec::new();
+        q.jobs.retain(|key, job| {
             let owned = provider.is_none_or(|p| p == job.provider)
                 && tenant.is_none_or(|t| t == job.tenant);
-            !(owned && also(job))
+            let drop = owned && also(job);
+            if drop {
+                gone.push(*key);
+            }
+            !drop
         });
+        for key in gone {
+            q.unown(key);
+        }
     }
 
     /// Removes and returns every job due at or before `now`, in order.
@@ -195,6 +252,11 @@ impl Timeline {
         let mut q = self.queue.lock();
         let later = q.jobs.split_off(&(now + 1, 0));
         let due = std::mem::replace(&mut q.jobs, later);
+        if !q.owner_of.is_empty() {
+            for key in due.keys() {
+                q.unown(*key);
+            }
+        }
         due.into_values().collect()
     }
 

@@ -227,3 +227,32 @@ async fn a_slow_receiver_gets_several_attempts_at_once_each_link_in_order_and_ot
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evicted_link_takes_its_waiting_jobs_with_it() {
+    let mut config = test_config();
+    config.server.store_limit = 5;
+    let app = TestApp::spawn_with(config).await;
+    let (_, before) = app.admin_get("/health").await;
+    let base = before["pending_jobs"].as_u64().unwrap();
+    for _ in 0..50 {
+        let (status, link) = app
+            .create_qonto_link(&serde_json::json!({"payment_link": {"potential_payment_methods": ["credit_card"],
+                "reusable": false, "items": [{"title": "Tea", "quantity": 1,
+                "unit_price": {"value": "4.50", "currency": "EUR"}, "vat_rate": "20.0", "type": "good"}]}}))
+            .await;
+        assert_eq!(status, 201, "{link}");
+    }
+    let (_, health) = app.admin_get("/health").await;
+    // One expiry job per stored link: 5, not 50.
+    assert_eq!(
+        health["pending_jobs"].as_u64().unwrap() - base,
+        5,
+        "{health}"
+    );
+    let (_, list) = app
+        .qonto_json(reqwest::Method::GET, "/v2/payment_links", None)
+        .await;
+    assert_eq!(list["meta"]["total_count"], 5, "{list}");
+    app.stop().await;
+}

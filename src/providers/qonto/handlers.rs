@@ -224,7 +224,7 @@ pub(super) async fn create(call: QontoCall) -> Response {
                 return Err(scripted_refusal(reject));
             }
             let now = app.ctx.clock.now_ms();
-            let link = app.store.lock().create_link(
+            let (link, evicted) = app.store.lock().create_link(
                 &caller.login,
                 draft,
                 now,
@@ -232,7 +232,11 @@ pub(super) async fn create(call: QontoCall) -> Response {
                 &app.ctx.ids,
                 &app.ctx.base_url,
             )?;
-            app.ctx.timeline.at(
+            // A link pushed out of the store takes its waiting jobs with it.
+            if let Some(old) = evicted {
+                app.ctx.timeline.cancel(&job_owner(&caller.login, &old));
+            }
+            app.ctx.timeline.at_for(
                 link.expiration,
                 Job::provider(
                     ID,
@@ -243,6 +247,7 @@ pub(super) async fn create(call: QontoCall) -> Response {
                         expiration: link.expiration,
                     },
                 ),
+                job_owner(&caller.login, &link.id),
             );
             if let Some(pay) = rule.as_ref().and_then(|r| r.then.pay.as_ref()) {
                 schedule_scripted_pay(app, &caller.login, &link, pay, now);
@@ -317,6 +322,11 @@ fn schedule_scripted_pay(
             },
         ),
     );
+}
+
+/// The key a link's timeline jobs are scheduled under.
+pub(super) fn job_owner(login: &str, link_id: &str) -> String {
+    format!("qonto:{login}:{link_id}")
 }
 
 /// `GET /v2/payment_links`.

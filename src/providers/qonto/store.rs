@@ -277,7 +277,7 @@ impl Store {
         lifetime: Millis,
         ids: &Ids,
         base_url: &str,
-    ) -> Result<PaymentLink, QError> {
+    ) -> Result<(PaymentLink, Option<String>), QError> {
         let org = self.orgs.get_mut(login).ok_or_else(QError::unauthorized)?;
         if !org.connection_enabled() {
             return Err(QError::unprocessable(vec![QErr::at(
@@ -309,8 +309,8 @@ impl Store {
             payments: Vec::new(),
             latest_payment_method_used: None,
         };
-        org.links.insert(id, link.clone());
-        Ok(link)
+        let evicted = org.links.insert(id, link.clone()).map(|(old, _)| old);
+        Ok((link, evicted))
     }
 
     pub(super) fn link(&self, login: &str, id: &str) -> Result<&PaymentLink, QError> {
