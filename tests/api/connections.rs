@@ -256,3 +256,37 @@ async fn an_evicted_link_takes_its_waiting_jobs_with_it() {
     assert_eq!(list["meta"]["total_count"], 5, "{list}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evicted_or_re_dated_gateway_link_leaves_no_expiry_job_behind() {
+    let mut config = test_config();
+    config.server.store_limit = 3;
+    let app = TestApp::spawn_with(config).await;
+    let (_, before) = app.admin_get("/health").await;
+    let base = before["pending_jobs"].as_u64().unwrap();
+    let now = crate::razorpay_links::now(&app).await;
+    let mut last = String::new();
+    for i in 0..20 {
+        let (status, link) = app
+            .create_payment_link(&serde_json::json!({"amount": 1000 + i, "currency": "INR", "expire_by": now + 3600}))
+            .await;
+        assert_eq!(status, 200, "{link}");
+        last = link["id"].as_str().unwrap().to_string();
+    }
+    // A new expiry replaces the old one instead of adding a second job.
+    let (status, _) = app
+        .rzp_json(
+            reqwest::Method::PATCH,
+            &format!("/v1/payment_links/{last}"),
+            Some(&serde_json::json!({"expire_by": now + 7200})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, health) = app.admin_get("/health").await;
+    assert_eq!(
+        health["pending_jobs"].as_u64().unwrap() - base,
+        3,
+        "{health}"
+    );
+    app.stop().await;
+}

@@ -61,6 +61,11 @@ fn scripted(spec: &ErrorSpec) -> RzError {
     }
 }
 
+/// The key a link's expiry job is scheduled under.
+fn expiry_owner(key_id: &str, link_id: &str) -> String {
+    format!("razorpay:{key_id}:{link_id}")
+}
+
 /// Schedules what a new or edited link has coming: its expiry and any scripted payment.
 fn schedule(
     app: &Razorpay,
@@ -69,7 +74,7 @@ fn schedule(
     pay: Option<&crate::scenario::PayScript>,
 ) {
     if link.expire_by > 0 {
-        app.ctx.timeline.at(
+        app.ctx.timeline.at_for(
             link.expire_by * 1000,
             Job::provider(
                 ID,
@@ -80,6 +85,7 @@ fn schedule(
                     expire_by: link.expire_by,
                 },
             ),
+            expiry_owner(key_id, &link.id),
         );
     }
     if let Some(pay) = pay {
@@ -148,11 +154,14 @@ pub(super) async fn create(
             if let Some(reject) = rule.as_ref().and_then(|r| r.then.reject.as_ref()) {
                 return Err(scripted(reject));
             }
-            let link =
-                app
-                    .store
+            let (link, evicted) =
+                app.store
                     .lock()
                     .create(&key_id, draft, now, &app.ctx.ids, &app.ctx.base_url)?;
+            // A link pushed out of the store takes its waiting expiry with it.
+            if let Some(old) = evicted {
+                app.ctx.timeline.cancel(&expiry_owner(&key_id, &old));
+            }
             schedule(
                 &app,
                 &key_id,
@@ -250,6 +259,7 @@ pub(super) async fn update(
             let new_expiry = draft.expire_by.is_some();
             let link = app.store.lock().update(&key_id, &id, draft, now)?;
             if new_expiry {
+                app.ctx.timeline.cancel(&expiry_owner(&key_id, &link.id));
                 schedule(&app, &key_id, &link, None);
             }
             Ok(link.to_json(true))

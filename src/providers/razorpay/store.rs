@@ -277,7 +277,7 @@ impl Store {
         now: i64,
         ids: &Ids,
         base_url: &str,
-    ) -> Result<PaymentLink, RzError> {
+    ) -> Result<(PaymentLink, Option<String>), RzError> {
         let account = self.accounts.get_mut(key_id).ok_or(RzError::InvalidKey)?;
         if !draft.reference_id.is_empty() && account.references.contains_key(&draft.reference_id) {
             return Err(RzError::Invalid(vec![Problem::new(
@@ -322,12 +322,14 @@ impl Store {
                 .references
                 .insert(link.reference_id.clone(), id.clone());
         }
-        if let Some((_, old)) = account.links.insert(id.clone(), link.clone()) {
+        let mut evicted = None;
+        if let Some((old_id, old)) = account.links.insert(id.clone(), link.clone()) {
             account.references.remove(&old.reference_id);
             self.codes.remove(&old.short_code);
+            evicted = Some(old_id);
         }
         self.codes.insert(code, (key_id.to_string(), id));
-        Ok(link)
+        Ok((link, evicted))
     }
 
     pub(super) fn get(&self, key_id: &str, id: &str) -> Result<&PaymentLink, RzError> {
