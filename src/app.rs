@@ -45,6 +45,7 @@ impl Sandbox {
                 history_limit: config.server.history_limit,
                 store_limit: config.server.store_limit,
                 accept_any_credentials: config.server.accept_any_credentials,
+                max_tenants: config.server.max_tenants,
             },
             clock_start: config.clock_start_ms(),
             frozen: config.clock.frozen,

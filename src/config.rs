@@ -140,6 +140,9 @@ pub struct ServerConfig {
     /// Treat unknown credentials as a new, empty tenant instead of refusing them, so parallel
     /// tests can each use their own and never see each other's state.
     pub accept_any_credentials: bool,
+    /// With `accept_any_credentials`, how many tenants each provider keeps besides the
+    /// configured ones; past it the least recently used is forgotten (and counted in health).
+    pub max_tenants: usize,
     /// Host names the sandbox answers to besides loopback, the bound address and the public
     /// URL's host (for containers and tunnels); `"*"` answers to any.
     pub allowed_hosts: Vec<String>,
@@ -172,6 +175,7 @@ impl Default for ServerConfig {
             log_level: "info".into(),
             log_format: LogFormat::Text,
             accept_any_credentials: false,
+            max_tenants: 1000,
             allowed_hosts: Vec::new(),
             cors_origins: Vec::new(),
         }

@@ -36,6 +36,8 @@ pub(crate) struct Limits {
     pub store_limit: usize,
     /// Unknown credentials become a fresh tenant instead of being refused.
     pub accept_any_credentials: bool,
+    /// Tenants made on the fly kept per provider.
+    pub max_tenants: usize,
 }
 
 /// Everything a context is built from, drawn from the configuration by the app.
@@ -94,6 +96,8 @@ pub(crate) struct Context {
     pub events: Arc<Events>,
     pub feed: Arc<Feed>,
     pub guard: Guard,
+    /// Tenants made on the fly, least recently used first.
+    pub tenants: crate::tenants::Tenants,
     /// The sandbox's own base URL, as written into links it hands out.
     pub base_url: String,
     /// This process over loopback, for calls the sandbox makes to itself (triggers).
@@ -154,6 +158,7 @@ impl Context {
             events,
             feed,
             guard,
+            tenants: crate::tenants::Tenants::new(setup.limits.max_tenants),
             local_url: local_url(setup.addr),
             base_url: setup.base_url,
             limits: setup.limits,

@@ -94,6 +94,26 @@ async fn read_body(
     }
 }
 
+/// With `--accept-any-credentials`, marks `tenant` as used; one tenant too many and the one
+/// unused longest goes, with what it left waiting (`server.max_tenants`).
+fn keep_tenants_bounded(
+    ctx: &crate::context::Context,
+    provider: &dyn crate::provider::Provider,
+    tenant: &str,
+) {
+    if !ctx.limits.accept_any_credentials || provider.configured(tenant) {
+        return;
+    }
+    let Some(old) = ctx.tenants.touch(provider.id(), tenant) else {
+        return;
+    };
+    let id = provider.id();
+    ctx.timeline.forget(Some(id), Some(&old), |_| true);
+    provider.reset(Some(&old));
+    ctx.webhooks.clear(Some(id), Some(&old));
+    tracing::info!(provider = id.as_str(), tenant = %old, "least recently used tenant forgotten (server.max_tenants)");
+}
+
 pub(crate) async fn provider(State(m): State<Mounted>, request: Request, next: Next) -> Response {
     let Mounted { ctx, provider } = m;
     let started = Instant::now();
@@ -110,6 +130,9 @@ pub(crate) async fn provider(State(m): State<Mounted>, request: Request, next: N
     let headers = redact_headers(&parts.headers);
     let (bytes, total, response) = read_body(body, ctx.limits.body_limit, &*provider).await;
     let tenant = provider.authenticate(&mut parts, &bytes);
+    if let Some(t) = tenant.as_deref() {
+        keep_tenants_bounded(&ctx, &*provider, t);
+    }
     let decision = ctx.faults.for_request(
         provider.id().as_str(),
         &method,

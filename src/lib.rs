@@ -85,6 +85,7 @@ mod reply;
 pub mod scenario;
 mod schema;
 mod serve;
+mod tenants;
 mod timeline;
 mod trigger;
 mod ui;

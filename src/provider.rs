@@ -366,6 +366,9 @@ pub(crate) trait Provider: Send + Sync + 'static {
     }
 
     /// Its part of the dashboard's "Payment links" page, if it issues links.
+    /// Whether `tenant` comes from the configuration (never forgotten to make room).
+    fn configured(&self, tenant: &str) -> bool;
+
     /// Its error envelope and security schemes, for the OpenAPI document served at `base`.
     fn api_doc(&self, base: &str) -> ApiDoc;
 

@@ -174,6 +174,7 @@ pub(crate) async fn reset(
         p.reset(tenant);
     }
     ctx.webhooks.clear(provider, tenant);
+    ctx.tenants.clear(provider, tenant);
     ctx.journal.clear(&Filter {
         provider: provider.map(|p| p.as_str().to_string()),
         tenant: tenant.map(str::to_string),

@@ -163,6 +163,7 @@ async fn health(State(admin): State<AdminState>) -> Response {
         "routes": route_count(&admin.providers),
         "webhooks": ctx.webhooks.counts(),
         "pending_jobs": ctx.timeline.pending(),
+        "tenants": ctx.tenants.counts(),
         "dashboards": ctx.events.dashboards(),
     }))
     .into_response()

@@ -290,3 +290,75 @@ async fn an_evicted_or_re_dated_gateway_link_leaves_no_expiry_job_behind() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_made_on_the_fly_are_bounded_the_least_recently_used_forgotten() {
+    let mut config = test_config();
+    config.server.accept_any_credentials = true;
+    config.server.max_tenants = 3;
+    let app = TestApp::spawn_with(config).await;
+    let create = |key: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .post(app.url("/razorpay/v1/payment_links"))
+                .basic_auth(&key, Some("secret"))
+                .json(&serde_json::json!({"amount": 1000, "currency": "INR"}))
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let key = |i: usize| format!("rzp_test_Tenant{i:04}");
+    let (status, first) = create(key(0)).await;
+    assert_eq!(status, 200, "{first}");
+    for i in 1..10 {
+        // Tenant 0 stays in use; the others come and go.
+        assert_eq!(create(key(i)).await.0, 200);
+        let (again, ()) = app
+            .client
+            .get(app.url(&format!(
+                "/razorpay/v1/payment_links/{}",
+                first["id"].as_str().unwrap()
+            )))
+            .basic_auth(key(0), Some("secret"))
+            .send()
+            .await
+            .map(|r| (r.status().as_u16(), ()))
+            .unwrap();
+        assert_eq!(again, 200, "the tenant in use keeps its link");
+    }
+    let (_, health) = app.admin_get("/health").await;
+    assert_eq!(health["tenants"]["dynamic"]["razorpay"], 3, "{health}");
+    assert_eq!(health["tenants"]["evicted"], 7, "{health}");
+    // A forgotten tenant starts over, empty; the configured one is untouched.
+    let listed = app
+        .client
+        .get(app.url("/razorpay/v1/payment_links"))
+        .basic_auth(key(1), Some("secret"))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["count"].as_u64().unwrap_or(
+            listed["payment_links"]
+                .as_array()
+                .map_or(0, |a| a.len() as u64)
+        ),
+        0,
+        "{listed}"
+    );
+    let (status, _) = app
+        .create_payment_link(&serde_json::json!({"amount": 1000, "currency": "INR"}))
+        .await;
+    assert_eq!(status, 200);
+    app.stop().await;
+}

@@ -231,6 +231,10 @@ const ADMIN_ROUTES: &[Route] = &[
 ];
 
 impl Provider for Qonto {
+    fn configured(&self, tenant: &str) -> bool {
+        self.config.organizations.iter().any(|o| o.login == tenant)
+    }
+
     fn api_doc(&self, base: &str) -> ApiDoc {
         let scopes: serde_json::Map<String, Value> = oauth::SCOPES
             .iter()

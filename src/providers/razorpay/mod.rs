@@ -223,6 +223,10 @@ const ADMIN_ROUTES: &[Route] = &[
 ];
 
 impl Provider for Razorpay {
+    fn configured(&self, tenant: &str) -> bool {
+        self.config.accounts.iter().any(|a| a.key_id == tenant)
+    }
+
     fn api_doc(&self, _base: &str) -> ApiDoc {
         ApiDoc {
             error: "razorpay/responses.json#/$defs/error",

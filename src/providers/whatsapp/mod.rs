@@ -224,6 +224,10 @@ const ADMIN_ROUTES: &[Route] = &[
 ];
 
 impl Provider for WhatsApp {
+    fn configured(&self, tenant: &str) -> bool {
+        self.config.businesses.iter().any(|b| b.phone_number_id == tenant)
+    }
+
     fn api_doc(&self, _base: &str) -> ApiDoc {
         ApiDoc {
             error: "whatsapp/responses.json#/$defs/error",

@@ -1,0 +1,109 @@
+//! Tenants made on the fly by `--accept-any-credentials`, per provider, least recently used
+//! first: past `server.max_tenants` the one unused longest is forgotten (its state, its waiting
+//! jobs and deliveries), and counted. Configured tenants are never tracked, so never forgotten.
+//! Each request of a tracked tenant costs O(log n).
+
+use std::collections::{BTreeMap, HashMap};
+
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+
+use crate::ids::ProviderId;
+
+#[derive(Debug, Default)]
+struct Lru {
+    last: HashMap<String, u64>,
+    by_age: BTreeMap<u64, String>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    seq: u64,
+    providers: HashMap<ProviderId, Lru>,
+    evicted: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Tenants {
+    limit: usize,
+    inner: Mutex<Inner>,
+}
+
+impl Tenants {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            inner: Mutex::default(),
+        }
+    }
+
+    /// Marks `tenant` of `provider` as just used; returns the tenant to forget when that makes
+    /// one too many.
+    pub(crate) fn touch(&self, provider: ProviderId, tenant: &str) -> Option<String> {
+        let mut inner = self.inner.lock();
+        inner.seq += 1;
+        let seq = inner.seq;
+        let lru = inner.providers.entry(provider).or_default();
+        if let Some(old) = lru.last.insert(tenant.to_string(), seq) {
+            lru.by_age.remove(&old);
+        }
+        lru.by_age.insert(seq, tenant.to_string());
+        if lru.last.len() <= self.limit {
+            return None;
+        }
+        let (_, oldest) = lru.by_age.pop_first()?;
+        lru.last.remove(&oldest);
+        inner.evicted += 1;
+        Some(oldest)
+    }
+
+    /// Forgets the tracking of `tenant` (or of every tenant of `provider`, or of all) after a
+    /// reset.
+    pub(crate) fn clear(&self, provider: Option<ProviderId>, tenant: Option<&str>) {
+        let mut inner = self.inner.lock();
+        for (p, lru) in &mut inner.providers {
+            if provider.is_some_and(|want| want != *p) {
+                continue;
+            }
+            match tenant {
+                None => *lru = Lru::default(),
+                Some(t) => {
+                    if let Some(seq) = lru.last.remove(t) {
+                        lru.by_age.remove(&seq);
+                    }
+                }
+            }
+        }
+    }
+
+    /// For the health endpoint: tenants tracked per provider, the limit, and how many were
+    /// forgotten.
+    pub(crate) fn counts(&self) -> Value {
+        let inner = self.inner.lock();
+        let active: serde_json::Map<String, Value> = inner
+            .providers
+            .iter()
+            .map(|(p, lru)| (p.as_str().to_string(), json!(lru.last.len())))
+            .collect();
+        json!({"dynamic": active, "limit": self.limit, "evicted": inner.evicted})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_tenant_goes_first() {
+        let t = Tenants::new(2);
+        let p = ProviderId::new("razorpay");
+        assert_eq!(t.touch(p, "a"), None);
+        assert_eq!(t.touch(p, "b"), None);
+        assert_eq!(t.touch(p, "a"), None);
+        assert_eq!(t.touch(p, "c").as_deref(), Some("b"));
+        assert_eq!(t.touch(p, "a"), None);
+        assert_eq!(t.counts()["evicted"], 1);
+        // Another provider's tenants are counted on their own.
+        assert_eq!(t.touch(ProviderId::new("qonto"), "x"), None);
+    }
+}
