@@ -358,8 +358,12 @@ fn tools() -> Result<PathBuf, String> {
 
 /// Runs `python args...`; panics with its output unless it exits 0.
 async fn run_ok(python: &PathBuf, args: &[&str]) -> String {
+    // Schemathesis keeps a cache in its working directory: keep it out of the source tree.
+    let scratch = std::env::temp_dir().join(format!("paylink-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
     let out = tokio::process::Command::new(python)
         .args(args)
+        .current_dir(&scratch)
         .env("NO_COLOR", "1")
         .output()
         .await
@@ -404,6 +408,9 @@ async fn openapi_spec_validator_and_schemathesis_accept_the_document() {
     let cases = schemathesis(&python, file, &app.base).await;
     assert!(cases > 1000, "only {cases} generated cases");
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("paylink-contract-{}", std::process::id())),
+    );
 }
 
 /// Runs schemathesis against `base` for every provider with its credentials and for the control
