@@ -23,6 +23,10 @@ pub(crate) enum Workload {
     InvalidOrder,
     RazorpayCreate,
     QontoList,
+    /// A Qonto invoice link (the `state` workload).
+    QontoCreate,
+    /// `GET /__sandbox/health` (the `state` workload).
+    Health,
 }
 
 impl Workload {
@@ -39,6 +43,8 @@ impl Workload {
             Self::InvalidOrder => "order_details, invalid (5 violations)",
             Self::RazorpayCreate => "gateway: create payment link",
             Self::QontoList => "qonto: list 100 links",
+            Self::QontoCreate => "qonto: create an invoice link",
+            Self::Health => "GET /__sandbox/health",
         }
     }
 
@@ -73,6 +79,16 @@ impl Workload {
                 QONTO_AUTH,
                 Bytes::new(),
             ),
+            Self::QontoCreate => (
+                "POST",
+                "/qonto/v2/payment_links".into(),
+                QONTO_AUTH,
+                Bytes::from(format!(
+                    r#"{{"payment_link":{{"invoice_id":"550e8400-e29b-41d4-a716-446655440001","invoice_number":"INV-{n}","debitor_name":"Bench","amount":{{"value":"{}.00","currency":"EUR"}},"potential_payment_methods":["credit_card"]}}}}"#,
+                    10 + n % 1000
+                )),
+            ),
+            Self::Health => ("GET", "/__sandbox/health".into(), "", Bytes::new()),
         };
         let auth = if auth == "bearer" {
             format!("Bearer {TOKEN}")
@@ -92,6 +108,7 @@ impl Workload {
     pub(crate) fn expected(self) -> u16 {
         match self {
             Self::InvalidOrder => 400,
+            Self::QontoCreate => 201,
             _ => 200,
         }
     }

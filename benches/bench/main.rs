@@ -21,6 +21,8 @@
 //! - `outage`: the validated send with every webhook going to a receiver that answers at once
 //!   (the baseline), then to one that refuses every connection for the whole run; with the
 //!   deliveries left waiting and dropped (`webhooks.max_waiting`).
+//! - `state`: each of the validated send, a gateway create, a Qonto create, a Qonto list of 100
+//!   and health on a fresh sandbox (the baseline), then after 100,000 writes of each kind.
 //! - `memory`: resident memory of the binary after 1,000,000 validated `order_details` with the
 //!   default history limit (skipped by `--quick`).
 
@@ -35,6 +37,7 @@ mod http;
 mod load;
 mod outage;
 mod servers;
+mod state;
 mod webhooks;
 
 use std::{
@@ -75,7 +78,9 @@ fn args() -> Args {
             "--serve-baseline" => servers::serve_baseline(),
             "--load" => load(),
             "-h" | "--help" => {
-                println!("usage: bench [--quick] [http] [webhooks] [flow] [outage] [memory]");
+                println!(
+                    "usage: bench [--quick] [http] [webhooks] [flow] [outage] [state] [memory]"
+                );
                 std::process::exit(0);
             }
             other => workloads.push(other.to_string()),
@@ -87,6 +92,7 @@ fn args() -> Args {
             "webhooks".into(),
             "flow".into(),
             "outage".into(),
+            "state".into(),
             "memory".into(),
         ];
     }
@@ -114,11 +120,12 @@ fn main() -> anyhow::Result<()> {
                 "webhooks" => webhooks::webhooks(args.quick).await?,
                 "flow" => flow::flow(args.quick).await?,
                 "outage" => outage::outage(args.quick).await?,
+                "state" => state::state(args.quick).await?,
                 "memory" if args.quick => println!("\nmemory: skipped with --quick"),
                 "memory" => memory().await?,
                 other => {
                     anyhow::bail!(
-                        "unknown workload {other:?} (expected http, webhooks, flow, outage, memory)"
+                        "unknown workload {other:?} (expected http, webhooks, flow, outage, state, memory)"
                     )
                 }
             }
