@@ -212,8 +212,12 @@ pub async fn run(
         config.server.header_read_timeout.0,
         config.server.max_connections,
     );
+    let snapshot = config.server.snapshot.clone();
     let sandbox = Sandbox::new(config, addr)?;
     let ctx = sandbox.ctx.clone();
+    if let Some(path) = snapshot {
+        load_snapshot(&sandbox, &path).await?;
+    }
     tracing::info!(
         %addr,
         routes = admin::route_count(&sandbox.providers),
@@ -238,6 +242,33 @@ pub async fn run(
     crate::serve::serve(listener, sandbox.router(), limits, shutdown).await;
     ctx.shut_down();
     let _ = background.await;
+    Ok(())
+}
+
+/// Replaces the configured start state with the snapshot at `path`, saying what it loaded and
+/// how long that took; a file that is not a valid snapshot stops the start.
+async fn load_snapshot(sandbox: &Sandbox, path: &std::path::Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the snapshot {}: {e}", path.display()))?;
+    let loaded = crate::snapshot::load(&sandbox.ctx, &sandbox.providers, &bytes)
+        .await
+        .map_err(|problems| {
+            anyhow::anyhow!(
+                "{} is not a snapshot this sandbox can load:\n  - {}",
+                path.display(),
+                problems.join("\n  - ")
+            )
+        })?;
+    tracing::info!(
+        file = %path.display(),
+        providers = %serde_json::to_value(&loaded.providers).unwrap_or_default(),
+        deliveries = loaded.deliveries,
+        jobs = loaded.jobs,
+        journal = loaded.journal,
+        took_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "snapshot loaded"
+    );
     Ok(())
 }
 

@@ -14,6 +14,10 @@ use crate::webhook::{NewDelivery, Sign, Target, sign::hmac_sha256_hex};
 struct BenchSigner;
 
 impl Sign for BenchSigner {
+    fn secret(&self) -> &str {
+        "bench-secret"
+    }
+
     fn headers(&self, body: &[u8], _now_secs: i64, event_id: &str) -> Vec<(&'static str, String)> {
         vec![
             ("content-type", "application/json".into()),

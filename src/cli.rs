@@ -66,6 +66,10 @@ pub enum Command {
     /// Fire a named event end to end with fixture data: `trigger razorpay payment_link.paid`,
     /// `trigger whatsapp inbound-text --from 919876543210 --text hi`; `trigger --list`.
     Trigger(TriggerCommand),
+    /// Save the whole state of a running sandbox to a file, or replace it with one:
+    /// `snapshot save demo.json`, `snapshot load demo.json`. Start a sandbox from a file with
+    /// `--snapshot FILE`.
+    Snapshot(SnapshotCommand),
 }
 
 /// How the client subcommands reach a running sandbox.
@@ -175,6 +179,22 @@ pub struct ResetArgs {
     /// Only this tenant (phone number id, key id, organization login).
     #[arg(long)]
     pub tenant: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotCommand {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub action: SnapshotAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotAction {
+    /// Write the state to FILE (`-` for standard output).
+    Save { file: String },
+    /// Replace the state with FILE's; a file that is not a valid snapshot changes nothing.
+    Load { file: String },
 }
 
 #[derive(Debug, Args)]
@@ -310,6 +330,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Start from this snapshot file (saved with `snapshot save` or `GET /__sandbox/snapshot`)
+    /// instead of the configured start state.
+    #[arg(long, env = "PAYLINK_SANDBOX_SNAPSHOT", value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
     /// Each provider's own flags.
     #[command(flatten)]
     pub providers: crate::providers::Flags,
@@ -342,6 +366,9 @@ impl ServeArgs {
         }
         if let Some(limit) = self.history_limit {
             config.server.history_limit = limit;
+        }
+        if self.snapshot.is_some() {
+            config.server.snapshot.clone_from(&self.snapshot);
         }
         if let Some(start) = &self.clock_start {
             config.clock.start = Some(start.clone());

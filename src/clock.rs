@@ -93,6 +93,19 @@ impl Clock {
         self.epoch.send_modify(|e| *e += 1);
     }
 
+    /// Puts back the time of a saved state: a running clock takes the saved offset (it shows
+    /// real time plus what was advanced before), a frozen one stands at the saved time.
+    /// This alone may move the clock backwards: a restored state replaces the present one.
+    pub fn restore(&self, saved_now: Millis, saved_offset: Millis) {
+        let offset = if self.frozen {
+            saved_now - self.start_ms
+        } else {
+            saved_offset
+        };
+        self.offset_ms.store(offset, Ordering::SeqCst);
+        self.epoch.send_modify(|e| *e += 1);
+    }
+
     /// A receiver that changes whenever the clock jumps.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.epoch.subscribe()

@@ -149,6 +149,9 @@ pub struct ServerConfig {
     /// Origins whose pages may call the emulated APIs from a browser (CORS); `"*"` for any. The
     /// admin API is never opened to other origins.
     pub cors_origins: Vec<String>,
+    /// A snapshot file (`GET /__sandbox/snapshot`) to start from instead of the configured
+    /// start state: a prepared demo, or a fixture a test suite loads.
+    pub snapshot: Option<std::path::PathBuf>,
 }
 
 /// How the terminal log is written.
@@ -178,6 +181,7 @@ impl Default for ServerConfig {
             max_tenants: 1000,
             allowed_hosts: Vec::new(),
             cors_origins: Vec::new(),
+            snapshot: None,
         }
     }
 }

@@ -28,6 +28,11 @@ impl ProviderId {
     pub(crate) const fn as_str(self) -> &'static str {
         self.0
     }
+
+    /// The provider called `name`, if it is one of `providers`.
+    pub(crate) fn known(name: &str, providers: &[&'static str]) -> Option<Self> {
+        providers.iter().find(|p| **p == name).map(|p| Self(p))
+    }
 }
 
 impl std::fmt::Display for ProviderId {
@@ -44,14 +49,15 @@ impl serde::Serialize for ProviderId {
 
 #[derive(Debug)]
 pub(crate) struct Ids {
-    seed: u64,
+    /// The stream's seed (a restored state may bring another).
+    seed: std::sync::atomic::AtomicU64,
     rng: Mutex<ChaCha12Rng>,
 }
 
 impl Ids {
     pub(crate) fn new(seed: u64) -> Self {
         Self {
-            seed,
+            seed: std::sync::atomic::AtomicU64::new(seed),
             rng: Mutex::new(ChaCha12Rng::seed_from_u64(seed)),
         }
     }
@@ -62,12 +68,29 @@ impl Ids {
     }
 
     pub(crate) fn seed(&self) -> u64 {
-        self.seed
+        self.seed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Restarts the stream from the seed, as `POST /__sandbox/reset` does.
     pub(crate) fn reset(&self) {
-        *self.rng.lock() = ChaCha12Rng::seed_from_u64(self.seed);
+        *self.rng.lock() = ChaCha12Rng::seed_from_u64(self.seed());
+    }
+
+    /// Where the stream stands: its seed and how many 32-bit words it has handed out.
+    pub(crate) fn position(&self) -> (u64, u128) {
+        let rng = self.rng.lock();
+        (self.seed(), rng.get_word_pos())
+    }
+
+    /// Moves the stream to `words` from the start of `seed`'s, so that a restored state goes
+    /// on drawing where it left off and never hands out an id twice. The stream's seed becomes
+    /// `seed` (a reset then rewinds to the start of that stream).
+    pub(crate) fn restore(&self, seed: u64, words: u128) {
+        let mut fresh = ChaCha12Rng::seed_from_u64(seed);
+        fresh.set_word_pos(words);
+        let mut rng = self.rng.lock();
+        self.seed.store(seed, std::sync::atomic::Ordering::SeqCst);
+        *rng = fresh;
     }
 
     fn pick(&self, alphabet: &[u8], len: usize) -> String {

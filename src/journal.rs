@@ -227,6 +227,95 @@ impl Filter {
     }
 }
 
+/// The journal in a saved state. Bodies and answers are kept as text (their excerpts are JSON or
+/// forms; a binary upload's bytes are kept as lossy UTF-8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SavedJournal {
+    pub last_id: u64,
+    pub entries: Vec<SavedEntry>,
+}
+
+/// One journal entry in a saved state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SavedEntry {
+    id: u64,
+    at: Millis,
+    provider: String,
+    tenant: Option<String>,
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: String,
+    body_bytes: usize,
+    status: u16,
+    response: String,
+    latency_us: u64,
+    fault: Option<String>,
+    /// The vendor's error code and the violations, for a rejected request.
+    rejection: Option<(Value, Vec<Violation>)>,
+}
+
+impl From<&Entry> for SavedEntry {
+    fn from(e: &Entry) -> Self {
+        Self {
+            id: e.id,
+            at: e.at,
+            provider: e.provider.as_str().to_string(),
+            tenant: e.tenant.clone(),
+            method: e.method.clone(),
+            path: e.path.clone(),
+            query: e.query.clone(),
+            headers: e.headers.clone(),
+            body: String::from_utf8_lossy(&e.body).into_owned(),
+            body_bytes: e.body_bytes,
+            status: e.status,
+            response: String::from_utf8_lossy(&e.response).into_owned(),
+            latency_us: e.latency_us,
+            fault: e.fault.clone(),
+            rejection: e
+                .rejection
+                .as_ref()
+                .map(|r| (r.code.clone(), r.violations.clone())),
+        }
+    }
+}
+
+impl SavedEntry {
+    /// The entry back, if it names one of `providers`.
+    pub(crate) fn entry(self, providers: &[&'static str]) -> Result<Entry, String> {
+        let provider = ProviderId::known(&self.provider, providers).ok_or_else(|| {
+            format!(
+                "journal entry {} names provider {:?}, not one of {}",
+                self.id,
+                self.provider,
+                providers.join(", ")
+            )
+        })?;
+        Ok(Entry {
+            id: self.id,
+            at: self.at,
+            provider,
+            tenant: self.tenant,
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            headers: self.headers,
+            body: self.body.into(),
+            body_bytes: self.body_bytes,
+            status: self.status,
+            response: self.response.into(),
+            latency_us: self.latency_us,
+            fault: self.fault,
+            rejection: self
+                .rejection
+                .map(|(code, violations)| Rejection { code, violations }),
+        })
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Journal {
     limit: usize,
@@ -274,6 +363,23 @@ impl Journal {
         let before = inner.entries.len();
         inner.entries.retain(|e| !f.matches(e));
         before - inner.entries.len()
+    }
+
+    /// Every entry, oldest first, and the last id given, for a saved state.
+    pub(crate) fn saved(&self) -> SavedJournal {
+        let inner = self.inner.lock();
+        SavedJournal {
+            last_id: inner.next_id,
+            entries: inner.entries.iter().map(SavedEntry::from).collect(),
+        }
+    }
+
+    /// Replaces every entry with a saved journal's (its newest within this journal's limit).
+    pub(crate) fn restore(&self, last_id: u64, entries: Vec<Entry>) {
+        let mut inner = self.inner.lock();
+        let skip = entries.len().saturating_sub(self.limit);
+        inner.entries = entries.into_iter().skip(skip).collect();
+        inner.next_id = last_id;
     }
 
     #[cfg(test)]

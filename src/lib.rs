@@ -31,6 +31,8 @@
 //!   src/wait.rs       `wait`/`count` long polls for the admin lists
 //!   src/trigger.rs    named events fired end to end through the public APIs (over loopback)
 //!   src/guard.rs      host, cross-site, form-token and webhook-loop checks
+//!   src/snapshot.rs   the whole state as one versioned document (each provider saves its
+//!                     own part), checked in full before it replaces anything
 //!   src/webhook/      delivery engine: queue, sign (each provider's Sign), POST, record, retry
 //! src/reply.rs        the sandbox's own JSON error envelope and extractors, for admin routes
 //! src/admin/          the control API under /__sandbox/, built from providers::all()
@@ -58,9 +60,9 @@
 //! are resolved (one short lock) before a handler runs, and a function that holds a store passes
 //! it down rather than locking again. Below the stores are leaf locks (ids, journal, delivery
 //! log, timeline) that take no other lock while held. The one async lock, the timeline's
-//! `running` guard, is held by a clock advance across its webhook attempts and by the runner for
-//! one pass; neither takes a store lock across an await. Debug and test builds run parking_lot's
-//! deadlock detector.
+//! `running` guard, is held by a clock advance across its webhook attempts, by the runner for
+//! one pass, and by a snapshot load while it swaps the state; none takes a store lock across an
+//! await. Debug and test builds run parking_lot's deadlock detector.
 
 mod admin;
 mod advance;
@@ -85,6 +87,7 @@ mod reply;
 pub mod scenario;
 mod schema;
 mod serve;
+mod snapshot;
 mod tenants;
 mod timeline;
 mod trigger;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Some(Command::Reset(c)) => client::run_reset(&c.client, &c.args),
         Some(Command::Listen(c)) => client::listen::run(&c.client, &c.args),
         Some(Command::Trigger(c)) => client::run_trigger(&c.client, &c.args),
+        Some(Command::Snapshot(c)) => client::run_snapshot(&c.client, &c.action),
     }
 }
 

@@ -9,6 +9,7 @@
 //! offline validator) is in the static table `providers/mod.rs` builds; that file walks through
 //! adding a provider.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use axum::{
@@ -25,7 +26,7 @@ use crate::reply::AdminError;
 use crate::schema::{Schemas, Violation};
 use crate::timeline::Payload;
 use crate::trigger::{Caller, Options as TriggerOptions, Trigger};
-use crate::webhook::Target;
+use crate::webhook::{Sign, Target};
 use futures_util::future::BoxFuture;
 
 /// One route: its method, its path under the provider's mount (or under
@@ -336,6 +337,30 @@ pub(crate) trait Provider: Send + Sync + 'static {
     /// Called once when the sandbox starts serving, inside the runtime (for work a vendor does
     /// when a setting is saved, such as verifying a configured callback URL).
     fn started(&self) {}
+
+    /// Its state (stores, tenants, webhook settings and subscriptions) as one JSON value, for a
+    /// saved state (see `crate::snapshot`).
+    fn save(&self) -> Value;
+
+    /// Checks a saved state of its own and readies it for [`Provider::restore`], changing
+    /// nothing: a refused snapshot leaves the sandbox as it was.
+    fn prepare(&self, saved: Value) -> Result<Box<dyn Any + Send>, String>;
+
+    /// Replaces its whole state with a prepared one.
+    fn restore(&self, prepared: Box<dyn Any + Send>);
+
+    /// How many of each kind of object its state holds (`{"accounts": 1, "links": 42}`), for
+    /// the start-up line and the answer to a snapshot load.
+    fn counts(&self) -> Value;
+
+    /// One of its timeline jobs as JSON, for a saved state; `None` when `payload` is not its.
+    fn save_job(&self, payload: &dyn Payload) -> Option<Value>;
+
+    /// A saved job of its own, back as the payload it scheduled.
+    fn load_job(&self, saved: Value) -> Result<Box<dyn Payload>, String>;
+
+    /// Its webhook signer, keyed with `secret` (a saved delivery's).
+    fn signer(&self, secret: String) -> Arc<dyn Sign>;
 
     /// Where `tenant`'s webhooks go now, for redelivering one that had no target.
     fn webhook_target(&self, tenant: &str) -> Option<Target>;

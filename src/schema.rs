@@ -90,7 +90,7 @@ fn strict_integers(schema: &mut Value) {
 }
 
 /// What kind of mistake a violation is; providers map these to their own error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum ViolationKind {
     /// A required field is absent.
@@ -101,7 +101,7 @@ pub(crate) enum ViolationKind {
     Invalid,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct Violation {
     pub pointer: String,
     pub kind: ViolationKind,

@@ -23,6 +23,15 @@ struct Inner {
     evicted: u64,
 }
 
+/// The tracked tenants in a saved state.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SavedTenants {
+    /// Per provider, least recently used first.
+    pub providers: BTreeMap<String, Vec<String>>,
+    pub evicted: u64,
+}
+
 #[derive(Debug)]
 pub(crate) struct Tenants {
     limit: usize,
@@ -72,6 +81,41 @@ impl Tenants {
                         lru.by_age.remove(&seq);
                     }
                 }
+            }
+        }
+    }
+
+    /// Every tracked tenant per provider, least recently used first, and how many were
+    /// forgotten, for a saved state.
+    pub(crate) fn saved(&self) -> SavedTenants {
+        let inner = self.inner.lock();
+        let mut providers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (p, lru) in &inner.providers {
+            providers.insert(
+                p.as_str().to_string(),
+                lru.by_age.values().cloned().collect(),
+            );
+        }
+        SavedTenants {
+            providers,
+            evicted: inner.evicted,
+        }
+    }
+
+    /// Replaces the tracking with a saved state's (each list least recently used first).
+    pub(crate) fn restore(&self, saved: Vec<(ProviderId, Vec<String>)>, evicted: u64) {
+        let mut inner = self.inner.lock();
+        *inner = Inner::default();
+        inner.evicted = evicted;
+        for (p, tenants) in saved {
+            for tenant in tenants {
+                inner.seq += 1;
+                let seq = inner.seq;
+                let lru = inner.providers.entry(p).or_default();
+                if let Some(old) = lru.last.insert(tenant.clone(), seq) {
+                    lru.by_age.remove(&old);
+                }
+                lru.by_age.insert(seq, tenant);
             }
         }
     }

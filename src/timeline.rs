@@ -247,6 +247,19 @@ impl Timeline {
         }
     }
 
+    /// Every waiting job `encode` keeps, in due order, with its due time and the object that
+    /// owns it, for a saved state. `encode` runs under the queue's lock and must take no lock.
+    pub(crate) fn saved<T>(
+        &self,
+        encode: impl Fn(&Job) -> Option<T>,
+    ) -> Vec<(Millis, Option<String>, T)> {
+        let q = self.queue.lock();
+        q.jobs
+            .iter()
+            .filter_map(|(key, job)| Some((key.0, q.owner_of.get(key).cloned(), encode(job)?)))
+            .collect()
+    }
+
     /// Removes and returns every job due at or before `now`, in order.
     fn take_due(&self, now: Millis) -> Vec<Job> {
         let mut q = self.queue.lock();

@@ -29,6 +29,7 @@ use crate::reply::AdminError;
 pub(crate) mod control;
 pub(crate) mod listen;
 pub(crate) mod openapi;
+pub(crate) mod snapshot;
 pub(crate) mod webhooks;
 
 /// What the admin routes read and act on: the shared context and every provider.
@@ -68,6 +69,9 @@ pub(crate) const ROUTES: &[Route] = &[
     Route::new("GET", "/events").answers(Answer::Events),
     Route::new("GET", "/listen").answers(Answer::Events),
     Route::new("GET", "/dashboard/links").json("sandbox/responses.json#/$defs/panels"),
+    Route::new("GET", "/snapshot").json("sandbox/snapshot.json"),
+    Route::with_schema("PUT", "/snapshot", "sandbox/snapshot")
+        .json("sandbox/responses.json#/$defs/loaded"),
 ];
 
 pub(crate) fn router(admin: &AdminState) -> Router {
@@ -97,6 +101,7 @@ pub(crate) fn router(admin: &AdminState) -> Router {
         .route("/events", get(events))
         .route("/listen", get(listen::listen))
         .route("/dashboard/links", get(links_panels))
+        .route("/snapshot", get(snapshot::get).put(snapshot::put))
         .with_state(admin.clone());
     for p in admin.providers.iter() {
         router = router.nest(&format!("/{}", p.id()), p.clone().admin_router());

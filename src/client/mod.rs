@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use crate::cli::{ClientArgs, ClockAction, PayArgs, ResetArgs, TriggerArgs, WebhooksArgs};
+use crate::cli::{
+    ClientArgs, ClockAction, PayArgs, ResetArgs, SnapshotAction, TriggerArgs, WebhooksArgs,
+};
 
 pub mod listen;
 
@@ -48,6 +50,26 @@ impl Client {
         let text = response.text().await.unwrap_or_default();
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok((status, value))
+    }
+
+    /// A PUT of a JSON file as it is.
+    async fn put_bytes(&self, path: &str, body: Vec<u8>) -> Result<(u16, Value), Failure> {
+        let response = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::Unreachable(format!("cannot reach the sandbox at {}: {e}", self.base))
+            })?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     /// A call that must succeed.
@@ -360,6 +382,51 @@ async fn trigger(client: &Client, args: &TriggerArgs, as_json: bool) -> Result<S
     ))
 }
 
+/// `snapshot save FILE` and `snapshot load FILE`.
+async fn snapshot(
+    client: &Client,
+    action: &SnapshotAction,
+    as_json: bool,
+) -> Result<String, Failure> {
+    match action {
+        SnapshotAction::Save { file } => {
+            let v = client
+                .ok(reqwest::Method::GET, "/__sandbox/snapshot", None)
+                .await?;
+            let text = format!("{v}\n");
+            if file == "-" {
+                return Ok(text);
+            }
+            std::fs::write(file, &text)
+                .map_err(|e| Failure::Refused(format!("cannot write {file}: {e}")))?;
+            Ok(if as_json {
+                format!("{}\n", json!({"saved": file, "bytes": text.len()}))
+            } else {
+                format!(
+                    "saved the sandbox's state to {file} ({} bytes)\n",
+                    text.len()
+                )
+            })
+        }
+        SnapshotAction::Load { file } => {
+            let text = std::fs::read(file)
+                .map_err(|e| Failure::Refused(format!("cannot read {file}: {e}")))?;
+            let (status, v) = client.put_bytes("/__sandbox/snapshot", text).await?;
+            if status >= 400 {
+                let mut message = format!("HTTP {status}: {}", s(&v["error"]["message"]));
+                for d in v["error"]["details"].as_array().into_iter().flatten() {
+                    message.push_str(&format!("\n  - {}", s(d)));
+                }
+                return Err(Failure::Refused(message));
+            }
+            if as_json {
+                return Ok(format!("{v}\n"));
+            }
+            Ok(format!("loaded {file}: {}\n", v["state"]["providers"]))
+        }
+    }
+}
+
 /// The client for a command, or the exit code after saying why there is none.
 fn connect(args: &ClientArgs, command: &str) -> Result<Client, ExitCode> {
     args.base_url(command).map(Client::new).map_err(|m| {
@@ -399,6 +466,13 @@ pub fn run_reset(client: &ClientArgs, args: &ResetArgs) -> ExitCode {
 pub fn run_trigger(client: &ClientArgs, args: &TriggerArgs) -> ExitCode {
     match connect(client, "trigger") {
         Ok(c) => finish(runtime().block_on(trigger(&c, args, client.json))),
+        Err(code) => code,
+    }
+}
+
+pub fn run_snapshot(client: &ClientArgs, action: &SnapshotAction) -> ExitCode {
+    match connect(client, "snapshot") {
+        Ok(c) => finish(runtime().block_on(snapshot(&c, action, client.json))),
         Err(code) => code,
     }
 }

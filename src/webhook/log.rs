@@ -112,6 +112,16 @@ impl Log {
         self.dropped
     }
 
+    /// Sets the count of dropped deliveries (a restored state brings its own).
+    pub(super) fn set_dropped(&mut self, dropped: u64) {
+        self.dropped = dropped;
+    }
+
+    /// Every stored delivery, oldest first.
+    pub(super) fn in_order(&self) -> impl Iterator<Item = &Delivery> {
+        self.books.order.values().filter_map(|id| self.get(id))
+    }
+
     fn remove(&mut self, seq: u64) -> Option<Delivery> {
         let id = self.books.order.remove(&seq)?;
         let (_, d) = self.map.remove(&id)?;

@@ -19,6 +19,7 @@
 
 pub(crate) mod json;
 mod log;
+pub(crate) mod saved;
 mod send;
 pub(crate) mod sign;
 
@@ -94,7 +95,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum AttemptKind {
     /// Meta's `hub.challenge` verification GET.
@@ -107,7 +108,7 @@ pub(crate) enum AttemptKind {
 }
 
 /// One try at reaching the receiver.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Attempt {
     pub number: usize,
     pub kind: AttemptKind,

@@ -20,6 +20,10 @@ pub(crate) trait Sign: Send + Sync + std::fmt::Debug {
     /// matters only to schemes that sign a timestamp.
     fn headers(&self, body: &[u8], now_secs: i64, event_id: &str) -> Vec<(&'static str, String)>;
 
+    /// The secret the signatures are keyed with, for a saved state (the provider makes the
+    /// signer again from it).
+    fn secret(&self) -> &str;
+
     /// Whether the receiver's status acknowledges the delivery (any 2xx unless the vendor says
     /// otherwise).
     fn accepts(&self, status: u16) -> bool {

@@ -27,6 +27,7 @@ mod razorpay_links;
 mod razorpay_refunds;
 mod real_sdks;
 mod safety;
+mod snapshots;
 mod terminal;
 mod triggers;
 mod validators_prop;

@@ -170,8 +170,13 @@ async fn a_failed_handshake_is_logged_and_nothing_is_delivered() {
     assert_eq!(code, 202);
     let posts = receiver.wait_posts(1, 5).await;
     assert_eq!(statuses_of(&posts), ["sent"]);
-    let (_, detail) = app.admin_get(&format!("/webhooks/{id}")).await;
-    assert_eq!(detail["status"], "delivered");
+    // The receiver has the body before the sandbox has its answer.
+    let detail = wait_for("the redelivery recorded", 5, || async {
+        let (_, detail) = app.admin_get(&format!("/webhooks/{id}")).await;
+        (detail["status"] != "in_flight").then_some(detail)
+    })
+    .await;
+    assert_eq!(detail["status"], "delivered", "{detail}");
     assert_eq!(detail["redeliveries"], 1);
 }
 

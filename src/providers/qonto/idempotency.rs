@@ -134,6 +134,69 @@ impl Keys {
     }
 }
 
+/// A replayable answer in a saved state (running claims are not saved: their requests were
+/// never answered).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SavedKey {
+    route: String,
+    key: String,
+    /// SHA-256 of the first request's body, in hex.
+    fingerprint: String,
+    status: u16,
+    body: Option<String>,
+    expires_at: Millis,
+}
+
+impl Keys {
+    /// The replayable answers, for a saved state.
+    pub(super) fn saved(&self) -> Vec<SavedKey> {
+        let mut out: Vec<SavedKey> = self
+            .0
+            .iter()
+            .filter_map(|((route, key), slot)| match slot {
+                Slot::Done(c) => Some(SavedKey {
+                    route: route.clone(),
+                    key: key.clone(),
+                    fingerprint: hex::encode(c.fingerprint),
+                    status: c.status,
+                    body: c
+                        .body
+                        .as_ref()
+                        .map(|b| String::from_utf8_lossy(b).into_owned()),
+                    expires_at: c.expires_at,
+                }),
+                Slot::Running { .. } => None,
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.route, &a.key).cmp(&(&b.route, &b.key)));
+        out
+    }
+
+    /// The keys of a saved state, or why one is not valid.
+    pub(super) fn restored(saved: Vec<SavedKey>) -> Result<Self, String> {
+        let mut keys = HashMap::new();
+        for k in saved {
+            let fingerprint: [u8; 32] = hex::decode(&k.fingerprint)
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .ok_or_else(|| {
+                    format!("idempotency key {:?}: fingerprint is not 64 hex digits", k.key)
+                })?;
+            keys.insert(
+                (k.route, k.key),
+                Slot::Done(Cached {
+                    fingerprint,
+                    status: k.status,
+                    body: k.body.map(Into::into),
+                    expires_at: k.expires_at,
+                }),
+            );
+        }
+        Ok(Self(keys))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,7 +57,7 @@ struct ItemView<'a> {
     measure_unit: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum LinkStatus {
     Open,
@@ -180,7 +180,33 @@ impl Method {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What a link is for: a basket of items or an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) enum ResourceType {
+    Basket,
+    Invoice,
+}
+
+impl ResourceType {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Basket => "Basket",
+            Self::Invoice => "Invoice",
+        }
+    }
+
+    /// The type a draft names (`Invoice`, anything else a basket).
+    pub(super) fn named(name: &str) -> Self {
+        if name == "Invoice" {
+            Self::Invoice
+        } else {
+            Self::Basket
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Item {
     pub title: String,
     pub quantity: i64,
@@ -193,7 +219,8 @@ pub(super) struct Item {
     pub measure_unit: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Payment {
     pub id: String,
     pub amount: i64,
@@ -229,7 +256,8 @@ impl Payment {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct PaymentLink {
     pub id: String,
     pub resource_id: String,
@@ -238,8 +266,7 @@ pub(super) struct PaymentLink {
     pub potential_payment_methods: Vec<Method>,
     pub amount: i64,
     pub currency: String,
-    /// `Basket` or `Invoice`.
-    pub resource_type: &'static str,
+    pub resource_type: ResourceType,
     pub reusable: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -261,7 +288,7 @@ impl PaymentLink {
             expiration_date: rfc3339(self.expiration),
             potential_payment_methods: &self.potential_payment_methods,
             amount: Money::new(self.amount, &self.currency),
-            resource_type: self.resource_type,
+            resource_type: self.resource_type.as_str(),
             reusable: self.reusable,
             created_at: rfc3339(self.created_at),
             url: &self.url,
@@ -305,7 +332,7 @@ impl PaymentLink {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum ConnectionStatus {
     NotConnected,
@@ -325,7 +352,8 @@ impl ConnectionStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Connection {
     pub status: ConnectionStatus,
     pub connection_location: String,
@@ -346,7 +374,8 @@ impl Connection {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Subscription {
     pub id: String,
     pub callback_url: String,

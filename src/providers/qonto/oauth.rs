@@ -57,7 +57,8 @@ impl Default for OAuthClient {
 }
 
 /// What a code, an access token or a refresh token stands for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Grant {
     pub login: String,
     pub scopes: Vec<String>,
@@ -66,10 +67,15 @@ pub(super) struct Grant {
     pub expires_at: Millis,
 }
 
-#[derive(Debug, Default)]
+/// Issued codes and tokens (saved whole in a snapshot).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Grants {
+    #[serde(serialize_with = "crate::snapshot::sorted")]
     codes: HashMap<String, Grant>,
+    #[serde(serialize_with = "crate::snapshot::sorted")]
     access: HashMap<String, Grant>,
+    #[serde(serialize_with = "crate::snapshot::sorted")]
     refresh: HashMap<String, Grant>,
 }
 

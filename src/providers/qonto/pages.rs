@@ -203,7 +203,7 @@ impl LinkStatus {
 
 /// The link's merchant, amount and status, and its items for a basket.
 fn summary(link: &PaymentLink, merchant: &str) -> Markup {
-    let kind = if link.resource_type == "Invoice" {
+    let kind = if link.resource_type == super::model::ResourceType::Invoice {
         "Invoice payment"
     } else {
         "Basket payment"

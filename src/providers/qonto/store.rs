@@ -51,7 +51,8 @@ impl Caller {
 }
 
 /// A payment made from the checkout page, the admin API or a scenario.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct PayAttempt {
     pub method: Method,
     /// The status the payment ends in (or moves to).
@@ -297,7 +298,7 @@ impl Store {
             potential_payment_methods: draft.methods,
             amount: draft.amount,
             currency: "EUR".into(),
-            resource_type: draft.resource_type,
+            resource_type: super::model::ResourceType::named(draft.resource_type),
             reusable: draft.reusable,
             created_at: now,
             updated_at: now,
@@ -544,5 +545,102 @@ impl Store {
             return Err(QError::not_found(Some("id")));
         }
         Ok(())
+    }
+}
+
+/// Qonto's state as saved: every organization with its connection, links (oldest first, each
+/// with its payments), webhook subscriptions (with their secrets) and replayable idempotent
+/// answers, and the OAuth codes and tokens issued. Configured tokens come from each
+/// organization's configuration; onboarding pages from its connection.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Saved {
+    organizations: Vec<SavedOrg>,
+    grants: super::oauth::Grants,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedOrg {
+    config: QontoOrganization,
+    connection: Option<Connection>,
+    links: Vec<PaymentLink>,
+    subscriptions: Vec<Subscription>,
+    idempotency: Vec<super::idempotency::SavedKey>,
+}
+
+impl crate::snapshot::Saves for Store {
+    type Saved = Saved;
+
+    /// Every organization, by login.
+    fn saved(&self) -> Saved {
+        let mut organizations: Vec<SavedOrg> = self
+            .orgs
+            .values()
+            .map(|o| SavedOrg {
+                config: o.config.clone(),
+                connection: o.connection.clone(),
+                links: o.links.iter().map(|(_, l)| l.clone()).collect(),
+                subscriptions: o.subscriptions.clone(),
+                idempotency: o.idempotency.saved(),
+            })
+            .collect();
+        organizations.sort_by(|a, b| a.config.login.cmp(&b.config.login));
+        Saved {
+            organizations,
+            grants: self.grants.clone(),
+        }
+    }
+
+    /// Idempotency fingerprints are hex digests.
+    fn check(saved: &Saved) -> Result<(), String> {
+        for o in &saved.organizations {
+            Keys::restored(o.idempotency.clone())
+                .map_err(|why| format!("organization {:?}: {why}", o.config.login))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces every organization with the saved ones.
+    fn restore(&mut self, saved: Saved) {
+        self.orgs.clear();
+        self.tokens.clear();
+        self.onboarding.clear();
+        self.grants = saved.grants;
+        for o in saved.organizations {
+            let login = o.config.login.clone();
+            for t in &o.config.tokens {
+                self.tokens
+                    .insert(t.token.clone(), (login.clone(), t.scopes.clone()));
+            }
+            if let Some(c) = &o.connection {
+                self.onboarding.insert(c.token.clone(), login.clone());
+            }
+            let mut links = BoundedMap::new(self.store_limit);
+            for link in o.links {
+                links.insert(link.id.clone(), link);
+            }
+            self.orgs.insert(
+                login,
+                Org {
+                    config: o.config,
+                    connection: o.connection,
+                    links,
+                    subscriptions: o.subscriptions,
+                    idempotency: Keys::restored(o.idempotency).unwrap_or_default(),
+                },
+            );
+        }
+    }
+
+}
+
+impl Store {
+    /// Organizations and links held.
+    pub(super) fn counts(&self) -> (usize, usize) {
+        (
+            self.orgs.len(),
+            self.orgs.values().map(|o| o.links.len()).sum(),
+        )
     }
 }

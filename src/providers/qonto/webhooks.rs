@@ -31,6 +31,10 @@ impl QontoSigner {
 }
 
 impl Sign for QontoSigner {
+    fn secret(&self) -> &str {
+        &self.secret
+    }
+
     /// `t` is wall-clock time, not the sandbox clock: receivers check it against their own clock
     /// (Qonto's 5-minute freshness rule), which a clock advance must not break.
     fn headers(&self, body: &[u8], _now_secs: i64, _event_id: &str) -> Vec<(&'static str, String)> {
@@ -45,7 +49,8 @@ impl Sign for QontoSigner {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum Job {
     /// A paid payment settles; the link leaves `processing`.
     Settle {
@@ -205,7 +210,7 @@ pub(crate) fn link_event(q: &Qonto, login: &str, event: &str, link: &PaymentLink
         Some(n) => json!({"invoice_number": n}),
         None => json!({}),
     };
-    data["resource_type"] = json!(link.resource_type);
+    data["resource_type"] = json!(link.resource_type.as_str());
     data["expired_at"] = json!(rfc3339(link.expiration));
     data["created_at"] = json!(rfc3339(link.created_at));
     data["updated_at"] = json!(rfc3339(link.updated_at));

@@ -350,6 +350,36 @@ impl Provider for Razorpay {
         }
     }
 
+    fn save(&self) -> serde_json::Value {
+        crate::snapshot::save_store(&self.store)
+    }
+
+    fn prepare(&self, saved: serde_json::Value) -> Result<Box<dyn std::any::Any + Send>, String> {
+        crate::snapshot::prepare_store::<Store>(saved)
+    }
+
+    fn restore(&self, prepared: Box<dyn std::any::Any + Send>) {
+        crate::snapshot::restore_store(&self.store, prepared);
+    }
+
+    fn counts(&self) -> serde_json::Value {
+        let store = self.store.lock();
+        let links: usize = store.accounts().map(|a| a.links.len()).sum();
+        json!({"accounts": store.accounts().count(), "links": links})
+    }
+
+    fn save_job(&self, payload: &dyn Payload) -> Option<serde_json::Value> {
+        crate::snapshot::save_job_as::<webhooks::Job>(payload)
+    }
+
+    fn load_job(&self, saved: serde_json::Value) -> Result<Box<dyn Payload>, String> {
+        crate::snapshot::load_job_as::<webhooks::Job>(saved)
+    }
+
+    fn signer(&self, secret: String) -> Arc<dyn crate::webhook::Sign> {
+        Arc::new(webhooks::RazorpaySigner { secret })
+    }
+
     fn webhook_target(&self, tenant: &str) -> Option<Target> {
         webhooks::target(self, tenant)
     }

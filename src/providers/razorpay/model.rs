@@ -1,10 +1,10 @@
 //! The payment-link entity, its payments, and how they are written on the wire (fields in
 //! alphabetical order, unset timestamps as 0, as the gateway emits them).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum LinkStatus {
     Created,
@@ -71,7 +71,7 @@ impl Method {
 }
 
 /// How a payment attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum PaymentStatus {
     /// Authorized and waiting for `POST /v1/payments/{id}/capture` (accounts that do not
@@ -92,7 +92,8 @@ impl PaymentStatus {
 }
 
 /// One payment attempt on a link, captured or failed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Payment {
     pub id: String,
     pub order_id: String,
@@ -107,7 +108,8 @@ pub(super) struct Payment {
 }
 
 /// A refund of (part of) a captured payment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Refund {
     pub id: String,
     pub payment_id: String,
@@ -115,10 +117,18 @@ pub(super) struct Refund {
     pub currency: String,
     pub notes: Value,
     pub receipt: Option<String>,
-    /// `processed` or `failed`.
-    pub status: &'static str,
+    pub status: RefundStatus,
     pub speed_requested: String,
     pub created_at: i64,
+}
+
+/// How a refund ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum RefundStatus {
+    Processed,
+    /// The bank refused it; nothing was refunded.
+    Failed,
 }
 
 impl Refund {
@@ -147,13 +157,14 @@ impl PaymentLink {
     pub(super) fn refunded(&self, payment_id: &str) -> i64 {
         self.refunds
             .iter()
-            .filter(|r| r.payment_id == payment_id && r.status == "processed")
+            .filter(|r| r.payment_id == payment_id && r.status == RefundStatus::Processed)
             .map(|r| r.amount)
             .sum()
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct PaymentLink {
     pub id: String,
     pub short_code: String,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::error::{self, Problem, RzError};
-use super::model::{LinkStatus, Method, Payment, PaymentLink, PaymentStatus, Refund};
+use super::model::{LinkStatus, Method, Payment, PaymentLink, PaymentStatus, Refund, RefundStatus};
 use super::rules::{CreateDraft, UpdateDraft};
 use crate::bounded::BoundedMap;
 use super::config::{RazorpayAccount, RazorpayConfig};
@@ -80,7 +80,11 @@ impl Account {
             currency: payment.currency.clone(),
             notes: request.notes,
             receipt: request.receipt,
-            status: if request.fail { "failed" } else { "processed" },
+            status: if request.fail {
+                RefundStatus::Failed
+            } else {
+                RefundStatus::Processed
+            },
             speed_requested: request.speed,
             created_at: now,
         };
@@ -165,7 +169,8 @@ pub(super) struct RefundRequest {
 }
 
 /// A payment attempt on a link (from the hosted page, the admin API or a scenario).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct PayAttempt {
     pub method: Method,
     pub success: bool,
@@ -624,5 +629,79 @@ mod tests {
             check_id("pay_ExjpAUN3gVHrPJ"),
             Err(RzError::MalformedId("pay_ExjpAUN3gVHrPJ".into()))
         );
+    }
+}
+
+/// The gateway's state as saved: every account with its webhook setting and its links (each
+/// with its payments and refunds), oldest link first. The indexes (references, payment, order
+/// and refund ids, short codes) are rebuilt from the links.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Saved {
+    accounts: Vec<SavedAccount>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedAccount {
+    config: RazorpayAccount,
+    webhook_url: Option<String>,
+    webhook_secret: String,
+    links: Vec<PaymentLink>,
+}
+
+impl Account {
+    /// Makes `link` findable by its reference, payments, orders and refunds.
+    fn index(&mut self, link: &PaymentLink) {
+        if !link.reference_id.is_empty() {
+            self.references
+                .insert(link.reference_id.clone(), link.id.clone());
+        }
+        for p in &link.attempts {
+            self.payments.insert(p.id.clone(), link.id.clone());
+            self.orders.insert(p.order_id.clone(), link.id.clone());
+        }
+        for r in &link.refunds {
+            self.refunds.insert(r.id.clone(), link.id.clone());
+        }
+    }
+}
+
+impl crate::snapshot::Saves for Store {
+    type Saved = Saved;
+
+    /// Every account, by key id.
+    fn saved(&self) -> Saved {
+        let mut accounts: Vec<SavedAccount> = self
+            .accounts
+            .values()
+            .map(|a| SavedAccount {
+                config: a.config.clone(),
+                webhook_url: a.webhook_url.clone(),
+                webhook_secret: a.webhook_secret.clone(),
+                links: a.links.iter().map(|(_, l)| l.clone()).collect(),
+            })
+            .collect();
+        accounts.sort_by(|a, b| a.config.key_id.cmp(&b.config.key_id));
+        Saved { accounts }
+    }
+
+    /// Replaces every account with the saved ones.
+    fn restore(&mut self, saved: Saved) {
+        self.accounts.clear();
+        self.codes.clear();
+        for a in saved.accounts {
+            let key_id = a.config.key_id.clone();
+            let mut account = Account::new(a.config, self.store_limit);
+            account.webhook_url = a.webhook_url;
+            account.webhook_secret = a.webhook_secret;
+            for link in a.links {
+                account.index(&link);
+                self.codes
+                    .insert(link.short_code.clone(), (key_id.clone(), link.id.clone()));
+                account.links.insert(link.id.clone(), link);
+            }
+            self.accounts.insert(key_id, account);
+        }
     }
 }

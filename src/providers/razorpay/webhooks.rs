@@ -22,6 +22,10 @@ pub(crate) struct RazorpaySigner {
 }
 
 impl Sign for RazorpaySigner {
+    fn secret(&self) -> &str {
+        &self.secret
+    }
+
     fn headers(&self, body: &[u8], _now_secs: i64, event_id: &str) -> Vec<(&'static str, String)> {
         vec![
             ("content-type", "application/json".into()),
@@ -35,7 +39,8 @@ impl Sign for RazorpaySigner {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum Job {
     /// Expire the link if its `expire_by` is still this one.
     Expire {
@@ -164,7 +169,7 @@ pub(crate) fn refund_events(
     let payment = payment_entity(link, payment);
     let mut created = refund.to_json();
     created["status"] = json!("pending");
-    let last = if refund.status == "failed" {
+    let last = if refund.status == super::model::RefundStatus::Failed {
         "refund.failed"
     } else {
         "refund.processed"

@@ -12,8 +12,13 @@ fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
+/// Reads JSON (a saved message body) back as its compact text.
+fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<str>, D::Error> {
+    Ok(Value::deserialize(d)?.to_string().into_boxed_str())
+}
+
 /// Which market's payments flavour an order uses; decided by `payment_type: "br"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Region {
     #[serde(rename = "IN")]
     India,
@@ -30,7 +35,7 @@ impl Region {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum OrderStatus {
     Pending,
@@ -72,7 +77,7 @@ impl OrderStatus {
 }
 
 /// The overall payment state of an order, as the payment webhooks and lookup report it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum PaymentStatus {
     Pending,
@@ -159,7 +164,7 @@ pub(super) fn check_transition(
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum Direction {
     /// Sent by the business through the messages endpoint.
@@ -226,16 +231,18 @@ impl PayMethod {
 }
 
 /// One status a message went through.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct StatusEntry {
     pub status: MessageStatus,
     /// Unix seconds on the sandbox clock.
     pub timestamp: i64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Message {
     pub id: String,
     pub direction: Direction,
@@ -252,14 +259,14 @@ pub(super) struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_id: Option<String>,
     /// The body as sent, kept as JSON text (cheaper to keep, and to drop, than a parsed value).
-    #[serde(serialize_with = "raw_json")]
+    #[serde(serialize_with = "raw_json", deserialize_with = "json_text")]
     pub body: Box<str>,
     /// Unix seconds on the sandbox clock.
     pub timestamp: i64,
     pub statuses: Vec<StatusEntry>,
     /// Things a real send would not refuse but that will bite later (an unknown payment
     /// configuration, a UPI amount over the cap, a payment link that does not match the order).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub biz_opaque_callback_data: Option<String>,
@@ -277,7 +284,8 @@ impl Message {
 }
 
 /// One step in an order's life: a status update that was applied or refused.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct OrderEvent {
     pub timestamp: i64,
     pub message_id: String,
@@ -334,7 +342,8 @@ impl OrderEvent {
 }
 
 /// One payment attempt on an order (India payment-gateway orders, Brazil one-click).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Transaction {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -349,7 +358,8 @@ pub(super) struct Transaction {
     pub error: Option<Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Order {
     pub reference_id: String,
     pub region: Region,
@@ -374,13 +384,13 @@ pub(super) struct Order {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
     pub history: Vec<OrderEvent>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transactions: Vec<Transaction>,
     /// The payment gateway of a `payment_gateway` order (`razorpay`, `payu`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pg_type: Option<String>,
     /// The gateway-specific fields echoed back in payment webhooks (`receipt`, `notes`, `udf1`...).
-    #[serde(skip_serializing_if = "Map::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub pg_extras: Map<String, Value>,
     /// The card of a one-click order (`last_four_digits`, `credential_id`).
     #[serde(skip_serializing_if = "Option::is_none")]

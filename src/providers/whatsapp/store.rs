@@ -138,7 +138,8 @@ pub(super) struct Accepted {
 }
 
 /// The app's webhook subscription, made through `POST /{app_id}/subscriptions`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Subscription {
     pub object: String,
     pub callback_url: String,
@@ -501,5 +502,147 @@ impl Store {
         business.messages.insert(id, message.clone());
         business.last_inbound.insert(wa_id.to_string(), now_secs);
         Some(message)
+    }
+}
+
+/// WhatsApp's state as saved: every business with its messages, orders, customer-service
+/// windows, templates, uploaded media and callback override, and the app's subscription (with
+/// its verify token, which the API never shows).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Saved {
+    businesses: Vec<SavedBusiness>,
+    app_subscription: Option<(Subscription, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedBusiness {
+    config: BusinessConfig,
+    /// Oldest first, as in every list below.
+    messages: Vec<Message>,
+    orders: Vec<Order>,
+    callback_override: Option<(String, String)>,
+    last_inbound: Vec<(String, i64)>,
+    templates: Vec<super::config::Template>,
+    media: Vec<SavedMedia>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedMedia {
+    id: String,
+    mime_type: String,
+    sha256: String,
+    /// The file, in standard base64.
+    base64: String,
+}
+
+impl crate::snapshot::Saves for Store {
+    type Saved = Saved;
+
+    /// Every business, by phone number id.
+    fn saved(&self) -> Saved {
+        use base64::Engine as _;
+        let mut businesses: Vec<SavedBusiness> = self
+            .businesses
+            .values()
+            .map(|b| SavedBusiness {
+                config: b.config.clone(),
+                messages: b.messages.iter().map(|(_, m)| m.clone()).collect(),
+                orders: b.orders.iter().map(|(_, o)| o.clone()).collect(),
+                callback_override: b.callback_override.clone(),
+                last_inbound: b
+                    .last_inbound
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect(),
+                templates: b.templates.clone(),
+                media: b
+                    .media
+                    .iter()
+                    .map(|(_, m)| SavedMedia {
+                        id: m.id.clone(),
+                        mime_type: m.mime_type.clone(),
+                        sha256: m.sha256.clone(),
+                        base64: base64::engine::general_purpose::STANDARD.encode(&m.bytes),
+                    })
+                    .collect(),
+            })
+            .collect();
+        businesses.sort_by(|a, b| a.config.phone_number_id.cmp(&b.config.phone_number_id));
+        Saved {
+            businesses,
+            app_subscription: self
+                .app_subscription
+                .clone()
+                .map(|s| (s.clone(), s.verify_token)),
+        }
+    }
+
+    /// Media is base64.
+    fn check(saved: &Saved) -> Result<(), String> {
+        use base64::Engine as _;
+        for b in &saved.businesses {
+            for m in &b.media {
+                base64::engine::general_purpose::STANDARD
+                    .decode(&m.base64)
+                    .map_err(|e| format!("media {}: not base64: {e}", m.id))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces every business with the saved ones.
+    fn restore(&mut self, saved: Saved) {
+        use base64::Engine as _;
+        self.businesses.clear();
+        self.by_token.clear();
+        for s in saved.businesses {
+            let id = s.config.phone_number_id.clone();
+            self.add_business(s.config);
+            let Some(b) = self.businesses.get_mut(&id) else {
+                continue;
+            };
+            for m in s.messages {
+                b.messages.insert(m.id.clone(), m);
+            }
+            for o in s.orders {
+                b.orders.insert(o.reference_id.clone(), o);
+            }
+            for (wa_id, at) in s.last_inbound {
+                b.last_inbound.insert(wa_id, at);
+            }
+            b.callback_override = s.callback_override;
+            b.templates = s.templates;
+            for m in s.media {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(&m.base64)
+                    .unwrap_or_default();
+                b.media.insert(
+                    m.id.clone(),
+                    super::media::Media {
+                        id: m.id,
+                        mime_type: m.mime_type,
+                        sha256: m.sha256,
+                        bytes: bytes.into(),
+                    },
+                );
+            }
+        }
+        self.app_subscription = saved
+            .app_subscription
+            .map(|(s, verify_token)| Subscription { verify_token, ..s });
+    }
+
+}
+
+impl Store {
+    /// Businesses, messages and orders held.
+    pub(super) fn counts(&self) -> (usize, usize, usize) {
+        self.businesses.values().fold(
+            (self.businesses.len(), 0, 0),
+            |(b, m, o), x| (b, m + x.messages.len(), o + x.orders.len()),
+        )
     }
 }

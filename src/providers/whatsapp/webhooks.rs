@@ -16,7 +16,8 @@ use crate::webhook::sign::hmac_sha256_hex;
 use crate::webhook::{NewDelivery, Sign, Target, json::to_ascii_vec};
 
 /// Something that happens to a WhatsApp message later on the sandbox clock.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum Job {
     /// The message reached `status`: record it and notify the merchant.
     Status {
@@ -35,6 +36,10 @@ pub(crate) struct MetaSigner {
 }
 
 impl Sign for MetaSigner {
+    fn secret(&self) -> &str {
+        &self.app_secret
+    }
+
     fn headers(&self, body: &[u8], _now_secs: i64, _event_id: &str) -> Vec<(&'static str, String)> {
         vec![
             ("content-type", "application/json".into()),
