@@ -25,6 +25,8 @@ use crate::timeline::{self, Job, Task};
 pub(crate) struct Sandbox {
     pub ctx: Arc<Context>,
     pub providers: Arc<[Arc<dyn Provider>]>,
+    /// The data dir's database, with `--data-dir`.
+    pub persist: Option<Arc<crate::persist::Persist>>,
     /// Origins whose pages may call the emulated APIs (CORS).
     cors_origins: Vec<String>,
 }
@@ -46,6 +48,7 @@ impl Sandbox {
                 store_limit: config.server.store_limit,
                 accept_any_credentials: config.server.accept_any_credentials,
                 max_tenants: config.server.max_tenants,
+                persistent: config.server.data_dir.is_some(),
             },
             clock_start: config.clock_start_ms(),
             frozen: config.clock.frozen,
@@ -68,9 +71,14 @@ impl Sandbox {
             anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "));
         }
         let providers = providers::all(&ctx, &config.providers).into();
+        let persist = match &config.server.data_dir {
+            Some(dir) => Some(crate::persist::Persist::open(dir)?),
+            None => None,
+        };
         Ok(Self {
             ctx,
             providers,
+            persist,
             cors_origins: config.server.cors_origins,
         })
     }
@@ -109,6 +117,7 @@ impl Sandbox {
             let mounted = Mounted {
                 ctx: self.ctx.clone(),
                 provider: p.clone(),
+                persist: self.persist.clone(),
             };
             let api = p
                 .clone()
@@ -126,6 +135,7 @@ impl Sandbox {
         let admin = Arc::new(Admin {
             ctx: self.ctx.clone(),
             providers: self.providers.clone(),
+            persist: self.persist.clone(),
         });
         let names = self.ctx.providers;
         let router = router
@@ -215,8 +225,17 @@ pub async fn run(
     let snapshot = config.server.snapshot.clone();
     let sandbox = Sandbox::new(config, addr)?;
     let ctx = sandbox.ctx.clone();
-    if let Some(path) = snapshot {
-        load_snapshot(&sandbox, &path).await?;
+    let resumed = match &sandbox.persist {
+        Some(persist) => resume(&sandbox, persist).await?,
+        None => false,
+    };
+    match snapshot {
+        Some(path) if resumed => tracing::info!(
+            file = %path.display(),
+            "the data dir holds state, so the snapshot file is not loaded (PUT /__sandbox/snapshot replaces it)"
+        ),
+        Some(path) => load_snapshot(&sandbox, &path).await?,
+        None => {}
     }
     tracing::info!(
         %addr,
@@ -239,10 +258,55 @@ pub async fn run(
         header_read_timeout: config_limits.0,
         max_connections: config_limits.1,
     };
+    let writer = sandbox.persist.clone().map(|persist| {
+        crate::persist::start_writer(persist, ctx.clone(), sandbox.providers.clone())
+    });
     crate::serve::serve(listener, sandbox.router(), limits, shutdown).await;
     ctx.shut_down();
     let _ = background.await;
+    if let Some(writer) = writer {
+        // The writer's last pass writes whatever the last requests and jobs changed.
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    }
     Ok(())
+}
+
+/// Reads the state kept in the data dir back, if there is any; whether there was. A data dir
+/// whose rows do not make a valid state stops the start, and is left as it is.
+async fn resume(sandbox: &Sandbox, persist: &crate::persist::Persist) -> anyhow::Result<bool> {
+    let started = std::time::Instant::now();
+    let dir = persist.dir().display().to_string();
+    let stored = persist
+        .read()
+        .map_err(|e| anyhow::anyhow!("cannot read the data dir {dir}: {e}"))?;
+    let Some((document, rows)) =
+        crate::persist::as_snapshot(stored, &sandbox.ctx, &sandbox.providers).map_err(|why| {
+            anyhow::anyhow!("the data dir {dir} does not hold a valid state: {why}")
+        })?
+    else {
+        tracing::info!(data_dir = %dir, "empty data dir: starting from the configured state");
+        return Ok(false);
+    };
+    let loaded = crate::snapshot::load_value(&sandbox.ctx, &sandbox.providers, document)
+        .await
+        .map_err(|problems| {
+            anyhow::anyhow!(
+                "the data dir {dir} does not hold a valid state:\n  - {}",
+                problems.join("\n  - ")
+            )
+        })?;
+    crate::persist::forget_changes(&sandbox.ctx, &sandbox.providers);
+    tracing::info!(
+        data_dir = %dir,
+        rows,
+        providers = %serde_json::to_value(&loaded.providers).unwrap_or_default(),
+        deliveries = loaded.deliveries,
+        jobs = loaded.jobs,
+        journal = loaded.journal,
+        took_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "state loaded from the data dir"
+    );
+    Ok(true)
 }
 
 /// Replaces the configured start state with the snapshot at `path`, saying what it loaded and

@@ -1,15 +1,50 @@
 //! A map that remembers insertion order and forgets its oldest entries past a limit, so that
 //! every history and store in the sandbox stays bounded however long it runs.
+//!
+//! A map can also keep track of the keys it changed (inserted, replaced, lent out for change,
+//! removed or evicted) for the persistence layer to write: [`BoundedMap::tracked`] turns that
+//! on, [`BoundedMap::take_changed`] hands them over. Untracked maps pay one branch.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
+
+/// Keys changed since they were last handed over, in the order they first changed.
+#[derive(Debug, Clone)]
+pub(crate) struct Changed<K> {
+    order: Vec<K>,
+    seen: HashSet<K>,
+}
+
+impl<K: Eq + Hash + Clone> Default for Changed<K> {
+    fn default() -> Self {
+        Self {
+            order: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone> Changed<K> {
+    pub(crate) fn mark(&mut self, key: &K) {
+        if !self.seen.contains(key) {
+            self.seen.insert(key.clone());
+            self.order.push(key.clone());
+        }
+    }
+
+    pub(crate) fn take(&mut self) -> Vec<K> {
+        self.seen.clear();
+        std::mem::take(&mut self.order)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct BoundedMap<K, V> {
     map: HashMap<K, V>,
     order: VecDeque<K>,
     limit: usize,
+    changed: Option<Changed<K>>,
 }
 
 impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
@@ -18,12 +53,50 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
             map: HashMap::new(),
             order: VecDeque::new(),
             limit: limit.max(1),
+            changed: None,
         }
+    }
+
+    /// The same map, keeping track of the keys it changes when `on`.
+    pub(crate) fn tracked(mut self, on: bool) -> Self {
+        self.changed = on.then(Changed::default);
+        self
+    }
+
+    /// The keys changed since the last call (none when untracked), in the order they first
+    /// changed; a key no longer in the map was removed.
+    pub(crate) fn take_changed(&mut self) -> Vec<K> {
+        self.changed.as_mut().map(Changed::take).unwrap_or_default()
+    }
+
+    fn mark<Q: Hash + Eq + ?Sized>(&mut self, key: &Q)
+    where
+        K: Borrow<Q>,
+    {
+        if let Some(changed) = &mut self.changed
+            && let Some((k, _)) = self.map.get_key_value(key)
+        {
+            changed.mark(k);
+        }
+    }
+
+    /// Forgets every entry (each counts as changed).
+    pub(crate) fn clear(&mut self) {
+        if let Some(changed) = &mut self.changed {
+            for k in &self.order {
+                changed.mark(k);
+            }
+        }
+        self.map.clear();
+        self.order.clear();
     }
 
     /// Inserts or replaces. A new key goes to the back; past the limit the oldest is dropped and
     /// returned.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<(K, V)> {
+        if let Some(changed) = &mut self.changed {
+            changed.mark(&key);
+        }
         if let Some(slot) = self.map.get_mut(&key) {
             *slot = value;
             return None;
@@ -33,6 +106,9 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         if self.order.len() > self.limit {
             while let Some(old) = self.order.pop_front() {
                 if let Some(v) = self.map.remove(&old) {
+                    if let Some(changed) = &mut self.changed {
+                        changed.mark(&old);
+                    }
                     return Some((old, v));
                 }
             }
@@ -47,10 +123,12 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         self.map.get(key)
     }
 
+    /// The value of `key`, lent out for change (a tracked map counts it as changed).
     pub(crate) fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
     {
+        self.mark(key);
         self.map.get_mut(key)
     }
 
@@ -66,6 +144,7 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
     where
         K: Borrow<Q>,
     {
+        self.mark(key);
         let value = self.map.remove(key)?;
         self.order.retain(|k| k.borrow() != key);
         Some(value)
@@ -90,6 +169,25 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tracked_map_hands_over_what_it_changed_once() {
+        let mut m = BoundedMap::new(2).tracked(true);
+        m.insert("a", 1);
+        m.insert("b", 2);
+        assert_eq!(m.take_changed(), vec!["a", "b"]);
+        assert!(m.take_changed().is_empty());
+        let _ = m.get("a");
+        assert!(m.take_changed().is_empty(), "a read changes nothing");
+        *m.get_mut("b").unwrap() = 20;
+        m.insert("c", 3);
+        assert_eq!(m.take_changed(), vec!["b", "c", "a"], "the evicted key too");
+        m.remove("b");
+        assert_eq!(m.take_changed(), vec!["b"]);
+        let mut untracked = BoundedMap::new(2);
+        untracked.insert("x", 1);
+        assert!(untracked.take_changed().is_empty());
+    }
 
     #[test]
     fn the_oldest_entry_goes_first() {

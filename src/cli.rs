@@ -334,6 +334,10 @@ pub struct ServeArgs {
     /// instead of the configured start state.
     #[arg(long, env = "PAYLINK_SANDBOX_SNAPSHOT", value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// Keep the whole state in an SQLite database in DIR: a restart or a crash loses nothing
+    /// acknowledged, and ids never repeat. Without it nothing touches the disk.
+    #[arg(long, env = "PAYLINK_SANDBOX_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Each provider's own flags.
     #[command(flatten)]
     pub providers: crate::providers::Flags,
@@ -369,6 +373,9 @@ impl ServeArgs {
         }
         if self.snapshot.is_some() {
             config.server.snapshot.clone_from(&self.snapshot);
+        }
+        if self.data_dir.is_some() {
+            config.server.data_dir.clone_from(&self.data_dir);
         }
         if let Some(start) = &self.clock_start {
             config.clock.start = Some(start.clone());

@@ -152,6 +152,9 @@ pub struct ServerConfig {
     /// A snapshot file (`GET /__sandbox/snapshot`) to start from instead of the configured
     /// start state: a prepared demo, or a fixture a test suite loads.
     pub snapshot: Option<std::path::PathBuf>,
+    /// Keep the whole state in an SQLite database in this folder, so a restart or a crash loses
+    /// nothing acknowledged; without it nothing touches the disk.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// How the terminal log is written.
@@ -182,6 +185,7 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             cors_origins: Vec::new(),
             snapshot: None,
+            data_dir: None,
         }
     }
 }

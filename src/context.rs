@@ -38,6 +38,8 @@ pub(crate) struct Limits {
     pub accept_any_credentials: bool,
     /// Tenants made on the fly kept per provider.
     pub max_tenants: usize,
+    /// The state is kept in a data dir: every store keeps track of what it changes.
+    pub persistent: bool,
 }
 
 /// Everything a context is built from, drawn from the configuration by the app.
@@ -124,7 +126,7 @@ impl Context {
         let clock = Arc::new(Clock::new(setup.clock_start, setup.frozen));
         let ids = Arc::new(Ids::new(setup.seed));
         let faults = Arc::new(Faults::new(setup.faults));
-        let timeline = Arc::new(Timeline::default());
+        let timeline = Arc::new(Timeline::new(setup.limits.persistent));
         let events = Arc::new(Events::default());
         let feed = Arc::new(Feed::default());
         let guard = Guard::new(setup.addr, &setup.base_url, &setup.allowed_hosts);
@@ -135,6 +137,7 @@ impl Context {
                 history_limit: setup.limits.history_limit,
                 max_waiting: setup.max_waiting,
                 in_flight_per_url: setup.in_flight_per_url,
+                persistent: setup.limits.persistent,
                 loop_token: guard.loop_token().to_string(),
             },
             webhook::Deps {
@@ -154,11 +157,14 @@ impl Context {
             webhooks,
             scenario: Scenario::new(setup.scenario, setup.rule_checks, setup.fast),
             faults,
-            journal: Journal::new(setup.limits.history_limit),
+            journal: Journal::new(setup.limits.history_limit, setup.limits.persistent),
             events,
             feed,
             guard,
-            tenants: crate::tenants::Tenants::new(setup.limits.max_tenants),
+            tenants: crate::tenants::Tenants::new(
+                setup.limits.max_tenants,
+                setup.limits.persistent,
+            ),
             local_url: local_url(setup.addr),
             base_url: setup.base_url,
             limits: setup.limits,

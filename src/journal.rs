@@ -326,13 +326,19 @@ pub(crate) struct Journal {
 struct Inner {
     entries: VecDeque<Entry>,
     next_id: u64,
+    /// With a data dir: entries added and ids forgotten since the last hand-over.
+    changed: Option<(Vec<u64>, Vec<u64>)>,
 }
 
 impl Journal {
-    pub(crate) fn new(limit: usize) -> Self {
+    /// A journal of `limit` entries; `tracked` keeps what changed for the data dir.
+    pub(crate) fn new(limit: usize, tracked: bool) -> Self {
         Self {
             limit: limit.max(1),
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                changed: tracked.then(Default::default),
+                ..Inner::default()
+            }),
         }
     }
 
@@ -340,9 +346,47 @@ impl Journal {
         let mut inner = self.inner.lock();
         inner.next_id += 1;
         entry.id = inner.next_id;
+        let id = entry.id;
         inner.entries.push_back(entry);
+        if let Some((added, _)) = &mut inner.changed {
+            added.push(id);
+        }
         while inner.entries.len() > self.limit {
-            inner.entries.pop_front();
+            if let Some(old) = inner.entries.pop_front()
+                && let Some((_, gone)) = &mut inner.changed
+            {
+                gone.push(old.id);
+            }
+        }
+    }
+
+    /// The last id given.
+    pub(crate) fn last_id(&self) -> u64 {
+        self.inner.lock().next_id
+    }
+
+    /// Hands the entries added and forgotten since the last call to the data dir.
+    pub(crate) fn changes(&self, out: &mut crate::records::Changes) {
+        let mut inner = self.inner.lock();
+        let Some((added, gone)) = inner.changed.as_mut().map(std::mem::take) else {
+            return;
+        };
+        for id in gone {
+            out.delete("journal", id.to_string());
+        }
+        // An entry added then forgotten before this hand-over is no longer there to write.
+        let first = inner.entries.front().map_or(0, |e| e.id);
+        for id in added {
+            // Ids are consecutive within the deque until a filtered clear; look up directly
+            // when they still are, by search otherwise.
+            let at = usize::try_from(id.saturating_sub(first)).unwrap_or(usize::MAX);
+            let entry = match inner.entries.get(at) {
+                Some(e) if e.id == id => Some(e),
+                _ => inner.entries.iter().find(|e| e.id == id),
+            };
+            if let Some(e) = entry {
+                out.put("journal", id.to_string(), &SavedEntry::from(e));
+            }
         }
     }
 
@@ -361,7 +405,17 @@ impl Journal {
     pub(crate) fn clear(&self, f: &Filter) -> usize {
         let mut inner = self.inner.lock();
         let before = inner.entries.len();
-        inner.entries.retain(|e| !f.matches(e));
+        let mut gone = Vec::new();
+        inner.entries.retain(|e| {
+            let keep = !f.matches(e);
+            if !keep {
+                gone.push(e.id);
+            }
+            keep
+        });
+        if let Some((_, forgotten)) = &mut inner.changed {
+            forgotten.extend(gone);
+        }
         before - inner.entries.len()
     }
 
@@ -378,8 +432,21 @@ impl Journal {
     pub(crate) fn restore(&self, last_id: u64, entries: Vec<Entry>) {
         let mut inner = self.inner.lock();
         let skip = entries.len().saturating_sub(self.limit);
+        let old: Vec<u64> = inner.entries.iter().map(|e| e.id).collect();
         inner.entries = entries.into_iter().skip(skip).collect();
         inner.next_id = last_id;
+        let new: Vec<u64> = inner.entries.iter().map(|e| e.id).collect();
+        if let Some((added, gone)) = &mut inner.changed {
+            gone.extend(old);
+            added.extend(new);
+        }
+    }
+
+    /// Drops what changed without handing it over (the state was just read from the data dir).
+    pub(crate) fn forget_changes(&self) {
+        if let Some(changed) = &mut self.inner.lock().changed {
+            *changed = Default::default();
+        }
     }
 
     #[cfg(test)]
@@ -424,7 +491,7 @@ mod tests {
 
     #[test]
     fn the_journal_is_bounded_and_filters() {
-        let j = Journal::new(3);
+        let j = Journal::new(3, false);
         for i in 0..5 {
             j.record(entry(
                 ProviderId::new("whatsapp"),

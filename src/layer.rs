@@ -41,6 +41,8 @@ pub(crate) struct Guarded {
 pub(crate) struct Mounted {
     pub ctx: Arc<Context>,
     pub provider: Arc<dyn Provider>,
+    /// The data dir, when the state is kept in one: every answer waits for its commit.
+    pub persist: Option<Arc<crate::persist::Persist>>,
 }
 
 pub(crate) async fn guard(State(g): State<Guarded>, request: Request, next: Next) -> Response {
@@ -115,7 +117,7 @@ fn keep_tenants_bounded(
 }
 
 pub(crate) async fn provider(State(m): State<Mounted>, request: Request, next: Next) -> Response {
-    let Mounted { ctx, provider } = m;
+    let (ctx, provider, persist) = (m.ctx, m.provider, m.persist);
     let started = Instant::now();
     let at = ctx.clock.now_ms();
     let (mut parts, body) = request.into_parts();
@@ -166,11 +168,7 @@ pub(crate) async fn provider(State(m): State<Mounted>, request: Request, next: N
             true,
         ),
     };
-    let mut fault = decision.label();
-    if timed_out {
-        let note = format!("timed out after {}ms", timeout.as_millis());
-        fault = Some(fault.map_or_else(|| note.clone(), |f| format!("{f}, {note}")));
-    }
+    let fault = fault_label(&decision, timed_out.then_some(timeout));
     let (mut response_parts, response_body) = response.into_parts();
     let rejection = response_parts.extensions.remove::<Rejection>();
     let response_bytes = axum::body::to_bytes(response_body, RESPONSE_BUFFER)
@@ -196,7 +194,47 @@ pub(crate) async fn provider(State(m): State<Mounted>, request: Request, next: N
     announce(&ctx, &entry);
     ctx.journal.record(entry);
     ctx.events.changed();
-    Response::from_parts(response_parts, Body::from(response_bytes))
+    durable(
+        persist.as_deref(),
+        &*provider,
+        Response::from_parts(response_parts, Body::from(response_bytes)),
+    )
+    .await
+}
+
+/// What the journal says was done to a request: the injected fault, and a deadline it ran out.
+fn fault_label(
+    decision: &crate::faults::RequestDecision,
+    timed_out: Option<std::time::Duration>,
+) -> Option<String> {
+    let fault = decision.label();
+    match timed_out {
+        Some(after) => {
+            let note = format!("timed out after {}ms", after.as_millis());
+            Some(fault.map_or_else(|| note.clone(), |f| format!("{f}, {note}")))
+        }
+        None => fault,
+    }
+}
+
+/// Acknowledged means durable: with a data dir, `response` waits until the request's effects
+/// (and its journal entry) are written; when they cannot be, the vendor's "unavailable" goes
+/// out instead.
+async fn durable(
+    persist: Option<&crate::persist::Persist>,
+    provider: &dyn crate::provider::Provider,
+    response: Response,
+) -> Response {
+    match persist {
+        Some(persist) => match persist.commit().await {
+            Ok(()) => response,
+            Err(why) => {
+                tracing::error!("{why}");
+                provider.answer(Problem::Fault(crate::faults::FaultError::Unavailable))
+            }
+        },
+        None => response,
+    }
 }
 
 /// Tells the terminal and `listen` about a request: one log line at `info` under the

@@ -349,6 +349,18 @@ pub(crate) trait Provider: Send + Sync + 'static {
     /// Replaces its whole state with a prepared one.
     fn restore(&self, prepared: Box<dyn Any + Send>);
 
+    /// With a data dir: what changed in its state since the last call, as records.
+    fn changes(&self, out: &mut crate::records::Changes);
+
+    /// Drops what changed without handing it over (its state was just read from the data dir).
+    fn forget_changes(&self);
+
+    /// Hands over its whole state at the next [`Provider::changes`] (a write failed).
+    fn rewrite(&self);
+
+    /// Its saved state (what [`Provider::save`] writes) from its records in the data dir.
+    fn assemble(&self, stored: &mut crate::persist::Stored) -> Value;
+
     /// How many of each kind of object its state holds (`{"accounts": 1, "links": 42}`), for
     /// the start-up line and the answer to a snapshot load.
     fn counts(&self) -> Value;

@@ -177,10 +177,8 @@ struct Prepared {
 fn prepare(
     ctx: &Context,
     providers: &[Arc<dyn Provider>],
-    bytes: &[u8],
+    value: Value,
 ) -> Result<Prepared, Vec<String>> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| vec![format!("the snapshot is not JSON: {e}")])?;
     check_header(&value)?;
     let snapshot: Snapshot = serde_json::from_value(value).map_err(|e| {
         vec![format!(
@@ -355,7 +353,18 @@ pub(crate) async fn load(
     providers: &[Arc<dyn Provider>],
     bytes: &[u8],
 ) -> Result<Loaded, Vec<String>> {
-    let prepared = prepare(ctx, providers, bytes)?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| vec![format!("the snapshot is not JSON: {e}")])?;
+    load_value(ctx, providers, value).await
+}
+
+/// [`load`] of a document already parsed.
+pub(crate) async fn load_value(
+    ctx: &Context,
+    providers: &[Arc<dyn Provider>],
+    value: Value,
+) -> Result<Loaded, Vec<String>> {
+    let prepared = prepare(ctx, providers, value)?;
     // Nothing runs due jobs while the state is swapped: the timeline is held, as an advance
     // holds it.
     let running = ctx.timeline.take_over().await;
@@ -421,6 +430,18 @@ pub(crate) trait Saves {
 
     /// Replaces the whole store with a checked saved form.
     fn restore(&mut self, saved: Self::Saved);
+
+    /// With a data dir: what changed since the last call, as records (`crate::persist`).
+    fn changes(&mut self, out: &mut crate::records::Changes);
+
+    /// Drops what changed without handing it over (the store was just read from its records).
+    fn forget_changes(&mut self);
+
+    /// Hands over everything, not just what changed, at the next call (a write failed).
+    fn rewrite(&mut self);
+
+    /// The saved form (as JSON) from the store's records.
+    fn assemble(stored: &mut crate::persist::Stored) -> Value;
 }
 
 /// The store behind `store` as JSON.

@@ -21,6 +21,8 @@ struct Inner {
     seq: u64,
     providers: HashMap<ProviderId, Lru>,
     evicted: u64,
+    /// With a data dir: the tenants touched or forgotten since the last hand-over.
+    changed: Option<crate::bounded::Changed<(ProviderId, String)>>,
 }
 
 /// The tracked tenants in a saved state.
@@ -39,10 +41,46 @@ pub(crate) struct Tenants {
 }
 
 impl Tenants {
-    pub(crate) fn new(limit: usize) -> Self {
+    /// At most `limit` tenants per provider; `tracked` keeps what changed for the data dir.
+    pub(crate) fn new(limit: usize, tracked: bool) -> Self {
         Self {
             limit: limit.max(1),
-            inner: Mutex::default(),
+            inner: Mutex::new(Inner {
+                changed: tracked.then(Default::default),
+                ..Inner::default()
+            }),
+        }
+    }
+
+    /// Tenants forgotten to make room so far.
+    pub(crate) fn evicted(&self) -> u64 {
+        self.inner.lock().evicted
+    }
+
+    /// Hands the tenants touched or forgotten since the last call to the data dir: each
+    /// tracked tenant is a row holding when it was last used.
+    pub(crate) fn changes(&self, out: &mut crate::records::Changes) {
+        let mut inner = self.inner.lock();
+        let Some(changed) = inner.changed.as_mut().map(crate::bounded::Changed::take) else {
+            return;
+        };
+        for (p, tenant) in changed {
+            let key = crate::records::sub_key(p.as_str(), &tenant);
+            match inner
+                .providers
+                .get(&p)
+                .and_then(|lru| lru.last.get(&tenant))
+            {
+                Some(seq) => out.put("tenant", key, seq),
+                None => out.delete("tenant", key),
+            }
+        }
+    }
+
+    /// Drops what changed without handing it over.
+    pub(crate) fn forget_changes(&self) {
+        if let Some(changed) = &mut self.inner.lock().changed {
+            changed.take();
         }
     }
 
@@ -52,6 +90,9 @@ impl Tenants {
         let mut inner = self.inner.lock();
         inner.seq += 1;
         let seq = inner.seq;
+        if let Some(changed) = &mut inner.changed {
+            changed.mark(&(provider, tenant.to_string()));
+        }
         let lru = inner.providers.entry(provider).or_default();
         if let Some(old) = lru.last.insert(tenant.to_string(), seq) {
             lru.by_age.remove(&old);
@@ -63,6 +104,9 @@ impl Tenants {
         let (_, oldest) = lru.by_age.pop_first()?;
         lru.last.remove(&oldest);
         inner.evicted += 1;
+        if let Some(changed) = &mut inner.changed {
+            changed.mark(&(provider, oldest.clone()));
+        }
         Some(oldest)
     }
 
@@ -70,16 +114,28 @@ impl Tenants {
     /// reset.
     pub(crate) fn clear(&self, provider: Option<ProviderId>, tenant: Option<&str>) {
         let mut inner = self.inner.lock();
-        for (p, lru) in &mut inner.providers {
+        let Inner {
+            providers, changed, ..
+        } = &mut *inner;
+        for (p, lru) in providers.iter_mut() {
             if provider.is_some_and(|want| want != *p) {
                 continue;
             }
-            match tenant {
-                None => *lru = Lru::default(),
-                Some(t) => {
-                    if let Some(seq) = lru.last.remove(t) {
+            let gone: Vec<String> = match tenant {
+                None => std::mem::take(lru).last.into_keys().collect(),
+                Some(t) => lru
+                    .last
+                    .remove(t)
+                    .map(|seq| {
                         lru.by_age.remove(&seq);
-                    }
+                        t.to_string()
+                    })
+                    .into_iter()
+                    .collect(),
+            };
+            if let Some(changed) = changed {
+                for t in gone {
+                    changed.mark(&(*p, t));
                 }
             }
         }
@@ -105,12 +161,26 @@ impl Tenants {
     /// Replaces the tracking with a saved state's (each list least recently used first).
     pub(crate) fn restore(&self, saved: Vec<(ProviderId, Vec<String>)>, evicted: u64) {
         let mut inner = self.inner.lock();
-        *inner = Inner::default();
+        let mut changed = inner.changed.take();
+        if let Some(changed) = &mut changed {
+            for (p, lru) in &inner.providers {
+                for t in lru.last.keys() {
+                    changed.mark(&(*p, t.clone()));
+                }
+            }
+        }
+        *inner = Inner {
+            changed,
+            ..Inner::default()
+        };
         inner.evicted = evicted;
         for (p, tenants) in saved {
             for tenant in tenants {
                 inner.seq += 1;
                 let seq = inner.seq;
+                if let Some(changed) = &mut inner.changed {
+                    changed.mark(&(p, tenant.clone()));
+                }
                 let lru = inner.providers.entry(p).or_default();
                 if let Some(old) = lru.last.insert(tenant.clone(), seq) {
                     lru.by_age.remove(&old);
@@ -139,7 +209,7 @@ mod tests {
 
     #[test]
     fn the_least_recently_used_tenant_goes_first() {
-        let t = Tenants::new(2);
+        let t = Tenants::new(2, false);
         let p = ProviderId::new("razorpay");
         assert_eq!(t.touch(p, "a"), None);
         assert_eq!(t.touch(p, "b"), None);

@@ -87,8 +87,18 @@ impl std::fmt::Debug for Timeline {
 
 impl Default for Timeline {
     fn default() -> Self {
+        Self::new(false)
+    }
+}
+
+impl Timeline {
+    /// An empty timeline; `tracked` keeps the provider jobs that come and go for the data dir.
+    pub(crate) fn new(tracked: bool) -> Self {
         Self {
-            queue: Mutex::default(),
+            queue: Mutex::new(Queue {
+                changed: tracked.then(Default::default),
+                ..Queue::default()
+            }),
             wake: Notify::new(),
             jobs_run: AtomicU64::new(0),
             running: tokio::sync::Mutex::new(()),
@@ -108,6 +118,9 @@ struct Queue {
     /// The sandbox time the runner will next wake at by itself (`Millis::MAX` when it waits for
     /// a job). A new job due later than this needs no wake-up.
     armed: Millis,
+    /// With a data dir: the provider jobs added or gone since the last hand-over (delivery jobs
+    /// are not kept: the delivery log schedules them again).
+    changed: Option<crate::bounded::Changed<(Millis, u64)>>,
 }
 
 impl Default for Queue {
@@ -118,11 +131,21 @@ impl Default for Queue {
             owner_of: HashMap::new(),
             seq: 0,
             armed: Millis::MIN,
+            changed: None,
         }
     }
 }
 
 impl Queue {
+    /// Notes that the provider job at `key` came or went.
+    fn mark(&mut self, key: (Millis, u64), job: &Job) {
+        if let Some(changed) = &mut self.changed
+            && matches!(job.task, Task::Provider(_))
+        {
+            changed.mark(&key);
+        }
+    }
+
     /// Forgets that job `key` (gone from the queue) belonged to an object.
     fn unown(&mut self, key: (Millis, u64)) {
         if let Some(owner) = self.owner_of.remove(&key)
@@ -143,6 +166,7 @@ impl Timeline {
             let mut q = self.queue.lock();
             q.seq += 1;
             let seq = q.seq;
+            q.mark((due, seq), &job);
             q.jobs.insert((due, seq), job);
             due < q.armed
         };
@@ -160,6 +184,7 @@ impl Timeline {
             let mut q = self.queue.lock();
             q.seq += 1;
             let key = (due, q.seq);
+            q.mark(key, &job);
             q.jobs.insert(key, job);
             q.owners.entry(owner.clone()).or_default().push(key);
             q.owner_of.insert(key, owner);
@@ -175,7 +200,9 @@ impl Timeline {
         let mut q = self.queue.lock();
         let keys = q.owners.remove(owner).unwrap_or_default();
         for key in &keys {
-            q.jobs.remove(key);
+            if let Some(job) = q.jobs.remove(key) {
+                q.mark(*key, &job);
+            }
             q.owner_of.remove(key);
         }
         keys.len()
@@ -233,12 +260,18 @@ impl Timeline {
     ) {
         let mut q = self.queue.lock();
         let mut gone = Vec::new();
-        q.jobs.retain(|key, job| {
+        let Queue { jobs, changed, .. } = &mut *q;
+        jobs.retain(|key, job| {
             let owned = provider.is_none_or(|p| p == job.provider)
                 && tenant.is_none_or(|t| t == job.tenant);
             let drop = owned && also(job);
             if drop {
                 gone.push(*key);
+                if let Some(changed) = changed
+                    && matches!(job.task, Task::Provider(_))
+                {
+                    changed.mark(key);
+                }
             }
             !drop
         });
@@ -260,6 +293,48 @@ impl Timeline {
             .collect()
     }
 
+    /// Hands the provider jobs added or gone since the last call to the data dir: each waiting
+    /// one as a row (`due`, `provider`, `tenant`, `owner` and what `encode` makes of it), keyed
+    /// by due time and sequence. `encode` runs under the queue's lock and must take no lock.
+    pub(crate) fn changes(
+        &self,
+        out: &mut crate::records::Changes,
+        encode: impl Fn(&Job) -> Option<serde_json::Value>,
+    ) {
+        let mut q = self.queue.lock();
+        let Some(keys) = q.changed.as_mut().map(crate::bounded::Changed::take) else {
+            return;
+        };
+        for key in keys {
+            let name = format!("{:020}.{:020}", key.0, key.1);
+            let row = q.jobs.get(&key).and_then(|job| {
+                Some(serde_json::json!({
+                    "due": key.0,
+                    "provider": job.provider,
+                    "tenant": job.tenant,
+                    "owner": q.owner_of.get(&key),
+                    "job": encode(job)?,
+                }))
+            });
+            match row {
+                Some(mut row) => {
+                    if row["owner"].is_null() {
+                        row.as_object_mut().map(|r| r.remove("owner"));
+                    }
+                    out.put("job", name, &row);
+                }
+                None => out.delete("job", name),
+            }
+        }
+    }
+
+    /// Drops what changed without handing it over.
+    pub(crate) fn forget_changes(&self) {
+        if let Some(changed) = &mut self.queue.lock().changed {
+            changed.take();
+        }
+    }
+
     /// Removes and returns every job due at or before `now`, in order.
     fn take_due(&self, now: Millis) -> Vec<Job> {
         let mut q = self.queue.lock();
@@ -268,6 +343,11 @@ impl Timeline {
         if !q.owner_of.is_empty() {
             for key in due.keys() {
                 q.unown(*key);
+            }
+        }
+        if q.changed.is_some() {
+            for (key, job) in &due {
+                q.mark(*key, job);
             }
         }
         due.into_values().collect()

@@ -36,6 +36,8 @@ pub(crate) mod webhooks;
 pub(crate) struct Admin {
     pub ctx: Arc<Context>,
     pub providers: Arc<[Arc<dyn Provider>]>,
+    /// The data dir, when the state is kept in one.
+    pub persist: Option<Arc<crate::persist::Persist>>,
 }
 
 impl Admin {
@@ -110,7 +112,7 @@ pub(crate) fn router(admin: &AdminState) -> Router {
         .fallback(unknown)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn_with_state(
-            admin.ctx.clone(),
+            admin.clone(),
             notify_changes,
         ))
 }
@@ -129,7 +131,7 @@ async fn links_panels(State(admin): State<AdminState>) -> Json<Value> {
 /// Tells open dashboards about every admin call that may have changed something (all but reads),
 /// and refuses, in the admin envelope, a path whose parameters are not text.
 async fn notify_changes(
-    State(ctx): State<Arc<Context>>,
+    State(admin): State<AdminState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -140,7 +142,15 @@ async fn notify_changes(
     let read = request.method() == Method::GET;
     let response = next.run(request).await;
     if !read {
-        ctx.events.changed();
+        admin.ctx.events.changed();
+        // A change made through the admin API is written before it is acknowledged, as one
+        // made through an emulated API is.
+        if let Some(persist) = &admin.persist
+            && let Err(why) = persist.commit().await
+        {
+            return AdminError::new(StatusCode::SERVICE_UNAVAILABLE, "not_persisted", why)
+                .into_response();
+        }
     }
     response
 }

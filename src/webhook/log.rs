@@ -49,6 +49,8 @@ pub(super) struct Log {
     books: Books,
     next: u64,
     dropped: u64,
+    /// With a data dir: the deliveries made, changed or forgotten since the last hand-over.
+    changed: Option<crate::bounded::Changed<String>>,
 }
 
 /// A delivery borrowed for change; the log's books follow its status when it is dropped.
@@ -82,7 +84,7 @@ impl Drop for EntryMut<'_> {
 }
 
 impl Log {
-    pub(super) fn new(limit: usize, max_waiting: usize) -> Self {
+    pub(super) fn new(limit: usize, max_waiting: usize, tracked: bool) -> Self {
         Self {
             limit,
             max_waiting: max_waiting.max(1),
@@ -90,7 +92,16 @@ impl Log {
             books: Books::default(),
             next: 0,
             dropped: 0,
+            changed: tracked.then(Default::default),
         }
+    }
+
+    /// The ids of the deliveries made, changed or forgotten since the last call.
+    pub(super) fn take_changed(&mut self) -> Vec<String> {
+        self.changed
+            .as_mut()
+            .map(crate::bounded::Changed::take)
+            .unwrap_or_default()
     }
 
     pub(super) fn get(&self, id: &str) -> Option<&Delivery> {
@@ -99,6 +110,9 @@ impl Log {
 
     pub(super) fn get_mut(&mut self, id: &str) -> Option<EntryMut<'_>> {
         let (seq, delivery) = self.map.get_mut(id)?;
+        if let Some(changed) = &mut self.changed {
+            changed.mark(&delivery.id);
+        }
         Some(EntryMut {
             seq: *seq,
             before: delivery.status,
@@ -124,6 +138,9 @@ impl Log {
 
     fn remove(&mut self, seq: u64) -> Option<Delivery> {
         let id = self.books.order.remove(&seq)?;
+        if let Some(changed) = &mut self.changed {
+            changed.mark(&id);
+        }
         let (_, d) = self.map.remove(&id)?;
         self.books.leave(seq, d.status);
         Some(d)
@@ -136,6 +153,9 @@ impl Log {
         }
         let seq = self.next;
         self.next += 1;
+        if let Some(changed) = &mut self.changed {
+            changed.mark(&delivery.id);
+        }
         self.books.order.insert(seq, delivery.id.clone());
         self.books.enter(seq, delivery.status);
         self.map.insert(delivery.id.clone(), (seq, delivery));

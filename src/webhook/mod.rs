@@ -193,6 +193,8 @@ pub(crate) struct Settings {
     pub max_waiting: usize,
     /// Attempts in flight at once to one URL (each object's events still go one at a time).
     pub in_flight_per_url: usize,
+    /// The state is kept in a data dir: the log keeps track of what changes.
+    pub persistent: bool,
     /// Sent in `x-paylink-sandbox-loop` with every request, so the sandbox can refuse its own
     /// webhooks should a receiver's host name resolve back to it.
     pub loop_token: String,
@@ -290,7 +292,11 @@ impl Engine {
             // Invariant: the builder has no TLS or proxy settings that could fail.
             .expect("an HTTP client without TLS builds");
         Arc::new(Self {
-            log: Mutex::new(Log::new(settings.history_limit, settings.max_waiting)),
+            log: Mutex::new(Log::new(
+                settings.history_limit,
+                settings.max_waiting,
+                settings.persistent,
+            )),
             settings,
             deps,
             lanes: Mutex::default(),

@@ -157,6 +157,31 @@ impl Engine {
         }
     }
 
+    /// Hands the deliveries made, changed or forgotten since the last call to the data dir.
+    pub(crate) fn changes(&self, out: &mut crate::records::Changes) {
+        let mut log = self.log.lock();
+        for id in log.take_changed() {
+            match log.get(&id) {
+                Some(d) => out.put("delivery", id, &SavedDelivery::from(d)),
+                None => out.delete("delivery", id),
+            }
+        }
+    }
+
+    /// Drops what changed without handing it over.
+    pub(crate) fn forget_changes(&self) {
+        self.log.lock().take_changed();
+    }
+
+    /// What the log holds besides its deliveries: how many were dropped, and the callback
+    /// URLs that passed the handshake.
+    pub(crate) fn saved_meta(&self) -> serde_json::Value {
+        let dropped = self.log.lock().dropped();
+        let mut verified: Vec<(String, String)> = self.verified.lock().iter().cloned().collect();
+        verified.sort();
+        serde_json::json!({"dropped": dropped, "verified": verified})
+    }
+
     /// Replaces the delivery log with restored deliveries and schedules each waiting one: at
     /// its next attempt time, or at `now` when it was in flight.
     pub(crate) fn restore(

@@ -12,6 +12,7 @@ mod control_plane;
 mod customer_window;
 mod dashboard;
 mod dashboard_browser;
+mod data_dir;
 mod determinism;
 mod faults;
 mod hostile_input;

@@ -170,7 +170,7 @@ mod tests {
     fn store() -> Store {
         Store::new(
             &crate::providers::qonto::config::QontoConfig::default(),
-            10,
+            (10, false),
             "http://x",
             &Ids::new(1),
         )

@@ -47,9 +47,13 @@ pub(super) enum Claim {
 /// (`POST /v2/payment_links`), so one key on two routes is two keys.
 type KeySlot = (String, String);
 
-/// An organization's idempotency keys.
+/// An organization's idempotency keys; with a data dir, also the keys changed since the last
+/// hand-over.
 #[derive(Debug, Default)]
-pub(super) struct Keys(HashMap<KeySlot, Slot>);
+pub(super) struct Keys(
+    HashMap<KeySlot, Slot>,
+    Option<crate::bounded::Changed<KeySlot>>,
+);
 
 impl Keys {
     /// Claims `key` for a request to `route` whose body hashes to `fingerprint`. The caller holds
@@ -65,10 +69,19 @@ impl Keys {
         replay_reused: bool,
     ) -> Claim {
         if self.0.len() > 10_000 {
-            self.0
-                .retain(|_, slot| !matches!(slot, Slot::Done(c) if c.expires_at <= now));
+            let Self(slots, changed) = self;
+            slots.retain(|k, slot| {
+                let expired = matches!(slot, Slot::Done(c) if c.expires_at <= now);
+                if expired && let Some(changed) = changed {
+                    changed.mark(k);
+                }
+                !expired
+            });
         }
         let slot_key = (route.to_string(), key.to_string());
+        if let Some(changed) = &mut self.1 {
+            changed.mark(&slot_key);
+        }
         match self.0.get(&slot_key) {
             Some(Slot::Done(c)) if c.expires_at > now => {
                 if c.fingerprint == fingerprint || replay_reused {
@@ -113,6 +126,9 @@ impl Keys {
         let slot_key = (route.to_string(), key.to_string());
         if let Some(Slot::Running { fingerprint, .. }) = self.0.get(&slot_key) {
             let fingerprint = *fingerprint;
+            if let Some(changed) = &mut self.1 {
+                changed.mark(&slot_key);
+            }
             self.0.insert(
                 slot_key,
                 Slot::Done(Cached {
@@ -130,6 +146,9 @@ impl Keys {
         let slot_key = (route.to_string(), key.to_string());
         if matches!(self.0.get(&slot_key), Some(Slot::Running { .. })) {
             self.0.remove(&slot_key);
+            if let Some(changed) = &mut self.1 {
+                changed.mark(&slot_key);
+            }
         }
     }
 }
@@ -149,32 +168,61 @@ pub(super) struct SavedKey {
 }
 
 impl Keys {
+    /// Keys that keep what changed, for the data dir.
+    pub(super) fn tracked(on: bool) -> Self {
+        Self(HashMap::new(), on.then(Default::default))
+    }
+
     /// The replayable answers, for a saved state.
     pub(super) fn saved(&self) -> Vec<SavedKey> {
         let mut out: Vec<SavedKey> = self
             .0
             .iter()
-            .filter_map(|((route, key), slot)| match slot {
-                Slot::Done(c) => Some(SavedKey {
-                    route: route.clone(),
-                    key: key.clone(),
-                    fingerprint: hex::encode(c.fingerprint),
-                    status: c.status,
-                    body: c
-                        .body
-                        .as_ref()
-                        .map(|b| String::from_utf8_lossy(b).into_owned()),
-                    expires_at: c.expires_at,
-                }),
-                Slot::Running { .. } => None,
-            })
+            .filter_map(|((route, key), slot)| saved_key(route, key, slot))
             .collect();
         out.sort_by(|a, b| (&a.route, &a.key).cmp(&(&b.route, &b.key)));
         out
     }
 
-    /// The keys of a saved state, or why one is not valid.
-    pub(super) fn restored(saved: Vec<SavedKey>) -> Result<Self, String> {
+    /// Hands the keys answered, replaced or forgotten since the last call to the data dir, as
+    /// rows of `kind` under `tenant`.
+    pub(super) fn changes(
+        &mut self,
+        out: &mut crate::records::Changes,
+        kind: &'static str,
+        tenant: &str,
+        all: bool,
+    ) {
+        let Some(changed) = self.1.as_mut().map(crate::bounded::Changed::take) else {
+            return;
+        };
+        let row = |(route, key): &KeySlot| crate::records::sub_key(tenant, &format!("{route}\u{1f}{key}"));
+        if all {
+            out.delete_tenant(kind, tenant);
+            for (k, slot) in &self.0 {
+                if let Some(saved) = saved_key(&k.0, &k.1, slot) {
+                    out.put(kind, row(k), &saved);
+                }
+            }
+            return;
+        }
+        for k in changed {
+            match self.0.get(&k).and_then(|slot| saved_key(&k.0, &k.1, slot)) {
+                Some(saved) => out.put(kind, row(&k), &saved),
+                None => out.delete(kind, row(&k)),
+            }
+        }
+    }
+
+    /// Drops what changed without handing it over.
+    pub(super) fn forget_changes(&mut self) {
+        if let Some(changed) = &mut self.1 {
+            changed.take();
+        }
+    }
+
+    /// The keys of a saved state (kept track of when `tracked`), or why one is not valid.
+    pub(super) fn restored(saved: Vec<SavedKey>, tracked: bool) -> Result<Self, String> {
         let mut keys = HashMap::new();
         for k in saved {
             let fingerprint: [u8; 32] = hex::decode(&k.fingerprint)
@@ -193,7 +241,25 @@ impl Keys {
                 }),
             );
         }
-        Ok(Self(keys))
+        Ok(Self(keys, tracked.then(Default::default)))
+    }
+}
+
+/// A replayable answer as saved; `None` for a key whose request is still running.
+fn saved_key(route: &str, key: &str, slot: &Slot) -> Option<SavedKey> {
+    match slot {
+        Slot::Done(c) => Some(SavedKey {
+            route: route.to_string(),
+            key: key.to_string(),
+            fingerprint: hex::encode(c.fingerprint),
+            status: c.status,
+            body: c
+                .body
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            expires_at: c.expires_at,
+        }),
+        Slot::Running { .. } => None,
     }
 }
 

@@ -124,7 +124,7 @@ pub(crate) fn new(ctx: &Arc<Context>, config: &QontoConfig) -> Arc<dyn Provider>
     Arc::new(Qonto {
         store: Mutex::new(Store::new(
             config,
-            ctx.limits.store_limit,
+            (ctx.limits.store_limit, ctx.limits.persistent),
             &ctx.base_url,
             &ctx.ids,
         )),
@@ -359,7 +359,7 @@ impl Provider for Qonto {
             None => {
                 *store = Store::new(
                     &self.config,
-                    self.ctx.limits.store_limit,
+                    (self.ctx.limits.store_limit, self.ctx.limits.persistent),
                     &self.ctx.base_url,
                     &self.ctx.ids,
                 );
@@ -391,6 +391,22 @@ impl Provider for Qonto {
 
     fn restore(&self, prepared: Box<dyn std::any::Any + Send>) {
         crate::snapshot::restore_store(&self.store, prepared);
+    }
+
+    fn changes(&self, out: &mut crate::records::Changes) {
+        crate::snapshot::Saves::changes(&mut *self.store.lock(), out);
+    }
+
+    fn forget_changes(&self) {
+        crate::snapshot::Saves::forget_changes(&mut *self.store.lock());
+    }
+
+    fn rewrite(&self) {
+        crate::snapshot::Saves::rewrite(&mut *self.store.lock());
+    }
+
+    fn assemble(&self, stored: &mut crate::persist::Stored) -> serde_json::Value {
+        <Store as crate::snapshot::Saves>::assemble(stored)
     }
 
     fn counts(&self) -> serde_json::Value {

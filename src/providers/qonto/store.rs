@@ -23,6 +23,8 @@ pub(super) struct Org {
     pub links: BoundedMap<String, PaymentLink>,
     pub subscriptions: Vec<Subscription>,
     pub(super) idempotency: Keys,
+    /// Made since the last hand-over to the data dir.
+    fresh: bool,
 }
 
 impl Org {
@@ -83,12 +85,17 @@ pub(super) enum PayError {
 
 #[derive(Debug)]
 pub(super) struct Store {
-    pub(super) orgs: HashMap<String, Org>,
+    pub(super) orgs: BoundedMap<String, Org>,
     tokens: HashMap<String, (String, Vec<String>)>,
     /// OAuth codes and tokens issued through `/qonto/oauth2`.
     grants: super::oauth::Grants,
     onboarding: HashMap<String, String>,
     store_limit: usize,
+    /// With a data dir: hand everything over at the next call (the store was replaced), and
+    /// whether the OAuth grants were lent out for change since the last hand-over.
+    tracked: bool,
+    rewrite: bool,
+    grants_changed: bool,
 }
 
 impl Store {
@@ -133,13 +140,21 @@ impl Store {
         }
     }
 
-    pub(super) fn new(config: &QontoConfig, store_limit: usize, base_url: &str, ids: &Ids) -> Self {
+    pub(super) fn new(
+        config: &QontoConfig,
+        (store_limit, tracked): (usize, bool),
+        base_url: &str,
+        ids: &Ids,
+    ) -> Self {
         let mut store = Self {
-            orgs: HashMap::new(),
+            orgs: BoundedMap::new(usize::MAX).tracked(tracked),
             tokens: HashMap::new(),
             grants: super::oauth::Grants::default(),
             onboarding: HashMap::new(),
             store_limit,
+            tracked,
+            rewrite: tracked,
+            grants_changed: tracked,
         };
         for o in &config.organizations {
             store.add_org(o.clone(), base_url, ids);
@@ -168,9 +183,10 @@ impl Store {
             config.login.clone(),
             Org {
                 connection,
-                links: BoundedMap::new(self.store_limit),
+                links: BoundedMap::new(self.store_limit).tracked(self.tracked),
                 subscriptions: Vec::new(),
-                idempotency: Keys::default(),
+                idempotency: Keys::tracked(self.tracked),
+                fresh: true,
                 config,
             },
         );
@@ -202,6 +218,7 @@ impl Store {
     }
 
     pub(super) fn grants_mut(&mut self) -> &mut super::oauth::Grants {
+        self.grants_changed = self.tracked;
         &mut self.grants
     }
 
@@ -595,7 +612,7 @@ impl crate::snapshot::Saves for Store {
     /// Idempotency fingerprints are hex digests.
     fn check(saved: &Saved) -> Result<(), String> {
         for o in &saved.organizations {
-            Keys::restored(o.idempotency.clone())
+            Keys::restored(o.idempotency.clone(), false)
                 .map_err(|why| format!("organization {:?}: {why}", o.config.login))?;
         }
         Ok(())
@@ -607,6 +624,7 @@ impl crate::snapshot::Saves for Store {
         self.tokens.clear();
         self.onboarding.clear();
         self.grants = saved.grants;
+        self.rewrite = self.tracked;
         for o in saved.organizations {
             let login = o.config.login.clone();
             for t in &o.config.tokens {
@@ -616,7 +634,7 @@ impl crate::snapshot::Saves for Store {
             if let Some(c) = &o.connection {
                 self.onboarding.insert(c.token.clone(), login.clone());
             }
-            let mut links = BoundedMap::new(self.store_limit);
+            let mut links = BoundedMap::new(self.store_limit).tracked(self.tracked);
             for link in o.links {
                 links.insert(link.id.clone(), link);
             }
@@ -627,12 +645,96 @@ impl crate::snapshot::Saves for Store {
                     connection: o.connection,
                     links,
                     subscriptions: o.subscriptions,
-                    idempotency: Keys::restored(o.idempotency).unwrap_or_default(),
+                    idempotency: Keys::restored(o.idempotency, self.tracked)
+                        .unwrap_or_else(|_| Keys::tracked(self.tracked)),
+                    fresh: true,
                 },
             );
         }
     }
 
+
+    fn changes(&mut self, out: &mut crate::records::Changes) {
+        let keys: Vec<String> = if self.rewrite {
+            out.delete_kinds("qonto.");
+            self.rewrite = false;
+            self.grants_changed = true;
+            self.orgs.take_changed();
+            self.orgs.iter().map(|(k, _)| k.clone()).collect()
+        } else {
+            self.orgs.take_changed()
+        };
+        for key in keys {
+            let Some(org) = self.orgs.get_mut(&key) else {
+                out.delete(ORG, &key);
+                out.delete_tenant(LINK, &key);
+                out.delete_tenant(KEY, &key);
+                continue;
+            };
+            out.put(ORG, &key, &org.header());
+            let all = std::mem::take(&mut org.fresh);
+            crate::records::map_changes(out, LINK, &key, &mut org.links, all);
+            org.idempotency.changes(out, KEY, &key, all);
+        }
+        // Lending the organizations out above marked them again.
+        self.orgs.take_changed();
+        if std::mem::take(&mut self.grants_changed) {
+            out.put(GRANTS, "grants", &self.grants);
+        }
+    }
+
+    fn forget_changes(&mut self) {
+        self.rewrite = false;
+        self.grants_changed = false;
+        for key in self.orgs.take_changed() {
+            if let Some(org) = self.orgs.get_mut(&key) {
+                org.fresh = false;
+                org.links.take_changed();
+                org.idempotency.forget_changes();
+            }
+        }
+        self.orgs.take_changed();
+    }
+
+    fn rewrite(&mut self) {
+        self.rewrite = self.tracked;
+    }
+
+    fn assemble(stored: &mut crate::persist::Stored) -> serde_json::Value {
+        let mut links = stored.by_tenant(LINK);
+        let mut keys = stored.by_tenant(KEY);
+        let organizations: Vec<serde_json::Value> = stored
+            .take(ORG)
+            .into_iter()
+            .map(|(key, mut header)| {
+                header["links"] = serde_json::json!(links.remove(&key).unwrap_or_default());
+                header["idempotency"] = serde_json::json!(keys.remove(&key).unwrap_or_default());
+                header
+            })
+            .collect();
+        let grants = stored
+            .one(GRANTS, "grants")
+            .unwrap_or_else(|| serde_json::json!(super::oauth::Grants::default()));
+        serde_json::json!({ "organizations": organizations, "grants": grants })
+    }
+}
+
+/// The data dir's kinds of rows: an organization's settings (configuration, connection,
+/// subscriptions), each of its links and replayable idempotent answers, and the OAuth grants.
+const ORG: &str = "qonto.org";
+const LINK: &str = "qonto.link";
+const KEY: &str = "qonto.key";
+const GRANTS: &str = "qonto.grants";
+
+impl Org {
+    /// The organization's row: a saved organization without its links and idempotency keys.
+    fn header(&self) -> serde_json::Value {
+        serde_json::json!({
+            "config": self.config,
+            "connection": self.connection,
+            "subscriptions": self.subscriptions,
+        })
+    }
 }
 
 impl Store {

@@ -117,7 +117,11 @@ type Gw = Arc<Razorpay>;
 
 pub(crate) fn new(ctx: &Arc<Context>, config: &RazorpayConfig) -> Arc<dyn Provider> {
     let gateway = Arc::new(Razorpay {
-        store: Mutex::new(Store::new(config, ctx.limits.store_limit)),
+        store: Mutex::new(Store::new(
+            config,
+            ctx.limits.store_limit,
+            ctx.limits.persistent,
+        )),
         ctx: ctx.clone(),
         config: config.clone(),
     });
@@ -332,7 +336,13 @@ impl Provider for Razorpay {
     fn reset(&self, tenant: Option<&str>) {
         let mut store = self.store.lock();
         match tenant {
-            None => *store = Store::new(&self.config, self.ctx.limits.store_limit),
+            None => {
+                *store = Store::new(
+                    &self.config,
+                    self.ctx.limits.store_limit,
+                    self.ctx.limits.persistent,
+                );
+            }
             Some(t) => {
                 if store.remove_account(t)
                     && let Some(a) = self.config.accounts.iter().find(|a| a.key_id == t)
@@ -360,6 +370,22 @@ impl Provider for Razorpay {
 
     fn restore(&self, prepared: Box<dyn std::any::Any + Send>) {
         crate::snapshot::restore_store(&self.store, prepared);
+    }
+
+    fn changes(&self, out: &mut crate::records::Changes) {
+        crate::snapshot::Saves::changes(&mut *self.store.lock(), out);
+    }
+
+    fn forget_changes(&self) {
+        crate::snapshot::Saves::forget_changes(&mut *self.store.lock());
+    }
+
+    fn rewrite(&self) {
+        crate::snapshot::Saves::rewrite(&mut *self.store.lock());
+    }
+
+    fn assemble(&self, stored: &mut crate::persist::Stored) -> serde_json::Value {
+        <Store as crate::snapshot::Saves>::assemble(stored)
     }
 
     fn counts(&self) -> serde_json::Value {

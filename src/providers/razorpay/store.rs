@@ -27,6 +27,9 @@ pub(super) struct Account {
     refunds: BoundedMap<String, String>,
     pub webhook_url: Option<String>,
     pub webhook_secret: String,
+    /// Made since the last hand-over to the data dir (what an account by its key held before
+    /// is gone).
+    fresh: bool,
 }
 
 impl Account {
@@ -99,12 +102,13 @@ impl Account {
         self.links.get(self.orders.get(id)?)
     }
 
-    fn new(config: RazorpayAccount, store_limit: usize) -> Self {
+    fn new(config: RazorpayAccount, store_limit: usize, tracked: bool) -> Self {
         Self {
             webhook_url: config.webhook_url.clone(),
             webhook_secret: config.webhook_secret.clone(),
             config,
-            links: BoundedMap::new(store_limit),
+            fresh: true,
+            links: BoundedMap::new(store_limit).tracked(tracked),
             references: HashMap::new(),
             payments: BoundedMap::new(store_limit.saturating_mul(4)),
             orders: BoundedMap::new(store_limit),
@@ -209,9 +213,12 @@ pub(super) struct ListFilter {
 
 #[derive(Debug)]
 pub(super) struct Store {
-    accounts: HashMap<String, Account>,
+    accounts: BoundedMap<String, Account>,
     codes: HashMap<String, (String, String)>,
     store_limit: usize,
+    /// With a data dir: hand everything over at the next call (the store was replaced).
+    tracked: bool,
+    rewrite: bool,
 }
 
 /// A well-formed link id: `plink_` and 14 alphanumerics.
@@ -234,11 +241,13 @@ pub(super) fn check_prefixed(id: &str, prefix: &str) -> Result<(), RzError> {
 }
 
 impl Store {
-    pub(super) fn new(config: &RazorpayConfig, store_limit: usize) -> Self {
+    pub(super) fn new(config: &RazorpayConfig, store_limit: usize, tracked: bool) -> Self {
         let mut store = Self {
-            accounts: HashMap::new(),
+            accounts: BoundedMap::new(usize::MAX).tracked(tracked),
             codes: HashMap::new(),
             store_limit,
+            tracked,
+            rewrite: tracked,
         };
         for a in &config.accounts {
             store.add_account(a.clone());
@@ -249,7 +258,7 @@ impl Store {
     pub(super) fn add_account(&mut self, config: RazorpayAccount) {
         self.accounts.insert(
             config.key_id.clone(),
-            Account::new(config, self.store_limit),
+            Account::new(config, self.store_limit, self.tracked),
         );
     }
 
@@ -690,9 +699,10 @@ impl crate::snapshot::Saves for Store {
     fn restore(&mut self, saved: Saved) {
         self.accounts.clear();
         self.codes.clear();
+        self.rewrite = self.tracked;
         for a in saved.accounts {
             let key_id = a.config.key_id.clone();
-            let mut account = Account::new(a.config, self.store_limit);
+            let mut account = Account::new(a.config, self.store_limit, self.tracked);
             account.webhook_url = a.webhook_url;
             account.webhook_secret = a.webhook_secret;
             for link in a.links {
@@ -703,5 +713,74 @@ impl crate::snapshot::Saves for Store {
             }
             self.accounts.insert(key_id, account);
         }
+    }
+
+    fn changes(&mut self, out: &mut crate::records::Changes) {
+        let keys: Vec<String> = if self.rewrite {
+            out.delete_kinds("razorpay.");
+            self.rewrite = false;
+            self.accounts.take_changed();
+            self.accounts.iter().map(|(k, _)| k.clone()).collect()
+        } else {
+            self.accounts.take_changed()
+        };
+        for key in keys {
+            let Some(account) = self.accounts.get(&key) else {
+                out.delete(ACCOUNT, &key);
+                out.delete_tenant(LINK, &key);
+                continue;
+            };
+            out.put(ACCOUNT, &key, &account.header());
+            let all = account.fresh;
+            // Invariant: `key` was just found.
+            let account = self.accounts.get_mut(&key).expect("the account is there");
+            account.fresh = false;
+            crate::records::map_changes(out, LINK, &key, &mut account.links, all);
+        }
+        // Lending the accounts out above marked them again.
+        self.accounts.take_changed();
+    }
+
+    fn forget_changes(&mut self) {
+        self.rewrite = false;
+        for key in self.accounts.take_changed() {
+            if let Some(account) = self.accounts.get_mut(&key) {
+                account.fresh = false;
+                account.links.take_changed();
+            }
+        }
+        self.accounts.take_changed();
+    }
+
+    fn rewrite(&mut self) {
+        self.rewrite = self.tracked;
+    }
+
+    fn assemble(stored: &mut crate::persist::Stored) -> serde_json::Value {
+        let mut links = stored.by_tenant(LINK);
+        let accounts: Vec<serde_json::Value> = stored
+            .take(ACCOUNT)
+            .into_iter()
+            .map(|(key, mut header)| {
+                header["links"] = serde_json::json!(links.remove(&key).unwrap_or_default());
+                header
+            })
+            .collect();
+        serde_json::json!({ "accounts": accounts })
+    }
+}
+
+/// The data dir's kinds of rows: an account's settings, and each of its links.
+const ACCOUNT: &str = "razorpay.account";
+const LINK: &str = "razorpay.link";
+
+impl Account {
+    /// The account's row: a saved account without its links.
+    fn header(&self) -> serde_json::Value {
+        serde_json::json!({
+            "config": self.config,
+            "webhook_url": self.webhook_url,
+            "webhook_secret": self.webhook_secret,
+        })
     }
 }

@@ -370,6 +370,22 @@ impl Provider for WhatsApp {
         crate::snapshot::restore_store(&self.store, prepared);
     }
 
+    fn changes(&self, out: &mut crate::records::Changes) {
+        crate::snapshot::Saves::changes(&mut *self.store.lock(), out);
+    }
+
+    fn forget_changes(&self) {
+        crate::snapshot::Saves::forget_changes(&mut *self.store.lock());
+    }
+
+    fn rewrite(&self) {
+        crate::snapshot::Saves::rewrite(&mut *self.store.lock());
+    }
+
+    fn assemble(&self, stored: &mut crate::persist::Stored) -> serde_json::Value {
+        <Store as crate::snapshot::Saves>::assemble(stored)
+    }
+
     fn counts(&self) -> serde_json::Value {
         let (businesses, messages, orders) = self.store.lock().counts();
         serde_json::json!({"businesses": businesses, "messages": messages, "orders": orders})

@@ -34,6 +34,8 @@ pub(super) struct Business {
     pub templates: Vec<super::config::Template>,
     /// Uploaded media, newest kept.
     pub media: BoundedMap<String, super::media::Media>,
+    /// Made since the last hand-over to the data dir.
+    fresh: bool,
 }
 
 /// The customer-service window, in seconds.
@@ -56,8 +58,7 @@ impl Business {
 
     fn new(
         config: BusinessConfig,
-        history_limit: usize,
-        store_limit: usize,
+        (history_limit, store_limit, tracked): (usize, usize, bool),
         templates: &[super::config::Template],
     ) -> Self {
         let templates = templates
@@ -81,15 +82,16 @@ impl Business {
             .collect();
         Self {
             templates,
-            media: BoundedMap::new(super::media::KEPT),
+            media: BoundedMap::new(super::media::KEPT).tracked(tracked),
             callback_override: config
                 .callback_url
                 .clone()
                 .map(|u| (u, config.verify_token.clone())),
             config,
-            messages: BoundedMap::new(history_limit),
-            orders: BoundedMap::new(store_limit),
-            last_inbound: BoundedMap::new(store_limit),
+            messages: BoundedMap::new(history_limit).tracked(tracked),
+            orders: BoundedMap::new(store_limit).tracked(tracked),
+            last_inbound: BoundedMap::new(store_limit).tracked(tracked),
+            fresh: true,
         }
     }
 
@@ -151,10 +153,15 @@ pub(super) struct Subscription {
 
 #[derive(Debug)]
 pub(super) struct Store {
-    businesses: HashMap<String, Business>,
+    businesses: BoundedMap<String, Business>,
     by_token: HashMap<String, String>,
     history_limit: usize,
     store_limit: usize,
+    /// With a data dir: hand everything over at the next call (the store was replaced), and
+    /// the app subscription's row as last handed over.
+    tracked: bool,
+    rewrite: bool,
+    app_row: Option<String>,
     /// The templates each business starts with.
     templates: Vec<super::config::Template>,
     pub app_subscription: Option<Subscription>,
@@ -163,10 +170,13 @@ pub(super) struct Store {
 impl Store {
     pub(super) fn new(config: &WhatsAppConfig, limits: &crate::context::Limits) -> Self {
         let mut store = Self {
-            businesses: HashMap::new(),
+            businesses: BoundedMap::new(usize::MAX).tracked(limits.persistent),
             by_token: HashMap::new(),
             history_limit: limits.history_limit,
             store_limit: limits.store_limit,
+            tracked: limits.persistent,
+            rewrite: limits.persistent,
+            app_row: None,
             templates: config.templates.clone(),
             app_subscription: None,
         };
@@ -181,7 +191,11 @@ impl Store {
             .insert(config.access_token.clone(), config.phone_number_id.clone());
         self.businesses.insert(
             config.phone_number_id.clone(),
-            Business::new(config, self.history_limit, self.store_limit, &self.templates),
+            Business::new(
+                config,
+                (self.history_limit, self.store_limit, self.tracked),
+                &self.templates,
+            ),
         );
     }
 
@@ -543,7 +557,6 @@ impl crate::snapshot::Saves for Store {
 
     /// Every business, by phone number id.
     fn saved(&self) -> Saved {
-        use base64::Engine as _;
         let mut businesses: Vec<SavedBusiness> = self
             .businesses
             .values()
@@ -558,16 +571,7 @@ impl crate::snapshot::Saves for Store {
                     .map(|(k, v)| (k.clone(), *v))
                     .collect(),
                 templates: b.templates.clone(),
-                media: b
-                    .media
-                    .iter()
-                    .map(|(_, m)| SavedMedia {
-                        id: m.id.clone(),
-                        mime_type: m.mime_type.clone(),
-                        sha256: m.sha256.clone(),
-                        base64: base64::engine::general_purpose::STANDARD.encode(&m.bytes),
-                    })
-                    .collect(),
+                media: b.media.values().map(SavedMedia::from).collect(),
             })
             .collect();
         businesses.sort_by(|a, b| a.config.phone_number_id.cmp(&b.config.phone_number_id));
@@ -598,6 +602,7 @@ impl crate::snapshot::Saves for Store {
         use base64::Engine as _;
         self.businesses.clear();
         self.by_token.clear();
+        self.rewrite = self.tracked;
         for s in saved.businesses {
             let id = s.config.phone_number_id.clone();
             self.add_business(s.config);
@@ -635,6 +640,125 @@ impl crate::snapshot::Saves for Store {
             .map(|(s, verify_token)| Subscription { verify_token, ..s });
     }
 
+    fn changes(&mut self, out: &mut crate::records::Changes) {
+        let keys: Vec<String> = if self.rewrite {
+            out.delete_kinds("whatsapp.");
+            self.rewrite = false;
+            self.app_row = None;
+            self.businesses.take_changed();
+            self.businesses.iter().map(|(k, _)| k.clone()).collect()
+        } else {
+            self.businesses.take_changed()
+        };
+        for key in keys {
+            let Some(b) = self.businesses.get_mut(&key) else {
+                out.delete(BUSINESS, &key);
+                for kind in [MESSAGE, ORDER, INBOUND, MEDIA] {
+                    out.delete_tenant(kind, &key);
+                }
+                continue;
+            };
+            out.put(BUSINESS, &key, &b.header());
+            let all = std::mem::take(&mut b.fresh);
+            crate::records::map_changes(out, MESSAGE, &key, &mut b.messages, all);
+            crate::records::map_changes(out, ORDER, &key, &mut b.orders, all);
+            crate::records::map_rows(out, INBOUND, &key, &mut b.last_inbound, all, |wa_id, at| {
+                serde_json::json!([wa_id, at])
+            });
+            crate::records::map_rows(out, MEDIA, &key, &mut b.media, all, |_, m| {
+                serde_json::to_value(SavedMedia::from(m)).unwrap_or_default()
+            });
+        }
+        // Lending the businesses out above marked them again.
+        self.businesses.take_changed();
+        let app = self
+            .app_subscription
+            .as_ref()
+            .map(|s| (s, s.verify_token.as_str()));
+        let row = serde_json::to_string(&app).unwrap_or_default();
+        if self.app_row.as_ref() != Some(&row) {
+            out.put(APP, "subscription", &app);
+            self.app_row = Some(row);
+        }
+    }
+
+    fn forget_changes(&mut self) {
+        self.rewrite = false;
+        for key in self.businesses.take_changed() {
+            if let Some(b) = self.businesses.get_mut(&key) {
+                b.fresh = false;
+                b.messages.take_changed();
+                b.orders.take_changed();
+                b.last_inbound.take_changed();
+                b.media.take_changed();
+            }
+        }
+        self.businesses.take_changed();
+        let app = self
+            .app_subscription
+            .as_ref()
+            .map(|s| (s, s.verify_token.as_str()));
+        self.app_row = serde_json::to_string(&app).ok();
+    }
+
+    fn rewrite(&mut self) {
+        self.rewrite = self.tracked;
+    }
+
+    fn assemble(stored: &mut crate::persist::Stored) -> serde_json::Value {
+        let mut messages = stored.by_tenant(MESSAGE);
+        let mut orders = stored.by_tenant(ORDER);
+        let mut inbound = stored.by_tenant(INBOUND);
+        let mut media = stored.by_tenant(MEDIA);
+        let businesses: Vec<serde_json::Value> = stored
+            .take(BUSINESS)
+            .into_iter()
+            .map(|(key, mut header)| {
+                header["messages"] = serde_json::json!(messages.remove(&key).unwrap_or_default());
+                header["orders"] = serde_json::json!(orders.remove(&key).unwrap_or_default());
+                header["last_inbound"] = serde_json::json!(inbound.remove(&key).unwrap_or_default());
+                header["media"] = serde_json::json!(media.remove(&key).unwrap_or_default());
+                header
+            })
+            .collect();
+        let app = stored
+            .one(APP, "subscription")
+            .unwrap_or(serde_json::Value::Null);
+        serde_json::json!({ "businesses": businesses, "app_subscription": app })
+    }
+
+}
+
+/// The data dir's kinds of rows: a business's settings, each of its messages, orders, customer
+/// windows and media, and the app's subscription.
+const BUSINESS: &str = "whatsapp.business";
+const MESSAGE: &str = "whatsapp.message";
+const ORDER: &str = "whatsapp.order";
+const INBOUND: &str = "whatsapp.inbound";
+const MEDIA: &str = "whatsapp.media";
+const APP: &str = "whatsapp.app";
+
+impl Business {
+    /// The business's row: a saved business without its messages, orders, windows and media.
+    fn header(&self) -> serde_json::Value {
+        serde_json::json!({
+            "config": self.config,
+            "callback_override": self.callback_override,
+            "templates": self.templates,
+        })
+    }
+}
+
+impl From<&super::media::Media> for SavedMedia {
+    fn from(m: &super::media::Media) -> Self {
+        use base64::Engine as _;
+        Self {
+            id: m.id.clone(),
+            mime_type: m.mime_type.clone(),
+            sha256: m.sha256.clone(),
+            base64: base64::engine::general_purpose::STANDARD.encode(&m.bytes),
+        }
+    }
 }
 
 impl Store {

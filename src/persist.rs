@@ -1,0 +1,547 @@
+//! `--data-dir`: the whole state kept in an embedded SQLite database, so that a restart (or a
+//! crash) loses nothing that was acknowledged.
+//!
+//! **What is written.** Every part of the state keeps track of what it changed (tracked maps,
+//! see `crate::bounded`) and hands the changes over as records: one row per object (a link, a
+//! message, a delivery, a journal entry, a waiting job, a tenant's settings), keyed by kind and
+//! key, plus a few `meta` rows (clock, id stream, scenario, faults). Rows keep the order their
+//! objects were made in (`seq`), which the bounded stores need to forget the oldest first.
+//!
+//! **When.** A request to an emulated API, and every admin call that is not a read, waits for a
+//! commit that covers its effects before its answer is sent. Commits are grouped: one writer
+//! thread gathers whatever changed since its last pass and writes it in one transaction, however
+//! many requests wait for it. Webhook attempts and jobs that run on their own are written by the
+//! next commit, or by the writer's own pass every 100 ms.
+//!
+//! **How durable.** The database runs in WAL mode with `synchronous = NORMAL`: a commit is in
+//! the operating system's hands before the answer goes out, so a crash or kill of the process
+//! loses nothing acknowledged. A power loss or kernel crash may lose the last commits before the
+//! WAL was synced (SQLite syncs it at each checkpoint); the database stays consistent either way.
+//!
+//! **Restart.** The rows are read back into a snapshot document and loaded through the same
+//! checks as `PUT /__sandbox/snapshot` (`crate::snapshot`): jobs and deliveries that fell due
+//! while the sandbox was down run at once, in order; the clock keeps its offset.
+//!
+//! **Ids never repeat.** The id stream's position is reserved ahead ([`ID_HEADROOM`] words past
+//! what was drawn) and the reservation is written before it can be reached; a restart resumes
+//! at the reservation, past anything drawn before a crash.
+//!
+//! **Versions.** The schema is versioned with `PRAGMA user_version` and migrated forward on
+//! open; a data dir written by a newer version is refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::context::Context;
+use crate::provider::Provider;
+pub(crate) use crate::records::{Changes, Write, split_key};
+
+/// The database file inside the data dir.
+pub(crate) const FILE: &str = "paylink-sandbox.db";
+
+/// How far ahead of the words drawn the id stream's position is reserved.
+pub(crate) const ID_HEADROOM: u128 = 1 << 24;
+
+/// Each migration brings the schema from its index to the next version.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE records (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX records_in_order ON records (kind, seq);
+"];
+
+/// Every row read back, by kind: each kind's rows as `(key, body)` in order.
+#[derive(Debug, Default)]
+pub(crate) struct Stored {
+    kinds: std::collections::BTreeMap<String, Vec<(String, Value)>>,
+}
+
+impl Stored {
+    /// The rows of `kind`, taken out.
+    pub(crate) fn take(&mut self, kind: &str) -> Vec<(String, Value)> {
+        self.kinds.remove(kind).unwrap_or_default()
+    }
+
+    /// The one row of `kind` with `key`.
+    pub(crate) fn one(&mut self, kind: &str, key: &str) -> Option<Value> {
+        let rows = self.kinds.get_mut(kind)?;
+        let at = rows.iter().position(|(k, _)| k == key)?;
+        Some(rows.remove(at).1)
+    }
+
+    /// The rows of `kind` grouped by tenant (see [`sub_key`]), each group in order.
+    pub(crate) fn by_tenant(
+        &mut self,
+        kind: &str,
+    ) -> std::collections::HashMap<String, Vec<Value>> {
+        let mut out: std::collections::HashMap<String, Vec<Value>> = Default::default();
+        for (key, body) in self.take(kind) {
+            out.entry(split_key(&key).0.to_string())
+                .or_default()
+                .push(body);
+        }
+        out
+    }
+
+    fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    fn count(&self) -> usize {
+        self.kinds.values().map(Vec::len).sum()
+    }
+}
+
+/// The database and the writer's bookkeeping.
+#[derive(Debug)]
+pub(crate) struct Persist {
+    dir: PathBuf,
+    conn: parking_lot::Mutex<Connection>,
+    next_seq: AtomicU64,
+    /// Commits asked for, and the last one written (with the error of a failed one).
+    requested: AtomicU64,
+    done: tokio::sync::watch::Sender<(u64, Option<String>)>,
+    wake: (std::sync::Mutex<bool>, std::sync::Condvar),
+    /// What the `meta` rows last said, so that unchanged ones are not written again.
+    meta: parking_lot::Mutex<std::collections::HashMap<&'static str, String>>,
+    /// The id stream position reserved so far (words).
+    reserved_words: parking_lot::Mutex<u128>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PersistError {
+    #[error("cannot use data dir {dir}: {why}")]
+    Dir { dir: String, why: String },
+    #[error("data dir {dir}: {source}")]
+    Db {
+        dir: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "data dir {dir} was written by a newer paylink-sandbox (schema version {found}; this one \
+         reads up to {known})"
+    )]
+    Newer { dir: String, found: i64, known: i64 },
+}
+
+impl Persist {
+    /// Opens (creating it if need be) the database in `dir` and brings its schema up to date.
+    pub(crate) fn open(dir: &Path) -> Result<Arc<Self>, PersistError> {
+        let shown = dir.display().to_string();
+        std::fs::create_dir_all(dir).map_err(|e| PersistError::Dir {
+            dir: shown.clone(),
+            why: e.to_string(),
+        })?;
+        let db = |source| PersistError::Db {
+            dir: shown.clone(),
+            source,
+        };
+        let mut conn = Connection::open(dir.join(FILE)).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        migrate(&mut conn, &shown)?;
+        let next: i64 = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM records", [], |r| {
+                r.get(0)
+            })
+            .map_err(db)?;
+        Ok(Arc::new(Self {
+            dir: dir.to_path_buf(),
+            conn: parking_lot::Mutex::new(conn),
+            next_seq: AtomicU64::new(u64::try_from(next).unwrap_or(1)),
+            requested: AtomicU64::new(0),
+            done: tokio::sync::watch::channel((0, None)).0,
+            wake: (std::sync::Mutex::new(false), std::sync::Condvar::new()),
+            meta: parking_lot::Mutex::default(),
+            reserved_words: parking_lot::Mutex::new(0),
+        }))
+    }
+
+    /// The data dir.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every stored row, by kind and in order.
+    pub(crate) fn read(&self) -> Result<Stored, rusqlite::Error> {
+        let conn = self.conn.lock();
+        let mut statement =
+            conn.prepare("SELECT kind, key, body FROM records ORDER BY kind, seq")?;
+        let mut rows = statement.query([])?;
+        let mut stored = Stored::default();
+        while let Some(row) = rows.next()? {
+            let kind: String = row.get(0)?;
+            let key: String = row.get(1)?;
+            let body: String = row.get(2)?;
+            let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+            stored.kinds.entry(kind).or_default().push((key, value));
+        }
+        Ok(stored)
+    }
+
+    /// Writes `changes` in one transaction.
+    fn write(&self, changes: &Changes) -> Result<(), rusqlite::Error> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT INTO records (kind, key, seq, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body",
+            )?;
+            let mut delete =
+                tx.prepare_cached("DELETE FROM records WHERE kind = ?1 AND key = ?2")?;
+            let mut delete_range = tx
+                .prepare_cached("DELETE FROM records WHERE kind = ?1 AND key >= ?2 AND key < ?3")?;
+            let mut delete_kinds =
+                tx.prepare_cached("DELETE FROM records WHERE kind >= ?1 AND kind < ?2")?;
+            for w in &changes.writes {
+                match w {
+                    Write::Put { kind, key, body } => {
+                        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+                        put.execute(params![
+                            kind,
+                            key,
+                            i64::try_from(seq).unwrap_or(i64::MAX),
+                            body
+                        ])?;
+                    }
+                    Write::Delete { kind, key } => {
+                        delete.execute(params![kind, key])?;
+                    }
+                    Write::DeletePrefix { kind, prefix } => {
+                        delete_range.execute(params![kind, prefix, prefix_end(prefix)])?;
+                    }
+                    Write::DeleteKinds { prefix } => {
+                        delete_kinds.execute(params![prefix, prefix_end(prefix)])?;
+                    }
+                }
+            }
+        }
+        tx.commit()
+    }
+
+    /// Waits until everything changed before this call is written. Every request to an emulated
+    /// API and every admin change calls this before answering.
+    pub(crate) async fn commit(&self) -> Result<(), String> {
+        let target = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut done = self.done.subscribe();
+        self.kick();
+        match done.wait_for(|(generation, _)| *generation >= target).await {
+            Ok(state) => match &state.1 {
+                Some(why) => Err(why.clone()),
+                None => Ok(()),
+            },
+            Err(_) => Err("the data dir writer has stopped".to_string()),
+        }
+    }
+
+    fn kick(&self) {
+        let (lock, wake) = &self.wake;
+        if let Ok(mut pending) = lock.lock() {
+            *pending = true;
+        }
+        wake.notify_one();
+    }
+
+    /// Waits for a kick, or `period`.
+    fn wait(&self, period: Duration) {
+        let (lock, wake) = &self.wake;
+        let Ok(pending) = lock.lock() else {
+            return;
+        };
+        let Ok((mut pending, _)) = wake.wait_timeout_while(pending, period, |p| !*p) else {
+            return;
+        };
+        *pending = false;
+    }
+
+    /// Writes a `meta` row when its value differs from what was last written.
+    pub(crate) fn meta(&self, changes: &mut Changes, key: &'static str, value: &impl Serialize) {
+        let Ok(text) = serde_json::to_string(value) else {
+            return;
+        };
+        let mut last = self.meta.lock();
+        if last.get(key) != Some(&text) {
+            changes.writes.push(Write::Put {
+                kind: "meta",
+                key: key.to_string(),
+                body: text.clone(),
+            });
+            last.insert(key, text);
+        }
+    }
+
+    /// The id stream position to resume at, and whether a new reservation must be written
+    /// (the stream is `words` in now).
+    pub(crate) fn reserve_ids(&self, words: u128) -> Option<u128> {
+        let mut reserved = self.reserved_words.lock();
+        if words + ID_HEADROOM / 2 > *reserved {
+            *reserved = words + ID_HEADROOM;
+            Some(*reserved)
+        } else {
+            None
+        }
+    }
+
+    /// Forgets what the meta rows said (after a load, every one is written again).
+    pub(crate) fn forget_meta(&self) {
+        self.meta.lock().clear();
+        *self.reserved_words.lock() = 0;
+    }
+}
+
+/// The first string after every string that starts with `prefix`.
+fn prefix_end(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(u32::from(last) + 1) {
+            chars.push(next);
+            return chars.into_iter().collect();
+        }
+    }
+    // Only a prefix of `char::MAX`es has no successor; nothing sorts after it but itself.
+    format!("{prefix}\u{10ffff}")
+}
+
+fn migrate(conn: &mut Connection, dir: &str) -> Result<(), PersistError> {
+    let db = |source| PersistError::Db {
+        dir: dir.to_string(),
+        source,
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db)?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version > known {
+        return Err(PersistError::Newer {
+            dir: dir.to_string(),
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute_batch(sql).map_err(db)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Gathers every change of `ctx` and `providers` since the last call.
+fn gather(persist: &Persist, ctx: &Context, providers: &[Arc<dyn Provider>]) -> Changes {
+    let mut changes = Changes::default();
+    for p in providers {
+        p.changes(&mut changes);
+    }
+    ctx.tenants.changes(&mut changes);
+    ctx.journal.changes(&mut changes);
+    ctx.webhooks.changes(&mut changes);
+    ctx.timeline.changes(&mut changes, |job| {
+        let p = providers.iter().find(|p| p.id() == job.provider)?;
+        match &job.task {
+            crate::timeline::Task::Provider(payload) => p.save_job(payload.as_ref()),
+            crate::timeline::Task::Deliver(_) => None,
+        }
+    });
+    let (seed, words) = ctx.ids.position();
+    if let Some(reserved) = persist.reserve_ids(words) {
+        persist.meta(
+            &mut changes,
+            "ids",
+            &json!({"seed": seed, "words": reserved.to_string()}),
+        );
+    }
+    persist.meta(
+        &mut changes,
+        "clock",
+        &json!({"offset_ms": ctx.clock.offset_ms(), "frozen_at": ctx.clock.is_frozen().then(|| ctx.clock.now_ms())}),
+    );
+    persist.meta(&mut changes, "scenario", &ctx.scenario.get());
+    persist.meta(&mut changes, "faults", &ctx.faults.get());
+    persist.meta(
+        &mut changes,
+        "journal",
+        &json!({"last_id": ctx.journal.last_id()}),
+    );
+    let hooks = ctx.webhooks.saved_meta();
+    persist.meta(&mut changes, "webhooks", &hooks);
+    persist.meta(
+        &mut changes,
+        "tenants",
+        &json!({"evicted": ctx.tenants.evicted()}),
+    );
+    changes
+}
+
+/// Drops what every part changed without handing it over: the state was just read from the data
+/// dir, so the rows already say it.
+pub(crate) fn forget_changes(ctx: &Context, providers: &[Arc<dyn Provider>]) {
+    for p in providers {
+        p.forget_changes();
+    }
+    ctx.tenants.forget_changes();
+    ctx.journal.forget_changes();
+    ctx.webhooks.forget_changes();
+    ctx.timeline.forget_changes();
+}
+
+/// Runs the writer until `ctx` shuts down, then writes what is left: gathers the changes of
+/// every part each time a commit is asked for (or every 100 ms) and writes them in one
+/// transaction.
+pub(crate) fn start_writer(
+    persist: Arc<Persist>,
+    ctx: Arc<Context>,
+    providers: Arc<[Arc<dyn Provider>]>,
+) -> std::thread::JoinHandle<()> {
+    let mut stop = ctx.shutdown_signal();
+    let waker = persist.clone();
+    // The writer is a plain thread (SQLite blocks); this task wakes it for the last pass.
+    tokio::spawn(async move {
+        let _ = stop.wait_for(|s| *s).await;
+        waker.kick();
+    });
+    std::thread::Builder::new()
+        .name("data-dir-writer".into())
+        .spawn(move || {
+            let stopping = ctx.shutdown_signal();
+            loop {
+                persist.wait(Duration::from_millis(100));
+                let last = *stopping.borrow();
+                pass(&persist, &ctx, &providers);
+                if last {
+                    return;
+                }
+            }
+        })
+        // Invariant: spawning a thread fails only when the process is out of resources, in
+        // which case the sandbox cannot run anyway.
+        .expect("the data dir writer thread starts")
+}
+
+/// One pass of the writer: gather, write, report.
+fn pass(persist: &Persist, ctx: &Context, providers: &[Arc<dyn Provider>]) {
+    let target = persist.requested.load(Ordering::SeqCst);
+    let changes = gather(persist, ctx, providers);
+    let outcome = if changes.is_empty() {
+        None
+    } else {
+        let started = Instant::now();
+        match persist.write(&changes) {
+            Ok(()) => {
+                tracing::trace!(
+                    writes = changes.len(),
+                    took_us = started.elapsed().as_micros(),
+                    "data dir commit"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::error!("data dir write failed: {e}");
+                // What failed to be written is written again in full by the next pass.
+                persist.forget_meta();
+                for p in providers {
+                    p.rewrite();
+                }
+                Some(format!("the data dir could not be written: {e}"))
+            }
+        }
+    };
+    persist.done.send_replace((target, outcome));
+}
+
+/// The stored state as a snapshot document (`crate::snapshot`), or `None` for an empty data
+/// dir.
+pub(crate) fn as_snapshot(
+    mut stored: Stored,
+    ctx: &Context,
+    providers: &[Arc<dyn Provider>],
+) -> Result<Option<(Value, usize)>, String> {
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    let rows = stored.count();
+    let meta = |stored: &mut Stored, key: &str| stored.one("meta", key);
+    let clock = meta(&mut stored, "clock").unwrap_or(Value::Null);
+    let offset_ms = clock["offset_ms"].as_i64().unwrap_or(0);
+    let now_ms = clock["frozen_at"]
+        .as_i64()
+        .unwrap_or_else(|| ctx.clock.now_ms());
+    let ids = meta(&mut stored, "ids").ok_or("the data dir has state but no id stream position")?;
+    let scenario = meta(&mut stored, "scenario").unwrap_or_else(|| json!(ctx.scenario.get()));
+    let faults = meta(&mut stored, "faults").unwrap_or_else(|| json!(ctx.faults.get()));
+    let journal_meta = meta(&mut stored, "journal").unwrap_or(Value::Null);
+    let hooks = meta(&mut stored, "webhooks").unwrap_or(json!({"dropped": 0, "verified": []}));
+    let tenants_meta = meta(&mut stored, "tenants").unwrap_or(Value::Null);
+    let mut tenants: std::collections::BTreeMap<String, Vec<(u64, String)>> = Default::default();
+    for (key, seq) in stored.take("tenant") {
+        let (provider, tenant) = split_key(&key);
+        tenants
+            .entry(provider.to_string())
+            .or_default()
+            .push((seq.as_u64().unwrap_or(0), tenant.to_string()));
+    }
+    let tenants: Map<String, Value> = tenants
+        .into_iter()
+        .map(|(p, mut list)| {
+            list.sort();
+            (
+                p,
+                json!(list.into_iter().map(|(_, t)| t).collect::<Vec<_>>()),
+            )
+        })
+        .collect();
+    let mut entries: Vec<Value> = stored.take("journal").into_iter().map(|(_, v)| v).collect();
+    entries.sort_by_key(|e| e["id"].as_u64().unwrap_or(0));
+    let last_id = journal_meta["last_id"]
+        .as_u64()
+        .unwrap_or_else(|| entries.last().and_then(|e| e["id"].as_u64()).unwrap_or(0));
+    let deliveries: Vec<Value> = stored
+        .take("delivery")
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let jobs: Vec<Value> = stored.take("job").into_iter().map(|(_, v)| v).collect();
+    let mut by_provider = Map::new();
+    for p in providers {
+        by_provider.insert(p.id().as_str().to_string(), p.assemble(&mut stored));
+    }
+    Ok(Some((
+        json!({
+            "format": crate::snapshot::FORMAT,
+            "version": crate::snapshot::VERSION,
+            "saved_at": crate::clock::rfc3339(now_ms),
+            "clock": {"now_ms": now_ms, "offset_ms": offset_ms},
+            "ids": ids,
+            "scenario": scenario,
+            "faults": faults,
+            "tenants": {"providers": tenants, "evicted": tenants_meta["evicted"].as_u64().unwrap_or(0)},
+            "journal": {"last_id": last_id, "entries": entries},
+            "webhooks": {"dropped": hooks["dropped"], "verified": hooks["verified"], "deliveries": deliveries},
+            "jobs": jobs,
+            "providers": by_provider,
+        }),
+        rows,
+    )))
+}
