@@ -287,7 +287,7 @@ async fn resume(sandbox: &Sandbox, persist: &crate::persist::Persist) -> anyhow:
         tracing::info!(data_dir = %dir, "empty data dir: starting from the configured state");
         return Ok(false);
     };
-    let loaded = crate::snapshot::load_value(&sandbox.ctx, &sandbox.providers, document)
+    let loaded = crate::snapshot::load(&sandbox.ctx, &sandbox.providers, document.as_bytes())
         .await
         .map_err(|problems| {
             anyhow::anyhow!(

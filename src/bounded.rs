@@ -63,6 +63,18 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         self
     }
 
+    /// Starts (or stops) keeping track of changes, forgetting what was tracked so far: a map
+    /// filled from saved rows starts out unchanged.
+    pub(crate) fn track(&mut self, on: bool) {
+        self.changed = on.then(Changed::default);
+    }
+
+    /// Makes room for `more` entries at once (a map filled from a saved state).
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.map.reserve(more.min(self.limit));
+        self.order.reserve(more.min(self.limit));
+    }
+
     /// The keys changed since the last call (none when untracked), in the order they first
     /// changed; a key no longer in the map was removed.
     pub(crate) fn take_changed(&mut self) -> Vec<K> {

@@ -60,20 +60,21 @@ const MIGRATIONS: &[&str] = &["
     CREATE INDEX records_in_order ON records (kind, seq);
 "];
 
-/// Every row read back, by kind: each kind's rows as `(key, body)` in order.
+/// Every row read back, by kind: each kind's rows as `(key, JSON text)` in order. Rows stay
+/// text: the state is rebuilt by splicing them into one snapshot document, parsed once.
 #[derive(Debug, Default)]
 pub(crate) struct Stored {
-    kinds: std::collections::BTreeMap<String, Vec<(String, Value)>>,
+    kinds: std::collections::BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl Stored {
     /// The rows of `kind`, taken out.
-    pub(crate) fn take(&mut self, kind: &str) -> Vec<(String, Value)> {
+    pub(crate) fn take(&mut self, kind: &str) -> Vec<(String, String)> {
         self.kinds.remove(kind).unwrap_or_default()
     }
 
     /// The one row of `kind` with `key`.
-    pub(crate) fn one(&mut self, kind: &str, key: &str) -> Option<Value> {
+    pub(crate) fn one(&mut self, kind: &str, key: &str) -> Option<String> {
         let rows = self.kinds.get_mut(kind)?;
         let at = rows.iter().position(|(k, _)| k == key)?;
         Some(rows.remove(at).1)
@@ -83,8 +84,8 @@ impl Stored {
     pub(crate) fn by_tenant(
         &mut self,
         kind: &str,
-    ) -> std::collections::HashMap<String, Vec<Value>> {
-        let mut out: std::collections::HashMap<String, Vec<Value>> = Default::default();
+    ) -> std::collections::HashMap<String, Vec<String>> {
+        let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
         for (key, body) in self.take(kind) {
             out.entry(split_key(&key).0.to_string())
                 .or_default()
@@ -99,6 +100,53 @@ impl Stored {
 
     fn count(&self) -> usize {
         self.kinds.values().map(Vec::len).sum()
+    }
+}
+
+/// Appends the JSON array of the JSON texts `items` to `out`.
+pub(crate) fn push_array(out: &mut String, items: Vec<String>) {
+    out.reserve(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
+    out.push('[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&item);
+    }
+    out.push(']');
+}
+
+/// A JSON object being written into a document: a row's object text, reopened for more fields.
+/// The document is written once, front to back, so the rows are copied once.
+pub(crate) struct Object<'a> {
+    out: &'a mut String,
+    empty: bool,
+}
+
+impl<'a> Object<'a> {
+    /// Starts writing `object` (JSON object text written by the sandbox) into `out`.
+    pub(crate) fn open(out: &'a mut String, object: &str) -> Self {
+        let body = object.trim_end();
+        let body = body.strip_suffix('}').unwrap_or(body);
+        out.push_str(body);
+        let empty = body.trim_end().ends_with('{');
+        Self { out, empty }
+    }
+
+    /// Starts field `name`; its value is what is written to the returned string next.
+    pub(crate) fn field(&mut self, name: &str) -> &mut String {
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    pub(crate) fn close(self) {
+        self.out.push('}');
     }
 }
 
@@ -177,16 +225,28 @@ impl Persist {
     /// Every stored row, by kind and in order.
     pub(crate) fn read(&self) -> Result<Stored, rusqlite::Error> {
         let conn = self.conn.lock();
-        let mut statement =
-            conn.prepare("SELECT kind, key, body FROM records ORDER BY kind, seq")?;
+        // In the table's own order (by kind and key), then each kind sorted by `seq` in memory:
+        // reading through the `seq` index would look every row up a second time.
+        let mut statement = conn.prepare("SELECT kind, key, seq, body FROM records")?;
         let mut rows = statement.query([])?;
-        let mut stored = Stored::default();
+        let mut kinds: std::collections::BTreeMap<String, Vec<(i64, String, String)>> =
+            Default::default();
         while let Some(row) = rows.next()? {
             let kind: String = row.get(0)?;
-            let key: String = row.get(1)?;
-            let body: String = row.get(2)?;
-            let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-            stored.kinds.entry(kind).or_default().push((key, value));
+            let entry = (row.get(2)?, row.get(1)?, row.get(3)?);
+            match kinds.get_mut(&kind) {
+                Some(list) => list.push(entry),
+                None => {
+                    kinds.insert(kind, vec![entry]);
+                }
+            }
+        }
+        let mut stored = Stored::default();
+        for (kind, mut list) in kinds {
+            list.sort_unstable_by_key(|(seq, _, _)| *seq);
+            stored
+                .kinds
+                .insert(kind, list.into_iter().map(|(_, k, b)| (k, b)).collect());
         }
         Ok(stored)
     }
@@ -471,36 +531,75 @@ fn pass(persist: &Persist, ctx: &Context, providers: &[Arc<dyn Provider>]) {
     persist.done.send_replace((target, outcome));
 }
 
-/// The stored state as a snapshot document (`crate::snapshot`), or `None` for an empty data
-/// dir.
+/// The stored state as a snapshot document (`crate::snapshot`), with the number of rows, or
+/// `None` for an empty data dir.
 pub(crate) fn as_snapshot(
     mut stored: Stored,
     ctx: &Context,
     providers: &[Arc<dyn Provider>],
-) -> Result<Option<(Value, usize)>, String> {
+) -> Result<Option<(String, usize)>, String> {
     if stored.is_empty() {
         return Ok(None);
     }
     let rows = stored.count();
-    let meta = |stored: &mut Stored, key: &str| stored.one("meta", key);
-    let clock = meta(&mut stored, "clock").unwrap_or(Value::Null);
-    let offset_ms = clock["offset_ms"].as_i64().unwrap_or(0);
+    let (head, journal, hooks) = head(&mut stored, ctx)?;
+    let mut document = String::new();
+    let mut doc = Object::open(&mut document, &head.to_string());
+    let mut o = Object::open(doc.field("journal"), &journal.to_string());
+    // Journal rows are keyed by id; their order of writing is their order.
+    push_array(o.field("entries"), texts(stored.take("journal")));
+    o.close();
+    let mut o = Object::open(doc.field("webhooks"), &hooks.to_string());
+    push_array(o.field("deliveries"), texts(stored.take("delivery")));
+    o.close();
+    push_array(doc.field("jobs"), texts(stored.take("job")));
+    let mut o = Object::open(doc.field("providers"), "{}");
+    for p in providers {
+        p.assemble(&mut stored, o.field(p.id().as_str()));
+    }
+    o.close();
+    doc.close();
+    Ok(Some((document, rows)))
+}
+
+/// The bodies of `rows`.
+fn texts(rows: Vec<(String, String)>) -> Vec<String> {
+    rows.into_iter().map(|(_, body)| body).collect()
+}
+
+/// The small parts of the stored snapshot, from the `meta` and `tenant` rows: its head (format,
+/// clock, ids, scenario, faults, tenants), and the journal's and the delivery log's own fields.
+fn head(stored: &mut Stored, ctx: &Context) -> Result<(Value, Value, Value), String> {
+    let meta = |stored: &mut Stored, key: &str| -> Value {
+        stored
+            .one("meta", key)
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null)
+    };
+    let clock = meta(stored, "clock");
     let now_ms = clock["frozen_at"]
         .as_i64()
         .unwrap_or_else(|| ctx.clock.now_ms());
-    let ids = meta(&mut stored, "ids").ok_or("the data dir has state but no id stream position")?;
-    let scenario = meta(&mut stored, "scenario").unwrap_or_else(|| json!(ctx.scenario.get()));
-    let faults = meta(&mut stored, "faults").unwrap_or_else(|| json!(ctx.faults.get()));
-    let journal_meta = meta(&mut stored, "journal").unwrap_or(Value::Null);
-    let hooks = meta(&mut stored, "webhooks").unwrap_or(json!({"dropped": 0, "verified": []}));
-    let tenants_meta = meta(&mut stored, "tenants").unwrap_or(Value::Null);
+    let ids = meta(stored, "ids");
+    if ids.is_null() {
+        return Err("the data dir has state but no id stream position".into());
+    }
+    let or = |v: Value, default: Value| if v.is_null() { default } else { v };
+    let scenario = or(meta(stored, "scenario"), json!(ctx.scenario.get()));
+    let faults = or(meta(stored, "faults"), json!(ctx.faults.get()));
+    let journal = meta(stored, "journal");
+    let hooks = or(
+        meta(stored, "webhooks"),
+        json!({"dropped": 0, "verified": []}),
+    );
+    let tenants_meta = meta(stored, "tenants");
     let mut tenants: std::collections::BTreeMap<String, Vec<(u64, String)>> = Default::default();
     for (key, seq) in stored.take("tenant") {
         let (provider, tenant) = split_key(&key);
         tenants
             .entry(provider.to_string())
             .or_default()
-            .push((seq.as_u64().unwrap_or(0), tenant.to_string()));
+            .push((seq.parse().unwrap_or(0), tenant.to_string()));
     }
     let tenants: Map<String, Value> = tenants
         .into_iter()
@@ -512,36 +611,19 @@ pub(crate) fn as_snapshot(
             )
         })
         .collect();
-    let mut entries: Vec<Value> = stored.take("journal").into_iter().map(|(_, v)| v).collect();
-    entries.sort_by_key(|e| e["id"].as_u64().unwrap_or(0));
-    let last_id = journal_meta["last_id"]
-        .as_u64()
-        .unwrap_or_else(|| entries.last().and_then(|e| e["id"].as_u64()).unwrap_or(0));
-    let deliveries: Vec<Value> = stored
-        .take("delivery")
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
-    let jobs: Vec<Value> = stored.take("job").into_iter().map(|(_, v)| v).collect();
-    let mut by_provider = Map::new();
-    for p in providers {
-        by_provider.insert(p.id().as_str().to_string(), p.assemble(&mut stored));
-    }
-    Ok(Some((
-        json!({
-            "format": crate::snapshot::FORMAT,
-            "version": crate::snapshot::VERSION,
-            "saved_at": crate::clock::rfc3339(now_ms),
-            "clock": {"now_ms": now_ms, "offset_ms": offset_ms},
-            "ids": ids,
-            "scenario": scenario,
-            "faults": faults,
-            "tenants": {"providers": tenants, "evicted": tenants_meta["evicted"].as_u64().unwrap_or(0)},
-            "journal": {"last_id": last_id, "entries": entries},
-            "webhooks": {"dropped": hooks["dropped"], "verified": hooks["verified"], "deliveries": deliveries},
-            "jobs": jobs,
-            "providers": by_provider,
-        }),
-        rows,
-    )))
+    let head = json!({
+        "format": crate::snapshot::FORMAT,
+        "version": crate::snapshot::VERSION,
+        "saved_at": crate::clock::rfc3339(now_ms),
+        "clock": {"now_ms": now_ms, "offset_ms": clock["offset_ms"].as_i64().unwrap_or(0)},
+        "ids": ids,
+        "scenario": scenario,
+        "faults": faults,
+        "tenants": {"providers": tenants, "evicted": tenants_meta["evicted"].as_u64().unwrap_or(0)},
+    });
+    Ok((
+        head,
+        json!({"last_id": journal["last_id"].as_u64().unwrap_or(0)}),
+        json!({"dropped": hooks["dropped"], "verified": hooks["verified"]}),
+    ))
 }

@@ -340,11 +340,11 @@ pub(crate) trait Provider: Send + Sync + 'static {
 
     /// Its state (stores, tenants, webhook settings and subscriptions) as one JSON value, for a
     /// saved state (see `crate::snapshot`).
-    fn save(&self) -> Value;
+    fn save(&self) -> Box<serde_json::value::RawValue>;
 
     /// Checks a saved state of its own and readies it for [`Provider::restore`], changing
     /// nothing: a refused snapshot leaves the sandbox as it was.
-    fn prepare(&self, saved: Value) -> Result<Box<dyn Any + Send>, String>;
+    fn prepare(&self, saved: &str) -> Result<Box<dyn Any + Send>, String>;
 
     /// Replaces its whole state with a prepared one.
     fn restore(&self, prepared: Box<dyn Any + Send>);
@@ -359,7 +359,7 @@ pub(crate) trait Provider: Send + Sync + 'static {
     fn rewrite(&self);
 
     /// Its saved state (what [`Provider::save`] writes) from its records in the data dir.
-    fn assemble(&self, stored: &mut crate::persist::Stored) -> Value;
+    fn assemble(&self, stored: &mut crate::persist::Stored, out: &mut String);
 
     /// How many of each kind of object its state holds (`{"accounts": 1, "links": 42}`), for
     /// the start-up line and the answer to a snapshot load.

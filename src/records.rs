@@ -49,6 +49,30 @@ impl Changes {
         }
     }
 
+    /// Writes `body` as the row `kind`/`key` unless it is what `last` says was written last
+    /// (a tenant's settings are handed over with every change to the tenant, and seldom
+    /// change themselves); `force` writes it anyway.
+    pub(crate) fn put_changed(
+        &mut self,
+        kind: &'static str,
+        key: &str,
+        body: &impl Serialize,
+        last: &mut Option<String>,
+        force: bool,
+    ) {
+        let Ok(text) = serde_json::to_string(body) else {
+            return;
+        };
+        if force || last.as_deref() != Some(text.as_str()) {
+            self.writes.push(Write::Put {
+                kind,
+                key: key.to_string(),
+                body: text.clone(),
+            });
+            *last = Some(text);
+        }
+    }
+
     pub(crate) fn delete(&mut self, kind: &'static str, key: impl Into<String>) {
         self.writes.push(Write::Delete {
             kind,

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::clock::{Millis, rfc3339};
 use crate::context::Context;
@@ -61,8 +62,8 @@ pub(crate) struct Snapshot {
     pub webhooks: SavedWebhooks,
     /// Waiting provider jobs (statuses falling due, expiries, scripted payments), in due order.
     pub jobs: Vec<SavedJob>,
-    /// Each provider's own state, by name.
-    pub providers: BTreeMap<String, Value>,
+    /// Each provider's own state, by name (kept as text: a provider reads its own).
+    pub providers: BTreeMap<String, Box<RawValue>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -177,10 +178,10 @@ struct Prepared {
 fn prepare(
     ctx: &Context,
     providers: &[Arc<dyn Provider>],
-    value: Value,
+    bytes: &[u8],
 ) -> Result<Prepared, Vec<String>> {
-    check_header(&value)?;
-    let snapshot: Snapshot = serde_json::from_value(value).map_err(|e| {
+    check_header(bytes)?;
+    let snapshot: Snapshot = serde_json::from_slice(bytes).map_err(|e| {
         vec![format!(
             "the snapshot does not have the version {VERSION} shape: {e}"
         )]
@@ -261,7 +262,7 @@ fn prepare(
 /// snapshot has and this sandbox lacks, or the reverse, is a problem.
 fn prepare_providers(
     providers: &[Arc<dyn Provider>],
-    saved: &BTreeMap<String, Value>,
+    saved: &BTreeMap<String, Box<RawValue>>,
     names: &[&str],
     problems: &mut Vec<String>,
 ) -> Vec<(usize, Box<dyn Any + Send>)> {
@@ -278,7 +279,7 @@ fn prepare_providers(
         let name = p.id().as_str();
         match saved.get(name) {
             None => problems.push(format!("/providers/{name}: missing")),
-            Some(state) => match p.prepare(state.clone()) {
+            Some(state) => match p.prepare(state.get()) {
                 Ok(state) => ready.push((i, state)),
                 Err(why) => problems.push(format!("/providers/{name}: {why}")),
             },
@@ -288,7 +289,16 @@ fn prepare_providers(
 }
 
 /// Refuses a document that is not a snapshot, or one of another version, before reading more.
-fn check_header(value: &Value) -> Result<(), Vec<String>> {
+fn check_header(bytes: &[u8]) -> Result<(), Vec<String>> {
+    /// The two fields read first; the rest is skipped (but must be JSON).
+    #[derive(Deserialize)]
+    struct Header {
+        format: Option<Value>,
+        version: Option<Value>,
+    }
+    let header: Header = serde_json::from_slice(bytes)
+        .map_err(|e| vec![format!("the snapshot is not JSON: {e}")])?;
+    let value = serde_json::json!({"format": header.format, "version": header.version});
     let format = value.get("format").and_then(Value::as_str);
     if format != Some(FORMAT) {
         return Err(vec![format!(
@@ -353,18 +363,7 @@ pub(crate) async fn load(
     providers: &[Arc<dyn Provider>],
     bytes: &[u8],
 ) -> Result<Loaded, Vec<String>> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| vec![format!("the snapshot is not JSON: {e}")])?;
-    load_value(ctx, providers, value).await
-}
-
-/// [`load`] of a document already parsed.
-pub(crate) async fn load_value(
-    ctx: &Context,
-    providers: &[Arc<dyn Provider>],
-    value: Value,
-) -> Result<Loaded, Vec<String>> {
-    let prepared = prepare(ctx, providers, value)?;
+    let prepared = prepare(ctx, providers, bytes)?;
     // Nothing runs due jobs while the state is swapped: the timeline is held, as an advance
     // holds it.
     let running = ctx.timeline.take_over().await;
@@ -440,19 +439,21 @@ pub(crate) trait Saves {
     /// Hands over everything, not just what changed, at the next call (a write failed).
     fn rewrite(&mut self);
 
-    /// The saved form (as JSON) from the store's records.
-    fn assemble(stored: &mut crate::persist::Stored) -> Value;
+    /// Writes the saved form, as JSON text, from the store's records.
+    fn assemble(stored: &mut crate::persist::Stored, out: &mut String);
 }
 
-/// The store behind `store` as JSON.
-pub(crate) fn save_store<S: Saves>(store: &parking_lot::Mutex<S>) -> Value {
+/// The store behind `store` as JSON text.
+pub(crate) fn save_store<S: Saves>(store: &parking_lot::Mutex<S>) -> Box<RawValue> {
     let saved = store.lock().saved();
-    serde_json::to_value(saved).unwrap_or_default()
+    serde_json::value::to_raw_value(&saved)
+        // Invariant: saved forms are plain data (string keys, no NaN), which always serialise.
+        .expect("a saved store serialises")
 }
 
-/// A saved store of type `S`, checked and boxed for [`restore_store`].
-pub(crate) fn prepare_store<S: Saves>(saved: Value) -> Result<Box<dyn Any + Send>, String> {
-    let saved: S::Saved = serde_json::from_value(saved).map_err(|e| e.to_string())?;
+/// A saved store of type `S` (JSON text), checked and boxed for [`restore_store`].
+pub(crate) fn prepare_store<S: Saves>(saved: &str) -> Result<Box<dyn Any + Send>, String> {
+    let saved: S::Saved = serde_json::from_str(saved).map_err(|e| e.to_string())?;
     S::check(&saved)?;
     Ok(Box::new(saved))
 }

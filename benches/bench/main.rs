@@ -32,6 +32,7 @@
     reason = "counts, rates and durations here are small and never negative"
 )]
 
+mod durable;
 mod flow;
 mod http;
 mod load;
@@ -79,7 +80,7 @@ fn args() -> Args {
             "--load" => load(),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--quick] [http] [webhooks] [flow] [outage] [state] [memory]"
+                    "usage: bench [--quick] [http] [webhooks] [flow] [outage] [state] [durable] [memory]"
                 );
                 std::process::exit(0);
             }
@@ -93,6 +94,7 @@ fn args() -> Args {
             "flow".into(),
             "outage".into(),
             "state".into(),
+            "durable".into(),
             "memory".into(),
         ];
     }
@@ -121,11 +123,12 @@ fn main() -> anyhow::Result<()> {
                 "flow" => flow::flow(args.quick).await?,
                 "outage" => outage::outage(args.quick).await?,
                 "state" => state::state(args.quick).await?,
+                "durable" => durable::durable(args.quick).await?,
                 "memory" if args.quick => println!("\nmemory: skipped with --quick"),
                 "memory" => memory().await?,
                 other => {
                     anyhow::bail!(
-                        "unknown workload {other:?} (expected http, webhooks, flow, outage, state, memory)"
+                        "unknown workload {other:?} (expected http, webhooks, flow, outage, state, durable, memory)"
                     )
                 }
             }

@@ -71,7 +71,7 @@ pub(crate) async fn state(quick: bool) -> anyhow::Result<()> {
 }
 
 /// Sends `total` requests of `w` over 16 connections, each answered as expected.
-async fn drive(
+pub(crate) async fn drive(
     addr: std::net::SocketAddr,
     w: Workload,
     total: u64,

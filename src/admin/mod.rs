@@ -180,6 +180,10 @@ async fn health(State(admin): State<AdminState>) -> Response {
         "pending_jobs": ctx.timeline.pending(),
         "tenants": ctx.tenants.counts(),
         "dashboards": ctx.events.dashboards(),
+        "state": match &admin.persist {
+            Some(p) => json!({"persistent": true, "data_dir": p.dir().display().to_string()}),
+            None => json!({"persistent": false, "data_dir": null}),
+        },
     }))
     .into_response()
 }

@@ -25,6 +25,8 @@ pub(super) struct Org {
     pub(super) idempotency: Keys,
     /// Made since the last hand-over to the data dir.
     fresh: bool,
+    /// Its settings' row as last handed over.
+    header_row: Option<String>,
 }
 
 impl Org {
@@ -187,6 +189,7 @@ impl Store {
                 subscriptions: Vec::new(),
                 idempotency: Keys::tracked(self.tracked),
                 fresh: true,
+            header_row: None,
                 config,
             },
         );
@@ -634,10 +637,13 @@ impl crate::snapshot::Saves for Store {
             if let Some(c) = &o.connection {
                 self.onboarding.insert(c.token.clone(), login.clone());
             }
-            let mut links = BoundedMap::new(self.store_limit).tracked(self.tracked);
+            // Filled untracked (see the gateway's restore).
+            let mut links = BoundedMap::new(self.store_limit);
+            links.reserve(o.links.len());
             for link in o.links {
                 links.insert(link.id.clone(), link);
             }
+            links.track(self.tracked);
             self.orgs.insert(
                 login,
                 Org {
@@ -648,6 +654,7 @@ impl crate::snapshot::Saves for Store {
                     idempotency: Keys::restored(o.idempotency, self.tracked)
                         .unwrap_or_else(|_| Keys::tracked(self.tracked)),
                     fresh: true,
+            header_row: None,
                 },
             );
         }
@@ -655,6 +662,7 @@ impl crate::snapshot::Saves for Store {
 
 
     fn changes(&mut self, out: &mut crate::records::Changes) {
+        let force = self.rewrite;
         let keys: Vec<String> = if self.rewrite {
             out.delete_kinds("qonto.");
             self.rewrite = false;
@@ -671,8 +679,9 @@ impl crate::snapshot::Saves for Store {
                 out.delete_tenant(KEY, &key);
                 continue;
             };
-            out.put(ORG, &key, &org.header());
             let all = std::mem::take(&mut org.fresh);
+            let header = org.header();
+            out.put_changed(ORG, &key, &header, &mut org.header_row, force || all);
             crate::records::map_changes(out, LINK, &key, &mut org.links, all);
             org.idempotency.changes(out, KEY, &key, all);
         }
@@ -700,22 +709,26 @@ impl crate::snapshot::Saves for Store {
         self.rewrite = self.tracked;
     }
 
-    fn assemble(stored: &mut crate::persist::Stored) -> serde_json::Value {
+    fn assemble(stored: &mut crate::persist::Stored, out: &mut String) {
+        use crate::persist::{Object, push_array};
         let mut links = stored.by_tenant(LINK);
         let mut keys = stored.by_tenant(KEY);
-        let organizations: Vec<serde_json::Value> = stored
-            .take(ORG)
-            .into_iter()
-            .map(|(key, mut header)| {
-                header["links"] = serde_json::json!(links.remove(&key).unwrap_or_default());
-                header["idempotency"] = serde_json::json!(keys.remove(&key).unwrap_or_default());
-                header
-            })
-            .collect();
-        let grants = stored
-            .one(GRANTS, "grants")
-            .unwrap_or_else(|| serde_json::json!(super::oauth::Grants::default()));
-        serde_json::json!({ "organizations": organizations, "grants": grants })
+        out.push_str("{\"organizations\":[");
+        for (i, (key, header)) in stored.take(ORG).into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let mut org = Object::open(out, &header);
+            push_array(org.field("links"), links.remove(&key).unwrap_or_default());
+            push_array(org.field("idempotency"), keys.remove(&key).unwrap_or_default());
+            org.close();
+        }
+        out.push_str("],\"grants\":");
+        let grants = stored.one(GRANTS, "grants").unwrap_or_else(|| {
+            serde_json::to_string(&super::oauth::Grants::default()).unwrap_or_default()
+        });
+        out.push_str(&grants);
+        out.push('}');
     }
 }
 

@@ -30,6 +30,8 @@ pub(super) struct Account {
     /// Made since the last hand-over to the data dir (what an account by its key held before
     /// is gone).
     fresh: bool,
+    /// Its settings' row as last handed over.
+    header_row: Option<String>,
 }
 
 impl Account {
@@ -108,6 +110,7 @@ impl Account {
             webhook_secret: config.webhook_secret.clone(),
             config,
             fresh: true,
+            header_row: None,
             links: BoundedMap::new(store_limit).tracked(tracked),
             references: HashMap::new(),
             payments: BoundedMap::new(store_limit.saturating_mul(4)),
@@ -702,20 +705,26 @@ impl crate::snapshot::Saves for Store {
         self.rewrite = self.tracked;
         for a in saved.accounts {
             let key_id = a.config.key_id.clone();
-            let mut account = Account::new(a.config, self.store_limit, self.tracked);
+            // Filled untracked: `rewrite` writes everything when it must, and a store read
+            // back from its rows is unchanged.
+            let mut account = Account::new(a.config, self.store_limit, false);
             account.webhook_url = a.webhook_url;
             account.webhook_secret = a.webhook_secret;
+            account.links.reserve(a.links.len());
+            self.codes.reserve(a.links.len());
             for link in a.links {
                 account.index(&link);
                 self.codes
                     .insert(link.short_code.clone(), (key_id.clone(), link.id.clone()));
                 account.links.insert(link.id.clone(), link);
             }
+            account.links.track(self.tracked);
             self.accounts.insert(key_id, account);
         }
     }
 
     fn changes(&mut self, out: &mut crate::records::Changes) {
+        let force = self.rewrite;
         let keys: Vec<String> = if self.rewrite {
             out.delete_kinds("razorpay.");
             self.rewrite = false;
@@ -725,16 +734,14 @@ impl crate::snapshot::Saves for Store {
             self.accounts.take_changed()
         };
         for key in keys {
-            let Some(account) = self.accounts.get(&key) else {
+            let Some(account) = self.accounts.get_mut(&key) else {
                 out.delete(ACCOUNT, &key);
                 out.delete_tenant(LINK, &key);
                 continue;
             };
-            out.put(ACCOUNT, &key, &account.header());
-            let all = account.fresh;
-            // Invariant: `key` was just found.
-            let account = self.accounts.get_mut(&key).expect("the account is there");
-            account.fresh = false;
+            let all = std::mem::take(&mut account.fresh);
+            let header = account.header();
+            out.put_changed(ACCOUNT, &key, &header, &mut account.header_row, force || all);
             crate::records::map_changes(out, LINK, &key, &mut account.links, all);
         }
         // Lending the accounts out above marked them again.
@@ -756,17 +763,19 @@ impl crate::snapshot::Saves for Store {
         self.rewrite = self.tracked;
     }
 
-    fn assemble(stored: &mut crate::persist::Stored) -> serde_json::Value {
+    fn assemble(stored: &mut crate::persist::Stored, out: &mut String) {
+        use crate::persist::{Object, push_array};
         let mut links = stored.by_tenant(LINK);
-        let accounts: Vec<serde_json::Value> = stored
-            .take(ACCOUNT)
-            .into_iter()
-            .map(|(key, mut header)| {
-                header["links"] = serde_json::json!(links.remove(&key).unwrap_or_default());
-                header
-            })
-            .collect();
-        serde_json::json!({ "accounts": accounts })
+        out.push_str("{\"accounts\":[");
+        for (i, (key, header)) in stored.take(ACCOUNT).into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let mut account = Object::open(out, &header);
+            push_array(account.field("links"), links.remove(&key).unwrap_or_default());
+            account.close();
+        }
+        out.push_str("]}");
     }
 }
 

@@ -358,11 +358,11 @@ impl Provider for WhatsApp {
         }
     }
 
-    fn save(&self) -> serde_json::Value {
+    fn save(&self) -> Box<serde_json::value::RawValue> {
         crate::snapshot::save_store(&self.store)
     }
 
-    fn prepare(&self, saved: serde_json::Value) -> Result<Box<dyn std::any::Any + Send>, String> {
+    fn prepare(&self, saved: &str) -> Result<Box<dyn std::any::Any + Send>, String> {
         crate::snapshot::prepare_store::<Store>(saved)
     }
 
@@ -382,8 +382,8 @@ impl Provider for WhatsApp {
         crate::snapshot::Saves::rewrite(&mut *self.store.lock());
     }
 
-    fn assemble(&self, stored: &mut crate::persist::Stored) -> serde_json::Value {
-        <Store as crate::snapshot::Saves>::assemble(stored)
+    fn assemble(&self, stored: &mut crate::persist::Stored, out: &mut String) {
+        <Store as crate::snapshot::Saves>::assemble(stored, out);
     }
 
     fn counts(&self) -> serde_json::Value {

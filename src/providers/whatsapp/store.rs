@@ -36,6 +36,8 @@ pub(super) struct Business {
     pub media: BoundedMap<String, super::media::Media>,
     /// Made since the last hand-over to the data dir.
     fresh: bool,
+    /// Its settings' row as last handed over.
+    header_row: Option<String>,
 }
 
 /// The customer-service window, in seconds.
@@ -92,6 +94,7 @@ impl Business {
             orders: BoundedMap::new(store_limit).tracked(tracked),
             last_inbound: BoundedMap::new(store_limit).tracked(tracked),
             fresh: true,
+            header_row: None,
         }
     }
 
@@ -609,6 +612,13 @@ impl crate::snapshot::Saves for Store {
             let Some(b) = self.businesses.get_mut(&id) else {
                 continue;
             };
+            // Filled untracked (see the gateway's restore).
+            let tracked = self.tracked;
+            b.messages.track(false);
+            b.orders.track(false);
+            b.last_inbound.track(false);
+            b.media.track(false);
+            b.messages.reserve(s.messages.len());
             for m in s.messages {
                 b.messages.insert(m.id.clone(), m);
             }
@@ -634,6 +644,10 @@ impl crate::snapshot::Saves for Store {
                     },
                 );
             }
+            b.messages.track(tracked);
+            b.orders.track(tracked);
+            b.last_inbound.track(tracked);
+            b.media.track(tracked);
         }
         self.app_subscription = saved
             .app_subscription
@@ -641,6 +655,7 @@ impl crate::snapshot::Saves for Store {
     }
 
     fn changes(&mut self, out: &mut crate::records::Changes) {
+        let force = self.rewrite;
         let keys: Vec<String> = if self.rewrite {
             out.delete_kinds("whatsapp.");
             self.rewrite = false;
@@ -658,8 +673,9 @@ impl crate::snapshot::Saves for Store {
                 }
                 continue;
             };
-            out.put(BUSINESS, &key, &b.header());
             let all = std::mem::take(&mut b.fresh);
+            let header = b.header();
+            out.put_changed(BUSINESS, &key, &header, &mut b.header_row, force || all);
             crate::records::map_changes(out, MESSAGE, &key, &mut b.messages, all);
             crate::records::map_changes(out, ORDER, &key, &mut b.orders, all);
             crate::records::map_rows(out, INBOUND, &key, &mut b.last_inbound, all, |wa_id, at| {
@@ -705,26 +721,31 @@ impl crate::snapshot::Saves for Store {
         self.rewrite = self.tracked;
     }
 
-    fn assemble(stored: &mut crate::persist::Stored) -> serde_json::Value {
+    fn assemble(stored: &mut crate::persist::Stored, out: &mut String) {
+        use crate::persist::{Object, push_array};
         let mut messages = stored.by_tenant(MESSAGE);
         let mut orders = stored.by_tenant(ORDER);
         let mut inbound = stored.by_tenant(INBOUND);
         let mut media = stored.by_tenant(MEDIA);
-        let businesses: Vec<serde_json::Value> = stored
-            .take(BUSINESS)
-            .into_iter()
-            .map(|(key, mut header)| {
-                header["messages"] = serde_json::json!(messages.remove(&key).unwrap_or_default());
-                header["orders"] = serde_json::json!(orders.remove(&key).unwrap_or_default());
-                header["last_inbound"] = serde_json::json!(inbound.remove(&key).unwrap_or_default());
-                header["media"] = serde_json::json!(media.remove(&key).unwrap_or_default());
-                header
-            })
-            .collect();
-        let app = stored
-            .one(APP, "subscription")
-            .unwrap_or(serde_json::Value::Null);
-        serde_json::json!({ "businesses": businesses, "app_subscription": app })
+        out.push_str("{\"businesses\":[");
+        for (i, (key, header)) in stored.take(BUSINESS).into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let mut b = Object::open(out, &header);
+            for (name, rows) in [
+                ("messages", &mut messages),
+                ("orders", &mut orders),
+                ("last_inbound", &mut inbound),
+                ("media", &mut media),
+            ] {
+                push_array(b.field(name), rows.remove(&key).unwrap_or_default());
+            }
+            b.close();
+        }
+        out.push_str("],\"app_subscription\":");
+        out.push_str(&stored.one(APP, "subscription").unwrap_or_else(|| "null".to_string()));
+        out.push('}');
     }
 
 }

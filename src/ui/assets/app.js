@@ -134,8 +134,13 @@ function showTab(tab) {
 }
 
 async function loadClock() {
-  const c = await api("/clock");
+  const [c, health] = await Promise.all([api("/clock"), api("/health")]);
   document.getElementById("clock-now").textContent = `${c.now}${c.frozen ? " (frozen)" : ""}`;
+  const kept = document.getElementById("state-kept");
+  kept.textContent = health.state.persistent ? "saved to disk" : "in memory";
+  kept.title = health.state.persistent
+    ? `State is kept in ${health.state.data_dir} and survives a restart`
+    : "State is kept in memory only: a restart starts over (use --data-dir to keep it)";
 }
 
 // ---------------------------------------------------------------------------------------------
