@@ -40,7 +40,7 @@ use serde_json::{Map, Value, json};
 
 use crate::context::Context;
 use crate::provider::Provider;
-pub(crate) use crate::records::{Changes, Write, split_key};
+pub(crate) use crate::records::{Changes, Object, Stored, Write, push_array, split_key};
 
 /// The database file inside the data dir.
 pub(crate) const FILE: &str = "paylink-sandbox.db";
@@ -59,96 +59,6 @@ const MIGRATIONS: &[&str] = &["
     ) WITHOUT ROWID;
     CREATE INDEX records_in_order ON records (kind, seq);
 "];
-
-/// Every row read back, by kind: each kind's rows as `(key, JSON text)` in order. Rows stay
-/// text: the state is rebuilt by splicing them into one snapshot document, parsed once.
-#[derive(Debug, Default)]
-pub(crate) struct Stored {
-    kinds: std::collections::BTreeMap<String, Vec<(String, String)>>,
-}
-
-impl Stored {
-    /// The rows of `kind`, taken out.
-    pub(crate) fn take(&mut self, kind: &str) -> Vec<(String, String)> {
-        self.kinds.remove(kind).unwrap_or_default()
-    }
-
-    /// The one row of `kind` with `key`.
-    pub(crate) fn one(&mut self, kind: &str, key: &str) -> Option<String> {
-        let rows = self.kinds.get_mut(kind)?;
-        let at = rows.iter().position(|(k, _)| k == key)?;
-        Some(rows.remove(at).1)
-    }
-
-    /// The rows of `kind` grouped by tenant (see [`sub_key`]), each group in order.
-    pub(crate) fn by_tenant(
-        &mut self,
-        kind: &str,
-    ) -> std::collections::HashMap<String, Vec<String>> {
-        let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for (key, body) in self.take(kind) {
-            out.entry(split_key(&key).0.to_string())
-                .or_default()
-                .push(body);
-        }
-        out
-    }
-
-    fn is_empty(&self) -> bool {
-        self.kinds.is_empty()
-    }
-
-    fn count(&self) -> usize {
-        self.kinds.values().map(Vec::len).sum()
-    }
-}
-
-/// Appends the JSON array of the JSON texts `items` to `out`.
-pub(crate) fn push_array(out: &mut String, items: Vec<String>) {
-    out.reserve(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
-    out.push('[');
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&item);
-    }
-    out.push(']');
-}
-
-/// A JSON object being written into a document: a row's object text, reopened for more fields.
-/// The document is written once, front to back, so the rows are copied once.
-pub(crate) struct Object<'a> {
-    out: &'a mut String,
-    empty: bool,
-}
-
-impl<'a> Object<'a> {
-    /// Starts writing `object` (JSON object text written by the sandbox) into `out`.
-    pub(crate) fn open(out: &'a mut String, object: &str) -> Self {
-        let body = object.trim_end();
-        let body = body.strip_suffix('}').unwrap_or(body);
-        out.push_str(body);
-        let empty = body.trim_end().ends_with('{');
-        Self { out, empty }
-    }
-
-    /// Starts field `name`; its value is what is written to the returned string next.
-    pub(crate) fn field(&mut self, name: &str) -> &mut String {
-        if !self.empty {
-            self.out.push(',');
-        }
-        self.empty = false;
-        self.out.push('"');
-        self.out.push_str(name);
-        self.out.push_str("\":");
-        self.out
-    }
-
-    pub(crate) fn close(self) {
-        self.out.push('}');
-    }
-}
 
 /// The database and the writer's bookkeeping.
 #[derive(Debug)]
@@ -244,9 +154,7 @@ impl Persist {
         let mut stored = Stored::default();
         for (kind, mut list) in kinds {
             list.sort_unstable_by_key(|(seq, _, _)| *seq);
-            stored
-                .kinds
-                .insert(kind, list.into_iter().map(|(_, k, b)| (k, b)).collect());
+            stored.insert(kind, list.into_iter().map(|(_, k, b)| (k, b)).collect());
         }
         Ok(stored)
     }

@@ -359,7 +359,7 @@ pub(crate) trait Provider: Send + Sync + 'static {
     fn rewrite(&self);
 
     /// Its saved state (what [`Provider::save`] writes) from its records in the data dir.
-    fn assemble(&self, stored: &mut crate::persist::Stored, out: &mut String);
+    fn assemble(&self, stored: &mut crate::records::Stored, out: &mut String);
 
     /// How many of each kind of object its state holds (`{"accounts": 1, "links": 42}`), for
     /// the start-up line and the answer to a snapshot load.

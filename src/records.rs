@@ -161,3 +161,98 @@ pub(crate) fn map_rows<V>(
         }
     }
 }
+
+/// Every row read back, by kind: each kind's rows as `(key, JSON text)` in order. Rows stay
+/// text: the state is rebuilt by splicing them into one snapshot document, parsed once.
+#[derive(Debug, Default)]
+pub(crate) struct Stored {
+    kinds: std::collections::BTreeMap<String, Vec<(String, String)>>,
+}
+
+impl Stored {
+    /// The rows of `kind`, taken out.
+    pub(crate) fn take(&mut self, kind: &str) -> Vec<(String, String)> {
+        self.kinds.remove(kind).unwrap_or_default()
+    }
+
+    /// The one row of `kind` with `key`.
+    pub(crate) fn one(&mut self, kind: &str, key: &str) -> Option<String> {
+        let rows = self.kinds.get_mut(kind)?;
+        let at = rows.iter().position(|(k, _)| k == key)?;
+        Some(rows.remove(at).1)
+    }
+
+    /// The rows of `kind` grouped by tenant (see [`sub_key`]), each group in order.
+    pub(crate) fn by_tenant(
+        &mut self,
+        kind: &str,
+    ) -> std::collections::HashMap<String, Vec<String>> {
+        let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for (key, body) in self.take(kind) {
+            out.entry(split_key(&key).0.to_string())
+                .or_default()
+                .push(body);
+        }
+        out
+    }
+
+    /// Adds the rows of `kind`, in order.
+    pub(crate) fn insert(&mut self, kind: String, rows: Vec<(String, String)>) {
+        self.kinds.insert(kind, rows);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.kinds.values().map(Vec::len).sum()
+    }
+}
+
+/// Appends the JSON array of the JSON texts `items` to `out`.
+pub(crate) fn push_array(out: &mut String, items: Vec<String>) {
+    out.reserve(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
+    out.push('[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&item);
+    }
+    out.push(']');
+}
+
+/// A JSON object being written into a document: a row's object text, reopened for more fields.
+/// The document is written once, front to back, so the rows are copied once.
+pub(crate) struct Object<'a> {
+    out: &'a mut String,
+    empty: bool,
+}
+
+impl<'a> Object<'a> {
+    /// Starts writing `object` (JSON object text written by the sandbox) into `out`.
+    pub(crate) fn open(out: &'a mut String, object: &str) -> Self {
+        let body = object.trim_end();
+        let body = body.strip_suffix('}').unwrap_or(body);
+        out.push_str(body);
+        let empty = body.trim_end().ends_with('{');
+        Self { out, empty }
+    }
+
+    /// Starts field `name`; its value is what is written to the returned string next.
+    pub(crate) fn field(&mut self, name: &str) -> &mut String {
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    pub(crate) fn close(self) {
+        self.out.push('}');
+    }
+}

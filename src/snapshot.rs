@@ -440,7 +440,7 @@ pub(crate) trait Saves {
     fn rewrite(&mut self);
 
     /// Writes the saved form, as JSON text, from the store's records.
-    fn assemble(stored: &mut crate::persist::Stored, out: &mut String);
+    fn assemble(stored: &mut crate::records::Stored, out: &mut String);
 }
 
 /// The store behind `store` as JSON text.

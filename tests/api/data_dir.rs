@@ -174,7 +174,9 @@ fn start(dir: &std::path::Path, receiver: &str) -> Process {
         .arg(dir)
         .args(["--razorpay-webhook-url", &format!("{receiver}/rzp")])
         .args(["--whatsapp-callback-url", &format!("{receiver}/wa")])
-        .args(["--retry-schedule", "50ms,100ms,200ms,400ms,800ms"])
+        // Retries three seconds apart outlast the three rounds (about ten seconds), so what
+        // waits is still waiting at the last start rather than given up.
+        .args(["--retry-schedule", "50ms,100ms,3s,3s,3s,3s,3s,3s,3s,3s"])
         .args(["--log-level", "warn"])
         .arg("--fast")
         .stdout(Stdio::piped())

@@ -709,8 +709,8 @@ impl crate::snapshot::Saves for Store {
         self.rewrite = self.tracked;
     }
 
-    fn assemble(stored: &mut crate::persist::Stored, out: &mut String) {
-        use crate::persist::{Object, push_array};
+    fn assemble(stored: &mut crate::records::Stored, out: &mut String) {
+        use crate::records::{Object, push_array};
         let mut links = stored.by_tenant(LINK);
         let mut keys = stored.by_tenant(KEY);
         out.push_str("{\"organizations\":[");

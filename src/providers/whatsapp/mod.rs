@@ -382,7 +382,7 @@ impl Provider for WhatsApp {
         crate::snapshot::Saves::rewrite(&mut *self.store.lock());
     }
 
-    fn assemble(&self, stored: &mut crate::persist::Stored, out: &mut String) {
+    fn assemble(&self, stored: &mut crate::records::Stored, out: &mut String) {
         <Store as crate::snapshot::Saves>::assemble(stored, out);
     }
 

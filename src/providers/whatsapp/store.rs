@@ -721,8 +721,8 @@ impl crate::snapshot::Saves for Store {
         self.rewrite = self.tracked;
     }
 
-    fn assemble(stored: &mut crate::persist::Stored, out: &mut String) {
-        use crate::persist::{Object, push_array};
+    fn assemble(stored: &mut crate::records::Stored, out: &mut String) {
+        use crate::records::{Object, push_array};
         let mut messages = stored.by_tenant(MESSAGE);
         let mut orders = stored.by_tenant(ORDER);
         let mut inbound = stored.by_tenant(INBOUND);
