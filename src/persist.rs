@@ -321,7 +321,7 @@ fn migrate(conn: &mut Connection, dir: &str) -> Result<(), PersistError> {
 fn gather(persist: &Persist, ctx: &Context, providers: &[Arc<dyn Provider>]) -> Changes {
     let mut changes = Changes::default();
     for p in providers {
-        p.changes(&mut changes);
+        p.state().changes(&mut changes);
     }
     ctx.tenants.changes(&mut changes);
     ctx.journal.changes(&mut changes);
@@ -367,7 +367,7 @@ fn gather(persist: &Persist, ctx: &Context, providers: &[Arc<dyn Provider>]) -> 
 /// dir, so the rows already say it.
 pub(crate) fn forget_changes(ctx: &Context, providers: &[Arc<dyn Provider>]) {
     for p in providers {
-        p.forget_changes();
+        p.state().forget_changes();
     }
     ctx.tenants.forget_changes();
     ctx.journal.forget_changes();
@@ -430,7 +430,7 @@ fn pass(persist: &Persist, ctx: &Context, providers: &[Arc<dyn Provider>]) {
                 // What failed to be written is written again in full by the next pass.
                 persist.forget_meta();
                 for p in providers {
-                    p.rewrite();
+                    p.state().rewrite();
                 }
                 Some(format!("the data dir could not be written: {e}"))
             }
@@ -463,7 +463,7 @@ pub(crate) fn as_snapshot(
     push_array(doc.field("jobs"), texts(stored.take("job")));
     let mut o = Object::open(doc.field("providers"), "{}");
     for p in providers {
-        p.assemble(&mut stored, o.field(p.id().as_str()));
+        p.state().assemble(&mut stored, o.field(p.id().as_str()));
     }
     o.close();
     doc.close();

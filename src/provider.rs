@@ -9,7 +9,6 @@
 //! offline validator) is in the static table `providers/mod.rs` builds; that file walks through
 //! adding a provider.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use axum::{
@@ -338,28 +337,9 @@ pub(crate) trait Provider: Send + Sync + 'static {
     /// when a setting is saved, such as verifying a configured callback URL).
     fn started(&self) {}
 
-    /// Its state (stores, tenants, webhook settings and subscriptions) as one JSON value, for a
-    /// saved state (see `crate::snapshot`).
-    fn save(&self) -> Box<serde_json::value::RawValue>;
-
-    /// Checks a saved state of its own and readies it for [`Provider::restore`], changing
-    /// nothing: a refused snapshot leaves the sandbox as it was.
-    fn prepare(&self, saved: &str) -> Result<Box<dyn Any + Send>, String>;
-
-    /// Replaces its whole state with a prepared one.
-    fn restore(&self, prepared: Box<dyn Any + Send>);
-
-    /// With a data dir: what changed in its state since the last call, as records.
-    fn changes(&self, out: &mut crate::records::Changes);
-
-    /// Drops what changed without handing it over (its state was just read from the data dir).
-    fn forget_changes(&self);
-
-    /// Hands over its whole state at the next [`Provider::changes`] (a write failed).
-    fn rewrite(&self);
-
-    /// Its saved state (what [`Provider::save`] writes) from its records in the data dir.
-    fn assemble(&self, stored: &mut crate::records::Stored, out: &mut String);
+    /// Its state (stores, tenants, webhook settings and subscriptions), for snapshots and the
+    /// data dir (see `crate::snapshot`).
+    fn state(&self) -> &dyn crate::snapshot::Stateful;
 
     /// How many of each kind of object its state holds (`{"accounts": 1, "links": 42}`), for
     /// the start-up line and the answer to a snapshot load.

@@ -153,7 +153,7 @@ pub(crate) fn save(ctx: &Context, providers: &[Arc<dyn Provider>]) -> Snapshot {
         jobs,
         providers: providers
             .iter()
-            .map(|p| (p.id().as_str().to_string(), p.save()))
+            .map(|p| (p.id().as_str().to_string(), p.state().save()))
             .collect(),
     }
 }
@@ -279,7 +279,7 @@ fn prepare_providers(
         let name = p.id().as_str();
         match saved.get(name) {
             None => problems.push(format!("/providers/{name}: missing")),
-            Some(state) => match p.prepare(state.get()) {
+            Some(state) => match p.state().prepare(state.get()) {
                 Ok(state) => ready.push((i, state)),
                 Err(why) => problems.push(format!("/providers/{name}: {why}")),
             },
@@ -380,7 +380,7 @@ fn apply(ctx: &Context, providers: &[Arc<dyn Provider>], prepared: Prepared) -> 
         .restore(prepared.clock.now_ms, prepared.clock.offset_ms);
     ctx.ids.restore(prepared.seed, prepared.words);
     for (i, ready) in prepared.providers {
-        providers[i].restore(ready);
+        providers[i].state().restore(ready);
     }
     let (tenants, evicted) = prepared.tenants;
     ctx.tenants.restore(tenants, evicted);
@@ -414,8 +414,7 @@ fn apply(ctx: &Context, providers: &[Arc<dyn Provider>], prepared: Prepared) -> 
 }
 
 /// A provider store that saves itself: its saved form, the checks its types cannot make, and
-/// how it takes a saved form back. The provider's [`Provider`] methods then come from
-/// [`save_store`], [`prepare_store`] and [`restore_store`].
+/// how it takes a saved form back; its lock is then [`Stateful`].
 pub(crate) trait Saves {
     type Saved: Serialize + DeserializeOwned + Send + 'static;
 
@@ -443,28 +442,66 @@ pub(crate) trait Saves {
     fn assemble(stored: &mut crate::records::Stored, out: &mut String);
 }
 
-/// The store behind `store` as JSON text.
-pub(crate) fn save_store<S: Saves>(store: &parking_lot::Mutex<S>) -> Box<RawValue> {
-    let saved = store.lock().saved();
-    serde_json::value::to_raw_value(&saved)
-        // Invariant: saved forms are plain data (string keys, no NaN), which always serialise.
-        .expect("a saved store serialises")
+/// A provider's state as the snapshot and the data dir see it: a store behind its lock, read
+/// and replaced through its saved form. Every `Mutex<S>` of a store that [`Saves`] is one, so a
+/// provider only hands its store over ([`Provider::state`]).
+pub(crate) trait Stateful: Send + Sync {
+    /// The whole state as JSON text.
+    fn save(&self) -> Box<RawValue>;
+
+    /// A saved state (JSON text), checked and boxed for [`Stateful::restore`]; changes nothing.
+    fn prepare(&self, saved: &str) -> Result<Box<dyn Any + Send>, String>;
+
+    /// Puts a prepared state (what [`Stateful::prepare`] boxed) in place.
+    fn restore(&self, prepared: Box<dyn Any + Send>);
+
+    /// With a data dir: what changed since the last call, as records.
+    fn changes(&self, out: &mut crate::records::Changes);
+
+    /// Drops what changed without handing it over (the state was just read from the data dir).
+    fn forget_changes(&self);
+
+    /// Hands over the whole state at the next [`Stateful::changes`] (a write failed).
+    fn rewrite(&self);
+
+    /// Writes the saved state, as JSON text, from its records in the data dir.
+    fn assemble(&self, stored: &mut crate::records::Stored, out: &mut String);
 }
 
-/// A saved store of type `S` (JSON text), checked and boxed for [`restore_store`].
-pub(crate) fn prepare_store<S: Saves>(saved: &str) -> Result<Box<dyn Any + Send>, String> {
-    let saved: S::Saved = serde_json::from_str(saved).map_err(|e| e.to_string())?;
-    S::check(&saved)?;
-    Ok(Box::new(saved))
-}
+impl<S: Saves + Send> Stateful for parking_lot::Mutex<S> {
+    fn save(&self) -> Box<RawValue> {
+        let saved = self.lock().saved();
+        serde_json::value::to_raw_value(&saved)
+            // Invariant: saved forms are plain data (string keys, no NaN), which always serialise.
+            .expect("a saved store serialises")
+    }
 
-/// Puts a prepared store (what [`prepare_store`] boxed) in place.
-pub(crate) fn restore_store<S: Saves>(
-    store: &parking_lot::Mutex<S>,
-    prepared: Box<dyn Any + Send>,
-) {
-    if let Ok(saved) = prepared.downcast::<S::Saved>() {
-        store.lock().restore(*saved);
+    fn prepare(&self, saved: &str) -> Result<Box<dyn Any + Send>, String> {
+        let saved: S::Saved = serde_json::from_str(saved).map_err(|e| e.to_string())?;
+        S::check(&saved)?;
+        Ok(Box::new(saved))
+    }
+
+    fn restore(&self, prepared: Box<dyn Any + Send>) {
+        if let Ok(saved) = prepared.downcast::<S::Saved>() {
+            self.lock().restore(*saved);
+        }
+    }
+
+    fn changes(&self, out: &mut crate::records::Changes) {
+        self.lock().changes(out);
+    }
+
+    fn forget_changes(&self) {
+        self.lock().forget_changes();
+    }
+
+    fn rewrite(&self) {
+        self.lock().rewrite();
+    }
+
+    fn assemble(&self, stored: &mut crate::records::Stored, out: &mut String) {
+        S::assemble(stored, out);
     }
 }
 

@@ -381,32 +381,8 @@ impl Provider for Qonto {
         }
     }
 
-    fn save(&self) -> Box<serde_json::value::RawValue> {
-        crate::snapshot::save_store(&self.store)
-    }
-
-    fn prepare(&self, saved: &str) -> Result<Box<dyn std::any::Any + Send>, String> {
-        crate::snapshot::prepare_store::<Store>(saved)
-    }
-
-    fn restore(&self, prepared: Box<dyn std::any::Any + Send>) {
-        crate::snapshot::restore_store(&self.store, prepared);
-    }
-
-    fn changes(&self, out: &mut crate::records::Changes) {
-        crate::snapshot::Saves::changes(&mut *self.store.lock(), out);
-    }
-
-    fn forget_changes(&self) {
-        crate::snapshot::Saves::forget_changes(&mut *self.store.lock());
-    }
-
-    fn rewrite(&self) {
-        crate::snapshot::Saves::rewrite(&mut *self.store.lock());
-    }
-
-    fn assemble(&self, stored: &mut crate::records::Stored, out: &mut String) {
-        <Store as crate::snapshot::Saves>::assemble(stored, out);
+    fn state(&self) -> &dyn crate::snapshot::Stateful {
+        &self.store
     }
 
     fn counts(&self) -> serde_json::Value {
