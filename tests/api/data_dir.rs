@@ -202,6 +202,11 @@ struct Acked {
     ids: HashSet<String>,
 }
 
+/// The JSON answer to `request`; `None` once the sandbox is gone.
+async fn answer(request: reqwest::RequestBuilder) -> Option<Value> {
+    request.send().await.ok()?.json().await.ok()
+}
+
 /// Drives all three providers at once until the process dies; what it acknowledged lands in
 /// `acked`.
 async fn drive(base: String, receiver: String, acked: Arc<Mutex<Acked>>, round: usize) {
@@ -234,16 +239,14 @@ async fn drive_whatsapp(
         let reference = format!("CRASH-{round}-{i}");
         let mut body = order_details(&reference);
         body["to"] = json!("+91 98765 43210");
-        let Ok(r) = client
-            .post(format!("{base}/whatsapp/v23.0/{PHONE_ID}/messages"))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
+        let Some(v) = answer(
+            client
+                .post(format!("{base}/whatsapp/v23.0/{PHONE_ID}/messages"))
+                .bearer_auth(TOKEN)
+                .json(&body),
+        )
+        .await
         else {
-            return;
-        };
-        let Ok(v) = r.json::<Value>().await else {
             return;
         };
         let id = v["messages"][0]["id"].as_str().unwrap().to_string();
@@ -261,16 +264,14 @@ async fn drive_gateway(
     round: usize,
 ) {
     for i in 0.. {
-        let Ok(r) = client
-            .post(format!("{base}/razorpay/v1/payment_links"))
-            .basic_auth(RZP_KEY, Some(RZP_SECRET))
-            .json(&json!({"amount": 1000 + i, "reference_id": format!("K{round}-{i}")}))
-            .send()
-            .await
+        let Some(link) = answer(
+            client
+                .post(format!("{base}/razorpay/v1/payment_links"))
+                .basic_auth(RZP_KEY, Some(RZP_SECRET))
+                .json(&json!({"amount": 1000 + i, "reference_id": format!("K{round}-{i}")})),
+        )
+        .await
         else {
-            return;
-        };
-        let Ok(link) = r.json::<Value>().await else {
             return;
         };
         let id = link["id"].as_str().unwrap().to_string();
@@ -279,15 +280,13 @@ async fn drive_gateway(
             a.ids.insert(id.clone());
             a.links.push(id.clone());
         }
-        let Ok(r) = client
-            .post(format!("{base}/__sandbox/razorpay/payment_links/{id}/pay"))
-            .json(&json!({"method": "upi"}))
-            .send()
-            .await
+        let Some(paid) = answer(
+            client
+                .post(format!("{base}/__sandbox/razorpay/payment_links/{id}/pay"))
+                .json(&json!({"method": "upi"})),
+        )
+        .await
         else {
-            return;
-        };
-        let Ok(paid) = r.json::<Value>().await else {
             return;
         };
         if let Some(p) = paid["payment_id"].as_str() {
@@ -320,16 +319,14 @@ async fn drive_qonto(
                 "items": [{"title": "Tea", "quantity": 1, "unit_price": {"value": "2.00", "currency": "EUR"}, "vat_rate": "20.0"}]}}),
             )
         };
-        let Ok(r) = client
-            .post(format!("{base}/qonto{path}"))
-            .header("authorization", QONTO_KEY)
-            .json(&body)
-            .send()
-            .await
+        let Some(v) = answer(
+            client
+                .post(format!("{base}/qonto{path}"))
+                .header("authorization", QONTO_KEY)
+                .json(&body),
+        )
+        .await
         else {
-            return;
-        };
-        let Ok(v) = r.json::<Value>().await else {
             return;
         };
         let mut a = acked.lock().unwrap();
