@@ -27,6 +27,11 @@ pub(crate) enum Workload {
     QontoCreate,
     /// `GET /__sandbox/health` (the `state` workload).
     Health,
+    /// The three providers' writes in turn: a valid order, a gateway link, a Qonto link.
+    Mixed,
+    /// A gateway link created with the credentials of tenant `n` (with
+    /// `accept_any_credentials`, each new key id makes a tenant).
+    NewTenant,
 }
 
 impl Workload {
@@ -45,13 +50,26 @@ impl Workload {
             Self::QontoList => "qonto: list 100 links",
             Self::QontoCreate => "qonto: create an invoice link",
             Self::Health => "GET /__sandbox/health",
+            Self::Mixed => "mixed: order, gateway link, Qonto link in turn",
+            Self::NewTenant => "gateway: create a link as a new tenant",
+        }
+    }
+
+    /// What the `n`th request of this workload is.
+    fn at(self, n: u64) -> Workload {
+        match (self, n % 3) {
+            (Self::Mixed, 0) => Self::ValidOrder,
+            (Self::Mixed, 1) => Self::RazorpayCreate,
+            (Self::Mixed, _) => Self::QontoCreate,
+            (w, _) => w,
         }
     }
 
     /// The `n`th request. Valid orders need a fresh reference id each time.
     pub(crate) fn request(self, addr: SocketAddr, n: u64) -> Request<Full<Bytes>> {
         let host = addr.to_string();
-        let (method, path, auth, body): (&str, String, &str, Bytes) = match self {
+        let tenant_auth;
+        let (method, path, auth, body): (&str, String, &str, Bytes) = match self.at(n) {
             Self::ValidOrder => (
                 "POST",
                 format!("/whatsapp/v23.0/{PHONE}/messages"),
@@ -64,10 +82,21 @@ impl Workload {
                 "bearer",
                 Bytes::from_static(INVALID_ORDER.as_bytes()),
             ),
-            Self::RazorpayCreate => (
+            w @ (Self::RazorpayCreate | Self::NewTenant) => (
                 "POST",
                 "/razorpay/v1/payment_links".into(),
-                RZP_AUTH,
+                if matches!(w, Self::NewTenant) {
+                    tenant_auth = format!(
+                        "Basic {}",
+                        base64::Engine::encode(
+                            &base64::engine::general_purpose::STANDARD,
+                            format!("rzp_test_T{n:013}:secret{n}")
+                        )
+                    );
+                    &tenant_auth
+                } else {
+                    RZP_AUTH
+                },
                 Bytes::from(format!(
                     r#"{{"amount":{},"currency":"INR","description":"Bench order","customer":{{"name":"Asha","email":"asha@example.com"}},"notes":{{"n":"{n}"}}}}"#,
                     1000 + n % 1000
@@ -89,6 +118,7 @@ impl Workload {
                 )),
             ),
             Self::Health => ("GET", "/__sandbox/health".into(), "", Bytes::new()),
+            Self::Mixed => unreachable!("a mixed request is one of the others"),
         };
         let auth = if auth == "bearer" {
             format!("Bearer {TOKEN}")
@@ -105,8 +135,9 @@ impl Workload {
             .expect("request")
     }
 
-    pub(crate) fn expected(self) -> u16 {
-        match self {
+    /// The status the `n`th request is answered with.
+    pub(crate) fn expected(self, n: u64) -> u16 {
+        match self.at(n) {
             Self::InvalidOrder => 400,
             Self::QontoCreate => 201,
             _ => 200,
@@ -180,7 +211,7 @@ pub(crate) async fn closed_loop(
                 let t = Instant::now();
                 let status = send(&mut sender, w.request(addr, n)).await?;
                 lat.push(t.elapsed().as_micros() as u64);
-                if status != w.expected() {
+                if status != w.expected(n) {
                     errors += 1;
                 }
             }
@@ -232,7 +263,7 @@ pub(crate) async fn open_loop(
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let status = send(&mut sender, w.request(addr, n)).await?;
                 lat.push(tokio::time::Instant::now().duration_since(due).as_micros() as u64);
-                if status != w.expected() {
+                if status != w.expected(n) {
                     errors += 1;
                 }
                 i += connections as u64;

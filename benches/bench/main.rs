@@ -22,9 +22,13 @@
 //!   (the baseline), then to one that refuses every connection for the whole run; with the
 //!   deliveries left waiting and dropped (`webhooks.max_waiting`).
 //! - `state`: each of the validated send, a gateway create, a Qonto create, a Qonto list of 100
-//!   and health on a fresh sandbox (the baseline), then after 100,000 writes of each kind.
-//! - `memory`: resident memory of the binary after 1,000,000 validated `order_details` with the
-//!   default history limit (skipped by `--quick`).
+//!   and health on a fresh sandbox (the baseline), then after 100,000 writes of each kind and
+//!   10,000 tenants.
+//! - `mixed`, `sockets`, `slow` (see `wide.rs`): the three providers' writes over 16 and then
+//!   200 connections; the validated send while 500 sockets sit idle, and how soon they are
+//!   closed; a slow webhook receiver's backlog, its order, and another URL's events meanwhile.
+//! - `memory`: resident memory of the binary over 1,000,000 mixed requests (orders, gateway
+//!   links, Qonto links) with the default limits (skipped by `--quick`).
 
 #![allow(
     clippy::cast_possible_wrap,
@@ -40,17 +44,15 @@ mod outage;
 mod servers;
 mod state;
 mod webhooks;
+mod wide;
 
 use std::{
     net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::AtomicU64},
     time::{Duration, Instant},
 };
 
-use load::{Workload, closed_loop, connect, send};
+use load::{Workload, closed_loop};
 use servers::start_sandbox;
 
 pub(crate) const TOKEN: &str = "EAAPaylinkSandboxTestAccessToken0000";
@@ -80,7 +82,7 @@ fn args() -> Args {
             "--load" => load(),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--quick] [http] [webhooks] [flow] [outage] [state] [durable] [memory]"
+                    "usage: bench [--quick] [http] [webhooks] [flow] [outage] [state] [durable] [mixed] [sockets] [slow] [memory]"
                 );
                 std::process::exit(0);
             }
@@ -95,6 +97,9 @@ fn args() -> Args {
             "outage".into(),
             "state".into(),
             "durable".into(),
+            "mixed".into(),
+            "sockets".into(),
+            "slow".into(),
             "memory".into(),
         ];
     }
@@ -124,11 +129,14 @@ fn main() -> anyhow::Result<()> {
                 "outage" => outage::outage(args.quick).await?,
                 "state" => state::state(args.quick).await?,
                 "durable" => durable::durable(args.quick).await?,
+                "mixed" => wide::mixed(args.quick).await?,
+                "sockets" => wide::sockets(args.quick).await?,
+                "slow" => wide::slow(args.quick).await?,
                 "memory" if args.quick => println!("\nmemory: skipped with --quick"),
                 "memory" => memory().await?,
                 other => {
                     anyhow::bail!(
-                        "unknown workload {other:?} (expected http, webhooks, flow, outage, state, durable, memory)"
+                        "unknown workload {other:?} (expected http, webhooks, flow, outage, state, durable, mixed, sockets, slow, memory)"
                     )
                 }
             }
@@ -172,7 +180,8 @@ fn load() -> ! {
     std::process::exit(0)
 }
 
-/// Resident memory after 1,000,000 validated orders (the default history limit bounds it).
+/// Resident memory over 1,000,000 mixed requests (valid orders with their status webhooks,
+/// gateway links and Qonto links in turn): the default limits bound it.
 async fn memory() -> anyhow::Result<()> {
     let sandbox = start_sandbox(&[]).await?;
     let idle = {
@@ -180,38 +189,18 @@ async fn memory() -> anyhow::Result<()> {
         sandbox.rss_kb()
     };
     let total: u64 = 1_000_000;
-    let connections = 16u64;
-    let counter = Arc::new(AtomicU64::new(1));
+    let counter = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut checkpoints = Vec::new();
     let mut done = 0;
-    for step in [100_000u64, 200_000, 300_000, 500_000, 1_000_000] {
-        let mut tasks = Vec::new();
-        let per = (step - done) / connections;
-        for _ in 0..connections {
-            let counter = counter.clone();
-            let addr = sandbox.addr;
-            tasks.push(tokio::spawn(async move {
-                let mut sender = connect(addr).await?;
-                for _ in 0..per {
-                    let n = counter.fetch_add(1, Ordering::Relaxed);
-                    anyhow::ensure!(
-                        send(&mut sender, Workload::ValidOrder.request(addr, n)).await? == 200,
-                        "a valid order was refused"
-                    );
-                }
-                anyhow::Ok(())
-            }));
-        }
-        for t in tasks {
-            t.await??;
-        }
-        done += per * connections;
+    for step in [100_000u64, 200_000, 300_000, 500_000, 750_000, 1_000_000] {
+        state::drive(sandbox.addr, Workload::Mixed, step - done, &counter).await?;
+        done = step;
         checkpoints.push((done, sandbox.rss_kb()));
     }
     let elapsed = started.elapsed();
     println!(
-        "\nresident memory with the default history limit ({total} valid order_details, {:.0} req/s)",
+        "\nresident memory with the default limits ({total} mixed requests: order, gateway link, Qonto link in turn; {:.0} req/s)",
         done as f64 / elapsed.as_secs_f64()
     );
     println!(
@@ -219,11 +208,13 @@ async fn memory() -> anyhow::Result<()> {
         "idle after start-up",
         idle as f64 / 1024.0
     );
+    let at_100k = checkpoints.first().map_or(1, |c| c.1.max(1));
     for (n, rss) in checkpoints {
         println!(
-            "  {:<44} {:>9.1} MB",
+            "  {:<44} {:>9.1} MB   ({:.2}× the figure at 100,000)",
             format!("after {n} requests"),
-            rss as f64 / 1024.0
+            rss as f64 / 1024.0,
+            rss as f64 / at_100k as f64
         );
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! `state`: whether cost stays flat as state grows. Each workload's throughput on a fresh
 //! sandbox (the baseline), then again after 100,000 of each kind of write (orders with their
-//! status webhooks, gateway links, Qonto links), as a ratio. The stores and histories are
-//! bounded by their default limits, so what is measured is the cost of full stores.
+//! status webhooks, gateway links, Qonto links) and 10,000 tenants made by new credentials, as a
+//! ratio. The stores and histories are bounded by their default limits, so what is measured is
+//! the cost of full stores.
 
 use std::{
     sync::{
@@ -26,7 +27,12 @@ pub(crate) async fn state(quick: bool) -> anyhow::Result<()> {
     let duration = Duration::from_secs(if quick { 1 } else { 3 });
     let writes: u64 = if quick { 2_000 } else { 100_000 };
     let connections = 16;
-    let sandbox = start_sandbox(&[]).await?;
+    let tenants: u64 = if quick { 1_000 } else { 10_000 };
+    let config = crate::wide::ConfigFile::new(
+        "state",
+        &format!("[server]\naccept_any_credentials = true\nmax_tenants = {tenants}\n"),
+    )?;
+    let sandbox = start_sandbox(&["--config", config.path()]).await?;
     let counter = Arc::new(AtomicU64::new(1));
     // A hundred Qonto links, so the list has a full page from the start.
     drive(sandbox.addr, Workload::QontoCreate, 100, &counter).await?;
@@ -41,13 +47,15 @@ pub(crate) async fn state(quick: bool) -> anyhow::Result<()> {
     ] {
         drive(sandbox.addr, w, writes, &counter).await?;
     }
+    drive(sandbox.addr, Workload::NewTenant, tenants, &counter).await?;
     let health: serde_json::Value =
         reqwest::get(format!("http://{}/__sandbox/health", sandbox.addr))
             .await?
             .json()
             .await?;
     println!(
-        "\nstate size: each workload on a fresh sandbox, then after {writes} orders, {writes} gateway links and {writes} Qonto links ({}s each; {} jobs pending, rss {:.1} MB)",
+        "\nstate size: each workload on a fresh sandbox, then after {writes} orders, {writes} gateway links, {writes} Qonto links and {} tenants ({}s each; {} jobs pending, rss {:.1} MB)",
+        health["tenants"]["dynamic"]["razorpay"],
         duration.as_secs(),
         health["pending_jobs"],
         sandbox.rss_kb() as f64 / 1024.0
@@ -86,7 +94,7 @@ pub(crate) async fn drive(
             for _ in 0..total / connections {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let status = send(&mut sender, w.request(addr, n)).await?;
-                anyhow::ensure!(status == w.expected(), "{} answered {status}", w.name());
+                anyhow::ensure!(status == w.expected(n), "{} answered {status}", w.name());
             }
             anyhow::Ok(())
         }));
