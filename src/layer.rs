@@ -85,6 +85,13 @@ async fn read_body(
         Ok(collected) => {
             let bytes = collected.to_bytes();
             let total = bytes.len();
+            // A body the journal keeps whole is copied once, here, and that one copy is what the
+            // handler reads and what the journal (and a store keeping the body) holds.
+            let bytes = if total <= EXCERPT_BYTES {
+                Bytes::copy_from_slice(&bytes)
+            } else {
+                bytes
+            };
             (bytes, total, None)
         }
         // Too large, or the connection failed mid-body: either way there is no request to serve.
@@ -183,7 +190,7 @@ pub(crate) async fn provider(State(m): State<Mounted>, request: Request, next: N
         path,
         query: redact_query(&query),
         headers,
-        body: excerpt(&bytes),
+        body: request_excerpt(bytes, total),
         body_bytes: total,
         status: response_parts.status.as_u16(),
         response: excerpt(&response_bytes),
@@ -264,8 +271,19 @@ fn announce(ctx: &Context, e: &Entry) {
     });
 }
 
-/// The journal's copy of (the start of) a body. Always a copy: a request body is often a slice
-/// of the connection's whole read buffer, which a shared handle would keep alive.
+/// The journal's copy of a request body: the copy [`read_body`] made of a body short enough to
+/// keep whole, else a copy of its start.
+fn request_excerpt(bytes: Bytes, total: usize) -> Bytes {
+    if total <= EXCERPT_BYTES {
+        bytes
+    } else {
+        excerpt(&bytes)
+    }
+}
+
+/// The journal's copy of the start of a body. Always a copy: a body as read is often a slice of
+/// the connection's whole read buffer, which a shared handle would keep alive. (A request body
+/// short enough to keep whole was copied already, by [`read_body`].)
 fn excerpt(bytes: &Bytes) -> Bytes {
     Bytes::copy_from_slice(&bytes[..bytes.len().min(EXCERPT_BYTES)])
 }

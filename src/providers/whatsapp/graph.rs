@@ -25,7 +25,7 @@ pub(super) struct GraphRequest {
     query: Vec<(String, String)>,
     pub(super) body: Result<Value, BodyProblem>,
     /// The JSON body as sent, when it came as JSON.
-    pub(super) raw: Option<Box<str>>,
+    pub(super) raw: Option<super::model::JsonText>,
 }
 
 impl GraphRequest {
@@ -58,7 +58,7 @@ impl GraphRequest {
         let raw = (!is_form && body.is_ok())
             .then(|| std::str::from_utf8(&bytes).ok())
             .flatten()
-            .map(|text| text.trim().into());
+            .and_then(|text| super::model::JsonText::from_bytes(bytes.slice_ref(text.trim().as_bytes())));
         Ok(Self { query, body, raw })
     }
 

@@ -49,7 +49,7 @@ async fn send(
     app: &WhatsApp,
     phone_number_id: &str,
     body: Result<Value, BodyProblem>,
-    raw: Option<Box<str>>,
+    raw: Option<super::model::JsonText>,
 ) -> Result<Value, GraphError> {
     let configuration_names = app
         .store
@@ -87,7 +87,7 @@ async fn send(
     }
     let raw = match raw {
         Some(r) => r,
-        None => super::store::raw_json(&message),
+        None => super::model::JsonText::of(&message),
     };
     let accepted = app
         .store

@@ -1,20 +1,48 @@
 //! The WhatsApp entities the sandbox keeps: messages sent and received, orders and their status
 //! and payment history, and the rules for moving an order from one status to another.
 
+use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, value::RawValue};
 
-/// Writes JSON text as JSON (not as a string), checking it only when it is read.
-fn raw_json<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
-    match serde_json::from_str::<&RawValue>(text) {
-        Ok(raw) => raw.serialize(s),
-        Err(_) => s.serialize_str(text),
+/// A message body kept as JSON text, in a shared buffer: a body sent to the API is the very
+/// copy the journal keeps of the request, not a second one. Always valid UTF-8 (checked when
+/// made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct JsonText(Bytes);
+
+impl JsonText {
+    /// The text of `bytes`, `None` when it is not UTF-8.
+    pub(super) fn from_bytes(bytes: Bytes) -> Option<Self> {
+        std::str::from_utf8(&bytes).is_ok().then_some(Self(bytes))
+    }
+
+    /// The JSON text of a value.
+    pub(super) fn of(value: &Value) -> Self {
+        Self(Bytes::from(value.to_string()))
+    }
+
+    pub(super) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Writes the body as JSON (not as a string), checking it only when it is read.
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = self.as_str();
+        match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => s.serialize_str(text),
+        }
     }
 }
 
 /// Reads JSON (a saved message body) back as its compact text.
-fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<str>, D::Error> {
-    Ok(Value::deserialize(d)?.to_string().into_boxed_str())
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::of(&Value::deserialize(d)?))
+    }
 }
 
 /// Which market's payments flavour an order uses; decided by `payment_type: "br"`.
@@ -259,8 +287,7 @@ pub(super) struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_id: Option<String>,
     /// The body as sent, kept as JSON text (cheaper to keep, and to drop, than a parsed value).
-    #[serde(serialize_with = "raw_json", deserialize_with = "json_text")]
-    pub body: Box<str>,
+    pub body: JsonText,
     /// Unix seconds on the sandbox clock.
     pub timestamp: i64,
     pub statuses: Vec<StatusEntry>,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::model::{
-    Direction, Message, MessageStatus, Order, OrderEvent, OrderStatus, Region, StatusEntry,
+    Direction, JsonText, Message, MessageStatus, Order, OrderEvent, OrderStatus, Region, StatusEntry,
     TransitionError, check_transition,
 };
 use super::checked::{Checked, Intent, OrderDraft, PARAMS, Recipient, StatusDraft};
@@ -105,11 +105,6 @@ impl Business {
             .map(|p| p.configuration_name.clone())
             .collect()
     }
-}
-
-/// A value as JSON text.
-pub(super) fn raw_json(value: &Value) -> Box<str> {
-    value.to_string().into_boxed_str()
 }
 
 /// A refused `order_status` update, reported later as a `failed` status of its message.
@@ -238,7 +233,7 @@ impl Store {
         phone_number_id: &str,
         checked: Checked,
         body: &Value,
-        raw: Box<str>,
+        raw: JsonText,
         now_secs: i64,
         ids: &Ids,
     ) -> Result<Accepted, Vec<Violation>> {
@@ -509,7 +504,7 @@ impl Store {
                 .pointer("/interactive/payment_method/reference_id")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            body: raw_json(body),
+            body: JsonText::of(body),
             timestamp: now_secs,
             statuses: Vec::new(),
             warnings: Vec::new(),

@@ -510,7 +510,7 @@ pub(super) fn pg_extras(order: &Order, out: &mut Map<String, Value>) {
 
 /// An inbound user message with its sender's contact card.
 pub(super) fn inbound_value(message: &Message, profile_name: &str, waba_id: &str) -> Value {
-    let mut m = match serde_json::from_str::<Value>(&message.body) {
+    let mut m = match serde_json::from_str::<Value>(message.body.as_str()) {
         Ok(Value::Object(o)) => o,
         _ => Map::new(),
     };
