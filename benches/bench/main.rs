@@ -151,12 +151,14 @@ fn load() -> ! {
     let addr: SocketAddr = args
         .get(2)
         .and_then(|a| a.parse().ok())
-        .expect("--load ADDR SECONDS [valid|invalid|gateway|qonto]");
+        .expect("--load ADDR SECONDS [valid|invalid|gateway|qonto|qonto-create|mixed]");
     let secs: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
     let w = match args.get(4).map(String::as_str) {
         Some("invalid") => Workload::InvalidOrder,
         Some("gateway") => Workload::RazorpayCreate,
         Some("qonto") => Workload::QontoList,
+        Some("qonto-create") => Workload::QontoCreate,
+        Some("mixed") => Workload::Mixed,
         _ => Workload::ValidOrder,
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
