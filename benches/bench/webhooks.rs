@@ -48,10 +48,18 @@ async fn receiver() -> anyhow::Result<(SocketAddr, Arc<Seen>)> {
     Ok((addr, seen))
 }
 
-async fn wait_count(seen: &Seen, n: usize) {
+/// Waits until the receiver has seen `n` deliveries; an error after a minute, not a hang.
+async fn wait_count(seen: &Seen, n: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
     while seen.count.load(Ordering::Relaxed) < n {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "only {} of {n} deliveries arrived",
+            seen.count.load(Ordering::Relaxed)
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    Ok(())
 }
 
 fn ms_percentile(sorted: &[f64], p: f64) -> f64 {
@@ -73,6 +81,8 @@ pub(crate) async fn webhooks(quick: bool) -> anyhow::Result<()> {
         ..Config::default()
     };
     config.server.history_limit = n * 3;
+    // All `n` are enqueued at once: none may be dropped as too many waiting.
+    config.webhooks.max_waiting = n * 2;
     let engine = Arc::new(Engine::start(config, addr)?);
     *seen.engine.lock() = Some(engine.clone());
     let mut rates = Vec::new();
@@ -84,7 +94,7 @@ pub(crate) async fn webhooks(quick: bool) -> anyhow::Result<()> {
             let url = format!("http://{addr}/w/{}", i % spread);
             engine.enqueue(url, BODY.to_vec(), now);
         }
-        wait_count(&seen, n).await;
+        wait_count(&seen, n).await?;
         rates.push(n as f64 / start.elapsed().as_secs_f64());
     }
 
@@ -192,7 +202,7 @@ async fn lateness(
         let body = format!("{{\"due\":{due}}}").into_bytes();
         engine.enqueue(url, body, due);
     }
-    wait_count(seen, m).await;
+    wait_count(seen, m).await?;
     let mut engine_lateness: Vec<f64> = seen.lateness_ms.lock().iter().map(|l| *l as f64).collect();
     engine_lateness.sort_by(f64::total_cmp);
     timer_lateness.sort_by(f64::total_cmp);

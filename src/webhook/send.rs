@@ -33,17 +33,21 @@ pub(super) async fn lane(
             .get(&id)
             .and_then(|d| d.reference.clone())
             .unwrap_or_else(|| id.clone());
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
         let before = last.remove(&key);
+        // An object's next event takes its place among the attempts in flight only once the one
+        // before it is done: a permit held while waiting would idle a slot another object could
+        // use. Waiting tasks are bounded by the deliveries waiting (`webhooks.max_waiting`).
+        let permits = permits.clone();
         let task = tokio::spawn(async move {
             if let Some(before) = before {
                 let _ = before.await;
             }
-            engine.attempt(&id).await;
+            // The semaphore is never closed; were it, the delivery would stay waiting.
+            if let Ok(permit) = permits.acquire_owned().await {
+                engine.attempt(&id).await;
+                drop(permit);
+            }
             engine.busy.send_modify(|n| *n = n.saturating_sub(1));
-            drop(permit);
         });
         last.insert(key, task);
         handled = handled.wrapping_add(1);
