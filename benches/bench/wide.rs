@@ -121,8 +121,15 @@ pub(crate) async fn sockets(quick: bool) -> anyhow::Result<()> {
         }
         held.push(stream);
     }
+    // Watched from now on, so a close during the measurement is timed when it happens.
+    let watching = watch_closes(held, opened, Duration::from_secs(timeout_s * 3 + 5));
     let during = closed_loop(sandbox.addr, Workload::ValidOrder, 16, duration, counter).await?;
-    let closed = closed_after(held, opened, Duration::from_secs(timeout_s * 3 + 5)).await?;
+    let mut closed = Vec::new();
+    for w in watching {
+        if let Some(at) = w.await? {
+            closed.push(at);
+        }
+    }
     let last = closed.iter().max().copied().unwrap_or_default();
     println!(
         "\nidle sockets: {idle} held open (half silent, half idle after one answer), header-read timeout {timeout_s}s"
@@ -153,35 +160,29 @@ pub(crate) async fn sockets(quick: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// When the server closed each socket, counted from `opened`; sockets still open `limit` after
-/// it are left out. Each socket reads until the close (its one answer first, for the kept-alive
-/// half).
-async fn closed_after(
+/// Watches each socket until the server closes it: when that was, counted from `opened`, or
+/// `None` for one still open `limit` after it. Each socket reads until the close (its one answer
+/// first, for the kept-alive half).
+fn watch_closes(
     held: Vec<tokio::net::TcpStream>,
     opened: Instant,
     limit: Duration,
-) -> anyhow::Result<Vec<Duration>> {
+) -> Vec<tokio::task::JoinHandle<Option<Duration>>> {
     let deadline = opened + limit;
-    let mut waits = Vec::new();
-    for mut stream in held {
-        waits.push(tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            loop {
-                match tokio::time::timeout_at(deadline.into(), stream.read(&mut buf)).await {
-                    Ok(Ok(0) | Err(_)) => return Some(opened.elapsed()),
-                    Ok(Ok(_)) => {}
-                    Err(_) => return None,
+    held.into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    match tokio::time::timeout_at(deadline.into(), stream.read(&mut buf)).await {
+                        Ok(Ok(0) | Err(_)) => return Some(opened.elapsed()),
+                        Ok(Ok(_)) => {}
+                        Err(_) => return None,
+                    }
                 }
-            }
-        }));
-    }
-    let mut closed = Vec::new();
-    for w in waits {
-        if let Some(at) = w.await? {
-            closed.push(at);
-        }
-    }
-    Ok(closed)
+            })
+        })
+        .collect()
 }
 
 /// What the receiver saw: each message's statuses in arrival order, and when each gateway event

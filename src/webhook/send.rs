@@ -33,19 +33,31 @@ pub(super) async fn lane(
             .get(&id)
             .and_then(|d| d.reference.clone())
             .unwrap_or_else(|| id.clone());
-        let before = last.remove(&key);
-        // An object's next event takes its place among the attempts in flight only once the one
-        // before it is done: a permit held while waiting would idle a slot another object could
-        // use. Waiting tasks are bounded by the deliveries waiting (`webhooks.max_waiting`).
+        let before = last.remove(&key).filter(|t| !t.is_finished());
+        // A free object takes its slot here, so the lane reads no further than its slots allow.
+        // An object's next event takes a slot only once the one before it is done: a slot held
+        // while waiting would idle where another object could use it. (Those waiting are bounded
+        // by the deliveries waiting, `webhooks.max_waiting`.)
+        let slot = match before {
+            None => match permits.clone().acquire_owned().await {
+                Ok(p) => Some(p),
+                Err(_) => return,
+            },
+            Some(_) => None,
+        };
         let permits = permits.clone();
         let task = tokio::spawn(async move {
             if let Some(before) = before {
                 let _ = before.await;
             }
             // The semaphore is never closed; were it, the delivery would stay waiting.
-            if let Ok(permit) = permits.acquire_owned().await {
+            let slot = match slot {
+                Some(p) => Some(p),
+                None => permits.acquire_owned().await.ok(),
+            };
+            if let Some(slot) = slot {
                 engine.attempt(&id).await;
-                drop(permit);
+                drop(slot);
             }
             engine.busy.send_modify(|n| *n = n.saturating_sub(1));
         });

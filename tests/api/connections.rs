@@ -194,9 +194,10 @@ async fn a_slow_receiver_gets_several_attempts_at_once_each_link_in_order_and_ot
     let other = started.elapsed();
     let posts = slow.wait_posts(32, 10).await;
     let all = started.elapsed();
-    // One at a time would take 32 × 400 ms = 12.8 s.
+    // One at a time would take 32 × 400 ms = 12.8 s. The 8 links' chains side by side take about
+    // 1.6 s; a lane whose waiting events held its slots took over 3 s here.
     assert!(
-        all < Duration::from_secs(6),
+        all < Duration::from_millis(2500),
         "32 slow deliveries took {all:?}"
     );
     assert!(
