@@ -2,7 +2,7 @@
 //! same machine, with the same load generator, and reported as a ratio.
 //!
 //! ```text
-//! cargo bench                          # everything (about four minutes)
+//! cargo bench                          # everything (about ten minutes)
 //! cargo bench -- --quick               # a few seconds, to prove it still works
 //! cargo bench -- http webhooks flow memory
 //! ```
