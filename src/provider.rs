@@ -339,7 +339,7 @@ pub(crate) trait Provider: Send + Sync + 'static {
 
     /// Its state (stores, tenants, webhook settings and subscriptions), for snapshots and the
     /// data dir (see `crate::snapshot`).
-    fn state(&self) -> &dyn crate::snapshot::Stateful;
+    fn state(&self) -> &dyn crate::records::Stateful;
 
     /// How many of each kind of object its state holds (`{"accounts": 1, "links": 42}`), for
     /// the start-up line and the answer to a snapshot load.

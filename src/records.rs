@@ -1,7 +1,11 @@
 //! Records: the changes a part of the state hands to the data dir (`crate::persist`), one row
-//! per object, keyed by kind and key. Kernel: knows no provider and no database.
+//! per object, keyed by kind and key; and the traits by which a provider's store is saved,
+//! restored and written ([`Saves`], [`Stateful`]). Kernel: knows no provider and no database.
 
-use serde::Serialize;
+use std::any::Any;
+
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::value::RawValue;
 
 /// One change to write.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,5 +258,97 @@ impl<'a> Object<'a> {
 
     pub(crate) fn close(self) {
         self.out.push('}');
+    }
+}
+
+/// A provider store that saves itself: its saved form, the checks its types cannot make, and
+/// how it takes a saved form back; its lock is then [`Stateful`].
+pub(crate) trait Saves {
+    type Saved: Serialize + DeserializeOwned + Send + 'static;
+
+    /// The whole store as saved.
+    fn saved(&self) -> Self::Saved;
+
+    /// What a saved form holds that its types do not check (base64, hex digests).
+    fn check(_saved: &Self::Saved) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Replaces the whole store with a checked saved form.
+    fn restore(&mut self, saved: Self::Saved);
+
+    /// With a data dir: what changed since the last call, as records (`crate::persist`).
+    fn changes(&mut self, out: &mut Changes);
+
+    /// Drops what changed without handing it over (the store was just read from its records).
+    fn forget_changes(&mut self);
+
+    /// Hands over everything, not just what changed, at the next call (a write failed).
+    fn rewrite(&mut self);
+
+    /// Writes the saved form, as JSON text, from the store's records.
+    fn assemble(stored: &mut Stored, out: &mut String);
+}
+
+/// A provider's state as the snapshot and the data dir see it: a store behind its lock, read
+/// and replaced through its saved form. Every `Mutex<S>` of a store that [`Saves`] is one, so a
+/// provider only hands its store over (`Provider::state`).
+pub(crate) trait Stateful: Send + Sync {
+    /// The whole state as JSON text.
+    fn save(&self) -> Box<RawValue>;
+
+    /// A saved state (JSON text), checked and boxed for [`Stateful::restore`]; changes nothing.
+    fn prepare(&self, saved: &str) -> Result<Box<dyn Any + Send>, String>;
+
+    /// Puts a prepared state (what [`Stateful::prepare`] boxed) in place.
+    fn restore(&self, prepared: Box<dyn Any + Send>);
+
+    /// With a data dir: what changed since the last call, as records.
+    fn changes(&self, out: &mut Changes);
+
+    /// Drops what changed without handing it over (the state was just read from the data dir).
+    fn forget_changes(&self);
+
+    /// Hands over the whole state at the next [`Stateful::changes`] (a write failed).
+    fn rewrite(&self);
+
+    /// Writes the saved state, as JSON text, from its records in the data dir.
+    fn assemble(&self, stored: &mut Stored, out: &mut String);
+}
+
+impl<S: Saves + Send> Stateful for parking_lot::Mutex<S> {
+    fn save(&self) -> Box<RawValue> {
+        let saved = self.lock().saved();
+        serde_json::value::to_raw_value(&saved)
+            // Invariant: saved forms are plain data (string keys, no NaN), which always serialise.
+            .expect("a saved store serialises")
+    }
+
+    fn prepare(&self, saved: &str) -> Result<Box<dyn Any + Send>, String> {
+        let saved: S::Saved = serde_json::from_str(saved).map_err(|e| e.to_string())?;
+        S::check(&saved)?;
+        Ok(Box::new(saved))
+    }
+
+    fn restore(&self, prepared: Box<dyn Any + Send>) {
+        if let Ok(saved) = prepared.downcast::<S::Saved>() {
+            self.lock().restore(*saved);
+        }
+    }
+
+    fn changes(&self, out: &mut Changes) {
+        self.lock().changes(out);
+    }
+
+    fn forget_changes(&self) {
+        self.lock().forget_changes();
+    }
+
+    fn rewrite(&self) {
+        self.lock().rewrite();
+    }
+
+    fn assemble(&self, stored: &mut Stored, out: &mut String) {
+        S::assemble(stored, out);
     }
 }

@@ -180,3 +180,25 @@ pub(crate) async fn startup_ms(baseline: bool) -> anyhow::Result<(f64, u64)> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     Ok((ms, server.rss_kb()))
 }
+
+/// A config file in the temporary directory, removed when dropped.
+pub(crate) struct ConfigFile(std::path::PathBuf);
+
+impl ConfigFile {
+    pub(crate) fn new(name: &str, toml: &str) -> anyhow::Result<Self> {
+        let path =
+            std::env::temp_dir().join(format!("paylink-bench-{}-{name}.toml", std::process::id()));
+        std::fs::write(&path, toml)?;
+        Ok(Self(path))
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

@@ -28,7 +28,7 @@ pub(crate) async fn state(quick: bool) -> anyhow::Result<()> {
     let writes: u64 = if quick { 2_000 } else { 100_000 };
     let connections = 16;
     let tenants: u64 = if quick { 1_000 } else { 10_000 };
-    let config = crate::wide::ConfigFile::new(
+    let config = crate::servers::ConfigFile::new(
         "state",
         &format!("[server]\naccept_any_credentials = true\nmax_tenants = {tenants}\n"),
     )?;

@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use tokio::io::AsyncReadExt;
 
 use crate::load::{Workload, closed_loop};
-use crate::servers::start_sandbox;
+use crate::servers::{ConfigFile, start_sandbox};
 use crate::{RZP_AUTH, state::drive};
 
 pub(crate) async fn mixed(quick: bool) -> anyhow::Result<()> {
@@ -65,28 +65,6 @@ pub(crate) async fn mixed(quick: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// A config file in the temporary directory, removed when dropped.
-pub(crate) struct ConfigFile(std::path::PathBuf);
-
-impl ConfigFile {
-    pub(crate) fn new(name: &str, toml: &str) -> anyhow::Result<Self> {
-        let path =
-            std::env::temp_dir().join(format!("paylink-bench-{}-{name}.toml", std::process::id()));
-        std::fs::write(&path, toml)?;
-        Ok(Self(path))
-    }
-
-    pub(crate) fn path(&self) -> &str {
-        self.0.to_str().unwrap_or_default()
-    }
-}
-
-impl Drop for ConfigFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 pub(crate) async fn sockets(quick: bool) -> anyhow::Result<()> {

@@ -381,7 +381,7 @@ impl Provider for Qonto {
         }
     }
 
-    fn state(&self) -> &dyn crate::snapshot::Stateful {
+    fn state(&self) -> &dyn crate::records::Stateful {
         &self.store
     }
 

@@ -589,7 +589,7 @@ struct SavedOrg {
     idempotency: Vec<super::idempotency::SavedKey>,
 }
 
-impl crate::snapshot::Saves for Store {
+impl crate::records::Saves for Store {
     type Saved = Saved;
 
     /// Every organization, by login.

@@ -360,7 +360,7 @@ impl Provider for Razorpay {
         }
     }
 
-    fn state(&self) -> &dyn crate::snapshot::Stateful {
+    fn state(&self) -> &dyn crate::records::Stateful {
         &self.store
     }
 

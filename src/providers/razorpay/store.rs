@@ -679,7 +679,7 @@ impl Account {
     }
 }
 
-impl crate::snapshot::Saves for Store {
+impl crate::records::Saves for Store {
     type Saved = Saved;
 
     /// Every account, by key id.

@@ -358,7 +358,7 @@ impl Provider for WhatsApp {
         }
     }
 
-    fn state(&self) -> &dyn crate::snapshot::Stateful {
+    fn state(&self) -> &dyn crate::records::Stateful {
         &self.store
     }
 

@@ -550,7 +550,7 @@ struct SavedMedia {
     base64: String,
 }
 
-impl crate::snapshot::Saves for Store {
+impl crate::records::Saves for Store {
     type Saved = Saved;
 
     /// Every business, by phone number id.
