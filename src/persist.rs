@@ -143,13 +143,10 @@ impl Persist {
             Default::default();
         while let Some(row) = rows.next()? {
             let kind: String = row.get(0)?;
-            let entry = (row.get(2)?, row.get(1)?, row.get(3)?);
-            match kinds.get_mut(&kind) {
-                Some(list) => list.push(entry),
-                None => {
-                    kinds.insert(kind, vec![entry]);
-                }
-            }
+            kinds
+                .entry(kind)
+                .or_default()
+                .push((row.get(2)?, row.get(1)?, row.get(3)?));
         }
         let mut stored = Stored::default();
         for (kind, mut list) in kinds {

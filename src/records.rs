@@ -227,6 +227,25 @@ pub(crate) fn push_array(out: &mut String, items: Vec<String>) {
     out.push(']');
 }
 
+/// Appends the JSON array of the row objects `rows` (`(key, object text)`), each reopened so
+/// `more` can add its fields, given the row's key.
+pub(crate) fn push_objects(
+    out: &mut String,
+    rows: Vec<(String, String)>,
+    mut more: impl FnMut(&mut Object<'_>, &str),
+) {
+    out.push('[');
+    for (i, (key, text)) in rows.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let mut object = Object::open(out, &text);
+        more(&mut object, &key);
+        object.close();
+    }
+    out.push(']');
+}
+
 /// A JSON object being written into a document: a row's object text, reopened for more fields.
 /// The document is written once, front to back, so the rows are copied once.
 pub(crate) struct Object<'a> {

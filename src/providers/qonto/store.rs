@@ -189,7 +189,7 @@ impl Store {
                 subscriptions: Vec::new(),
                 idempotency: Keys::tracked(self.tracked),
                 fresh: true,
-            header_row: None,
+                header_row: None,
                 config,
             },
         );
@@ -654,7 +654,7 @@ impl crate::records::Saves for Store {
                     idempotency: Keys::restored(o.idempotency, self.tracked)
                         .unwrap_or_else(|_| Keys::tracked(self.tracked)),
                     fresh: true,
-            header_row: None,
+                    header_row: None,
                 },
             );
         }
@@ -710,20 +710,15 @@ impl crate::records::Saves for Store {
     }
 
     fn assemble(stored: &mut crate::records::Stored, out: &mut String) {
-        use crate::records::{Object, push_array};
+        use crate::records::{push_array, push_objects};
         let mut links = stored.by_tenant(LINK);
         let mut keys = stored.by_tenant(KEY);
-        out.push_str("{\"organizations\":[");
-        for (i, (key, header)) in stored.take(ORG).into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let mut org = Object::open(out, &header);
-            push_array(org.field("links"), links.remove(&key).unwrap_or_default());
-            push_array(org.field("idempotency"), keys.remove(&key).unwrap_or_default());
-            org.close();
-        }
-        out.push_str("],\"grants\":");
+        out.push_str("{\"organizations\":");
+        push_objects(out, stored.take(ORG), |org, key| {
+            push_array(org.field("links"), links.remove(key).unwrap_or_default());
+            push_array(org.field("idempotency"), keys.remove(key).unwrap_or_default());
+        });
+        out.push_str(",\"grants\":");
         let grants = stored.one(GRANTS, "grants").unwrap_or_else(|| {
             serde_json::to_string(&super::oauth::Grants::default()).unwrap_or_default()
         });

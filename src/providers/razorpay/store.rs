@@ -764,18 +764,13 @@ impl crate::records::Saves for Store {
     }
 
     fn assemble(stored: &mut crate::records::Stored, out: &mut String) {
-        use crate::records::{Object, push_array};
+        use crate::records::{push_array, push_objects};
         let mut links = stored.by_tenant(LINK);
-        out.push_str("{\"accounts\":[");
-        for (i, (key, header)) in stored.take(ACCOUNT).into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let mut account = Object::open(out, &header);
-            push_array(account.field("links"), links.remove(&key).unwrap_or_default());
-            account.close();
-        }
-        out.push_str("]}");
+        out.push_str("{\"accounts\":");
+        push_objects(out, stored.take(ACCOUNT), |account, key| {
+            push_array(account.field("links"), links.remove(key).unwrap_or_default());
+        });
+        out.push('}');
     }
 }
 

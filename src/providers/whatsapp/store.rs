@@ -717,28 +717,23 @@ impl crate::records::Saves for Store {
     }
 
     fn assemble(stored: &mut crate::records::Stored, out: &mut String) {
-        use crate::records::{Object, push_array};
+        use crate::records::{push_array, push_objects};
         let mut messages = stored.by_tenant(MESSAGE);
         let mut orders = stored.by_tenant(ORDER);
         let mut inbound = stored.by_tenant(INBOUND);
         let mut media = stored.by_tenant(MEDIA);
-        out.push_str("{\"businesses\":[");
-        for (i, (key, header)) in stored.take(BUSINESS).into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let mut b = Object::open(out, &header);
+        out.push_str("{\"businesses\":");
+        push_objects(out, stored.take(BUSINESS), |b, key| {
             for (name, rows) in [
                 ("messages", &mut messages),
                 ("orders", &mut orders),
                 ("last_inbound", &mut inbound),
                 ("media", &mut media),
             ] {
-                push_array(b.field(name), rows.remove(&key).unwrap_or_default());
+                push_array(b.field(name), rows.remove(key).unwrap_or_default());
             }
-            b.close();
-        }
-        out.push_str("],\"app_subscription\":");
+        });
+        out.push_str(",\"app_subscription\":");
         out.push_str(&stored.one(APP, "subscription").unwrap_or_else(|| "null".to_string()));
         out.push('}');
     }
