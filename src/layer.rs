@@ -85,13 +85,10 @@ async fn read_body(
         Ok(collected) => {
             let bytes = collected.to_bytes();
             let total = bytes.len();
-            // A body the journal keeps whole is copied once, here, and that one copy is what the
-            // handler reads and what the journal (and a store keeping the body) holds.
-            let bytes = if total <= EXCERPT_BYTES {
-                Bytes::copy_from_slice(&bytes)
-            } else {
-                bytes
-            };
+            // Copied once, here, to a buffer of its own: as read it is often a slice of the
+            // connection's whole read buffer, which a store keeping the body would pin. This one
+            // copy is what the handler reads and, when short enough, what the journal keeps.
+            let bytes = Bytes::copy_from_slice(&bytes);
             (bytes, total, None)
         }
         // Too large, or the connection failed mid-body: either way there is no request to serve.
@@ -271,8 +268,8 @@ fn announce(ctx: &Context, e: &Entry) {
     });
 }
 
-/// The journal's copy of a request body: the copy [`read_body`] made of a body short enough to
-/// keep whole, else a copy of its start.
+/// The journal's copy of a request body: the copy [`read_body`] made, when short enough to keep
+/// whole, else a copy of its start.
 fn request_excerpt(bytes: Bytes, total: usize) -> Bytes {
     if total <= EXCERPT_BYTES {
         bytes
@@ -281,9 +278,8 @@ fn request_excerpt(bytes: Bytes, total: usize) -> Bytes {
     }
 }
 
-/// The journal's copy of the start of a body. Always a copy: a body as read is often a slice of
-/// the connection's whole read buffer, which a shared handle would keep alive. (A request body
-/// short enough to keep whole was copied already, by [`read_body`].)
+/// The journal's copy of the start of a body, so the journal never keeps more than
+/// `EXCERPT_BYTES` of it alive.
 fn excerpt(bytes: &Bytes) -> Bytes {
     Bytes::copy_from_slice(&bytes[..bytes.len().min(EXCERPT_BYTES)])
 }
