@@ -236,7 +236,10 @@ async fn gather(tasks: Vec<Connection>, started: Instant) -> anyhow::Result<Figu
 }
 
 /// A fixed `rate` of requests per second, spread over `connections`, for `duration`. Latency is
-/// measured from when each request was due, so a stall counts against the server.
+/// measured from when each request was due when the connection was still busy with the one
+/// before (so a stall counts against the server), and from when it was sent otherwise: a timer
+/// that wakes the client late (tokio's have a 1 ms granularity) is the client's delay, not the
+/// server's.
 pub(crate) async fn open_loop(
     addr: SocketAddr,
     w: Workload,
@@ -257,12 +260,19 @@ pub(crate) async fn open_loop(
             let mut lat = Vec::new();
             let mut errors = 0;
             let mut i = c;
+            let mut free_since = origin;
             while i < total {
                 let due = origin + interval * i as u32;
                 tokio::time::sleep_until(due).await;
+                let start = if free_since <= due {
+                    tokio::time::Instant::now()
+                } else {
+                    due
+                };
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let status = send(&mut sender, w.request(addr, n)).await?;
-                lat.push(tokio::time::Instant::now().duration_since(due).as_micros() as u64);
+                free_since = tokio::time::Instant::now();
+                lat.push(free_since.duration_since(start).as_micros() as u64);
                 if status != w.expected(n) {
                     errors += 1;
                 }
