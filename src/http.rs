@@ -61,9 +61,15 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, BodyProblem> {
 
 /// Checks the content type is JSON (or absent, which is read as JSON) and parses the body.
 pub(crate) fn json_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, BodyProblem> {
-    match media_type(headers).as_deref() {
-        None | Some("application/json" | "text/json") => parse_json(bytes),
-        Some(t) if t.ends_with("+json") => parse_json(bytes),
+    json_media_type(media_type(headers).as_deref()).and_then(|()| parse_json(bytes))
+}
+
+/// Whether a body of this media type is read as JSON: absent, `application/json`, `text/json`
+/// or any `+json` type.
+pub(crate) fn json_media_type(media_type: Option<&str>) -> Result<(), BodyProblem> {
+    match media_type {
+        None | Some("application/json" | "text/json") => Ok(()),
+        Some(t) if t.ends_with("+json") => Ok(()),
         Some(other) => Err(BodyProblem::ContentType(other.to_string())),
     }
 }

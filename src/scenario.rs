@@ -163,6 +163,9 @@ pub struct Facts<'a> {
     pub currency: Option<&'a str>,
     pub amount: Option<i64>,
     pub body: Option<&'a Value>,
+    /// The body as JSON text, for a request whose tree was never built: parsed only when a rule
+    /// matches on `fields`.
+    pub text: Option<&'a str>,
 }
 
 impl ScenarioConfig {
@@ -298,18 +301,28 @@ impl Match {
             && self
                 .amount_max
                 .is_none_or(|m| facts.amount.is_some_and(|a| a <= m))
-            && self.fields.iter().all(|(pointer, pattern)| {
-                facts
-                    .body
-                    .and_then(|b| b.pointer(pointer))
-                    .is_some_and(|v| {
-                        let text = match v {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        glob(pattern, &text)
-                    })
+            && self.fields_hold(facts)
+    }
+
+    /// Every `fields` pattern matches the body (a body given only as text is parsed here).
+    fn fields_hold(&self, facts: &Facts<'_>) -> bool {
+        if self.fields.is_empty() {
+            return true;
+        }
+        let parsed: Option<Value> = match (facts.body, facts.text) {
+            (None, Some(text)) => serde_json::from_str(text).ok(),
+            _ => None,
+        };
+        let body = facts.body.or(parsed.as_ref());
+        self.fields.iter().all(|(pointer, pattern)| {
+            body.and_then(|b| b.pointer(pointer)).is_some_and(|v| {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                glob(pattern, &text)
             })
+        })
     }
 }
 
@@ -543,6 +556,19 @@ mod tests {
         );
         assert_eq!(plan.steps.len(), 1);
         assert_eq!(s.plan("chat", &Facts::default()).steps.len(), 3);
+        // A body given only as text (read typed, never as a tree) matches the same way.
+        let text = body.to_string();
+        let facts = Facts {
+            text: Some(&text),
+            ..Default::default()
+        };
+        assert_eq!(s.plan("chat", &facts).steps.len(), 1);
+        let other = text.replace("quick_pay", "catalog");
+        let facts = Facts {
+            text: Some(&other),
+            ..Default::default()
+        };
+        assert_eq!(s.plan("chat", &facts).steps.len(), 3);
     }
 
     #[test]

@@ -218,6 +218,7 @@ pub(super) async fn create(call: QontoCall) -> Response {
                     currency: Some("EUR"),
                     amount: Some(draft.amount),
                     body: Some(&value),
+                    text: None,
                 },
             );
             if let Some(reject) = rule.as_ref().and_then(|r| r.then.reject.as_ref()) {

@@ -149,6 +149,7 @@ pub(super) async fn create(
                     currency: Some(draft.currency.as_str()),
                     amount: Some(draft.amount),
                     body: Some(&value),
+                    text: None,
                 },
             );
             if let Some(reject) = rule.as_ref().and_then(|r| r.then.reject.as_ref()) {

@@ -84,6 +84,8 @@ pub(super) struct Checked {
     pub warnings: Vec<String>,
     /// A template send's text as the customer reads it (header, body, footer, parameters filled).
     pub rendered: Option<String>,
+    /// The message's `biz_opaque_callback_data`, echoed in its status webhooks.
+    pub callback_data: Option<String>,
 }
 
 impl Checked {
@@ -97,6 +99,7 @@ impl Checked {
             violations: Vec::new(),
             warnings: Vec::new(),
             rendered: None,
+            callback_data: None,
         }
     }
 }

@@ -20,12 +20,11 @@ use crate::http::{self, BodyProblem};
 use crate::provider::Problem;
 
 /// What Graph reads from any request besides its credentials (which the provider layer resolved
-/// before the handler ran): the query and the body.
+/// before the handler ran): the query and the body, parsed when a handler asks for it.
 pub(super) struct GraphRequest {
     query: Vec<(String, String)>,
-    pub(super) body: Result<Value, BodyProblem>,
-    /// The JSON body as sent, when it came as JSON.
-    pub(super) raw: Option<super::model::JsonText>,
+    bytes: axum::body::Bytes,
+    media_type: Option<String>,
 }
 
 impl GraphRequest {
@@ -38,28 +37,54 @@ impl GraphRequest {
         let bytes = http::read_body(body, app.ctx.limits.body_limit)
             .await
             .map_err(GraphError::Body)?;
-        let query = http::query_pairs(query.unwrap_or(""));
-        let is_form =
-            http::media_type(headers).as_deref() == Some("application/x-www-form-urlencoded");
-        let mut body = if bytes.is_empty() && http::media_type(headers).is_none() {
-            Ok(Value::Object(Default::default()))
-        } else if is_form {
-            http::form_as_json(&bytes)
-        } else {
-            http::json_body(headers, &bytes)
-        };
+        Ok(Self {
+            query: http::query_pairs(query.unwrap_or("")),
+            bytes,
+            media_type: http::media_type(headers),
+        })
+    }
+
+    fn is_form(&self) -> bool {
+        self.media_type.as_deref() == Some("application/x-www-form-urlencoded")
+    }
+
+    /// The body as a JSON tree: a JSON body, a form body (fields holding JSON decoded), or an
+    /// empty object for an empty body without a content type.
+    pub(super) fn body(&self) -> Result<Value, BodyProblem> {
+        if self.bytes.is_empty() && self.media_type.is_none() {
+            return Ok(Value::Object(Default::default()));
+        }
+        if !self.is_form() {
+            return http::json_media_type(self.media_type.as_deref())
+                .and_then(|()| http::parse_json(&self.bytes));
+        }
+        let mut body = http::form_as_json(&self.bytes);
         // Graph takes its own parameters from the query or a form body, never from JSON; they
         // were read with the credentials and are not message fields.
-        if is_form && let Ok(Value::Object(fields)) = body.as_mut() {
+        if let Ok(Value::Object(fields)) = body.as_mut() {
             fields.remove("access_token");
             fields.remove("appsecret_proof");
         }
-        // The bytes parsed as JSON, so they are valid UTF-8 JSON text.
-        let raw = (!is_form && body.is_ok())
-            .then(|| std::str::from_utf8(&bytes).ok())
-            .flatten()
-            .and_then(|text| super::model::JsonText::from_bytes(bytes.slice_ref(text.trim().as_bytes())));
-        Ok(Self { query, body, raw })
+        body
+    }
+
+    /// The bytes of a body sent as JSON (by its content type), before they are parsed.
+    pub(super) fn json_bytes(&self) -> Option<&[u8]> {
+        (!self.bytes.is_empty() && http::json_media_type(self.media_type.as_deref()).is_ok())
+            .then_some(&self.bytes[..])
+    }
+
+    /// The JSON body as sent (surrounding whitespace trimmed), when it came as JSON text; what
+    /// it holds is known to be JSON only once [`Self::body`] or a typed read has parsed it.
+    pub(super) fn raw(&self) -> Option<super::model::JsonText> {
+        if self.is_form() {
+            return None;
+        }
+        let text = std::str::from_utf8(&self.bytes).ok()?.trim();
+        if text.is_empty() {
+            return None;
+        }
+        super::model::JsonText::from_bytes(self.bytes.slice_ref(text.as_bytes()))
     }
 
     pub(super) fn param(&self, name: &str) -> Option<&str> {

@@ -20,7 +20,6 @@ use super::model::PaymentStatus;
 use super::checked::{Checked, Context, Intent, PARAMS, Recipient};
 use super::rules;
 use super::webhooks;
-use crate::http::BodyProblem;
 use crate::scenario::{ErrorSpec, Facts};
 use crate::schema::Violation;
 
@@ -39,7 +38,7 @@ pub(super) async fn send_message(
         async move |app: &Wa, phone_number_id: &str| {
             auth.business(phone_number_id, "post")?;
             let request = GraphRequest::read(app, query.as_deref(), &headers, body).await?;
-            send(app, phone_number_id, request.body, request.raw).await
+            send(app, phone_number_id, &request).await
         },
     )
     .await
@@ -48,8 +47,7 @@ pub(super) async fn send_message(
 async fn send(
     app: &WhatsApp,
     phone_number_id: &str,
-    body: Result<Value, BodyProblem>,
-    raw: Option<super::model::JsonText>,
+    request: &GraphRequest,
 ) -> Result<Value, GraphError> {
     let configuration_names = app
         .store
@@ -57,7 +55,6 @@ async fn send(
         .business(phone_number_id)
         .map(super::store::Business::configuration_names)
         .unwrap_or_default();
-    let mut message = body.map_err(GraphError::Body)?;
     let now_ms = app.ctx.clock.now_ms();
     let now = now_ms.div_euclid(1000);
     let ctx = Context {
@@ -65,7 +62,22 @@ async fn send(
         require_messaging_product: app.config.require_messaging_product,
         configuration_names: Some(&configuration_names),
     };
-    let mut checked = rules::check(&app.ctx.schemas, &mut message, &ctx);
+    // A valid India order_details is read typed; anything else (or anything the typed read
+    // does not cover) is read as a JSON tree and checked in full.
+    let raw = request.raw();
+    let typed = raw.as_ref().and_then(|_| {
+        request
+            .json_bytes()
+            .and_then(|bytes| super::typed::order_details(bytes, &ctx))
+    });
+    let (mut checked, message) = match typed {
+        Some(checked) => (checked, None),
+        None => {
+            let mut message = request.body().map_err(GraphError::Body)?;
+            let checked = rules::check(&app.ctx.schemas, &mut message, &ctx);
+            (checked, Some(message))
+        }
+    };
     if let Some(order) = &checked.order
         && let Some(uri) = &order.payment_link
     {
@@ -76,18 +88,25 @@ async fn send(
             &order.currency,
         ));
     }
-    let missing_media = against_uploads(app, phone_number_id, &message, &mut checked)?;
+    let missing_media = match &message {
+        Some(message) => against_uploads(app, phone_number_id, message, &mut checked)?,
+        None => None,
+    };
     let mark_read = matches!(checked.intent, Intent::MarkRead { .. });
     let is_template = checked.kind == "template";
     let needs_window = app.config.customer_service_window && !is_template;
-    let plan = (!mark_read && checked.violations.is_empty())
-        .then(|| app.ctx.scenario.plan(super::ID.as_str(), &facts(&checked, &message)));
+    let text = raw.as_ref().map(super::model::JsonText::as_str);
+    let plan = (!mark_read && checked.violations.is_empty()).then(|| {
+        let facts = facts(&checked, message.as_ref(), text);
+        app.ctx.scenario.plan(super::ID.as_str(), &facts)
+    });
     if let Some(reject) = plan.as_ref().and_then(|p| p.reject.clone()) {
         return Err(scripted_rejection(&reject));
     }
-    let raw = match raw {
-        Some(r) => r,
-        None => super::model::JsonText::of(&message),
+    let (raw, message) = match (raw, message) {
+        (Some(raw), message) => (raw, message.unwrap_or(Value::Null)),
+        (None, Some(message)) => (super::model::JsonText::of(&message), message),
+        (None, None) => (super::model::JsonText::of(&Value::Null), Value::Null),
     };
     let accepted = app
         .store
@@ -183,8 +202,9 @@ fn report(
     }
 }
 
-/// What a scenario rule can match in a message.
-fn facts<'a>(checked: &'a Checked, message: &'a Value) -> Facts<'a> {
+/// What a scenario rule can match in a message: its tree when it was read as one, else its text
+/// (parsed only when a rule matches on fields).
+fn facts<'a>(checked: &'a Checked, message: Option<&'a Value>, text: Option<&'a str>) -> Facts<'a> {
     let order = checked.order.as_ref();
     Facts {
         to: checked.recipient.input.as_deref(),
@@ -195,7 +215,8 @@ fn facts<'a>(checked: &'a Checked, message: &'a Value) -> Facts<'a> {
         payment_types: order.map(|o| o.payment_types.clone()).unwrap_or_default(),
         currency: order.map(|o| o.currency.as_str()),
         amount: order.map(|o| o.total_amount),
-        body: Some(message),
+        body: message,
+        text: if message.is_none() { text } else { None },
     }
 }
 

@@ -121,6 +121,9 @@ mod store;
 mod subscriptions;
 mod templates;
 mod trigger;
+mod typed;
+#[cfg(test)]
+mod typed_diff;
 mod webhooks;
 
 use std::sync::Arc;

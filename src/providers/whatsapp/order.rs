@@ -2,7 +2,7 @@
 //! arithmetic, expiration threshold, image-item limits, importer fields and India payment
 //! settings, and an `order_status` update's shape.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::model::{OrderStatus, PaymentStatus, Region};
 use super::checked::{
@@ -133,13 +133,7 @@ fn draft(params: &Value, order: Option<&Value>, region: Region) -> Option<OrderD
             .as_deref()
             .and_then(|t| params.pointer(&format!("/payment_settings/0/payment_gateway/{t}")))
             .and_then(Value::as_object)
-            .map(|extras| {
-                extras
-                    .iter()
-                    .filter(|(k, _)| *k != "encrypted_payment_gateway_data")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
+            .map(kept_extras)
             .unwrap_or_default(),
         offsite_card: params
             .get("payment_settings")
@@ -147,6 +141,15 @@ fn draft(params: &Value, order: Option<&Value>, region: Region) -> Option<OrderD
             .and_then(|s| s.iter().find_map(|s| s.get("offsite_card_pay")))
             .cloned(),
     })
+}
+
+/// What the store keeps of a gateway's own extras: all but the encrypted data.
+pub(super) fn kept_extras(extras: &Map<String, Value>) -> Map<String, Value> {
+    extras
+        .iter()
+        .filter(|(k, _)| *k != "encrypted_payment_gateway_data")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// `subtotal = Σ (sale_amount or amount) × quantity`, `sale_amount < amount`, and
@@ -306,26 +309,14 @@ fn india_payment(params: &Value, ctx: &Context<'_>, c: &mut Checked) {
         match s.get("type").and_then(Value::as_str) {
             Some("payment_gateway") => {
                 let pg = s.get("payment_gateway");
-                if let (Some(names), Some(name)) = (
-                    ctx.configuration_names,
-                    pg.and_then(|p| p.get("configuration_name"))
-                        .and_then(Value::as_str),
-                ) && !names.iter().any(|n| n == name)
-                {
-                    c.warnings.push(format!(
-                        "{PARAMS}/payment_settings/{i}/payment_gateway/configuration_name: {name:?} is not a payment configuration of this business ({}); the customer will not be able to pay",
-                        names.join(", ")
-                    ));
-                }
+                let name = pg
+                    .and_then(|p| p.get("configuration_name"))
+                    .and_then(Value::as_str);
                 let web_only = pg
                     .and_then(|p| p.get("enabled_payment_options"))
                     .and_then(Value::as_array)
                     .is_some_and(|o| o.len() == 1 && o[0] == "web");
-                if total > UPI_CAP_PAISE && !web_only {
-                    c.warnings.push(format!(
-                        "{PARAMS}/total_amount/value: {total} exceeds the UPI cap of {UPI_CAP_PAISE} paise; UPI payments will fail unless enabled_payment_options is [\"web\"]"
-                    ));
-                }
+                gateway_warnings(i, name, web_only, total, ctx, c);
             }
             Some("upi_intent_link") => {
                 let at = format!("{PARAMS}/payment_settings/{i}/upi_intent_link/link");
@@ -356,6 +347,31 @@ fn india_payment(params: &Value, ctx: &Context<'_>, c: &mut Checked) {
             }
             _ => {}
         }
+    }
+}
+
+/// What a payment gateway setting (the `i`th) warns of: a configuration the business does not
+/// have, and a total above the UPI cap while UPI stays enabled.
+pub(super) fn gateway_warnings(
+    i: usize,
+    name: Option<&str>,
+    web_only: bool,
+    total: i128,
+    ctx: &Context<'_>,
+    c: &mut Checked,
+) {
+    if let (Some(names), Some(name)) = (ctx.configuration_names, name)
+        && !names.iter().any(|n| n == name)
+    {
+        c.warnings.push(format!(
+            "{PARAMS}/payment_settings/{i}/payment_gateway/configuration_name: {name:?} is not a payment configuration of this business ({}); the customer will not be able to pay",
+            names.join(", ")
+        ));
+    }
+    if total > UPI_CAP_PAISE && !web_only {
+        c.warnings.push(format!(
+            "{PARAMS}/total_amount/value: {total} exceeds the UPI cap of {UPI_CAP_PAISE} paise; UPI payments will fail unless enabled_payment_options is [\"web\"]"
+        ));
     }
 }
 

@@ -74,6 +74,10 @@ pub(super) fn check(schemas: &Schemas, body: &mut Value, ctx: &Context<'_>) -> C
     c.violations = schemas.validate("whatsapp/message.send.request", body);
     drop_messaging_product_if_optional(&mut c.violations, ctx);
     c.recipient = recipient(body, &mut c.violations);
+    c.callback_data = body
+        .get("biz_opaque_callback_data")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     if !PAYLOAD_KEYS.contains(&kind.as_str()) {
         // The envelope schema already reported the bad `type`.
         return c;
@@ -115,6 +119,25 @@ fn drop_messaging_product_if_optional(violations: &mut Vec<Violation>, ctx: &Con
     }
 }
 
+/// A recipient named by phone number (`to` on an individual message): its digits are its wa_id.
+pub(super) fn phone_recipient(to: &str, violations: &mut Vec<Violation>) -> Recipient {
+    let digits: String = to.chars().filter(char::is_ascii_digit).collect();
+    let allowed = to
+        .chars()
+        .all(|ch| ch.is_ascii_digit() || "+-() ".contains(ch));
+    if !allowed || digits.len() < 5 || digits.len() > 15 || to.matches('+').count() > 1 {
+        violations.push(Violation::invalid(
+            "/to",
+            "The phone number is malformed: Please use the format: +1234567890.",
+        ));
+    }
+    Recipient {
+        input: Some(to.to_string()),
+        wa_id: Some(digits),
+        ..Default::default()
+    }
+}
+
 fn recipient(body: &Value, violations: &mut Vec<Violation>) -> Recipient {
     let group = body.get("recipient_type").and_then(Value::as_str) == Some("group");
     let to = body.get("to").and_then(Value::as_str);
@@ -125,23 +148,7 @@ fn recipient(body: &Value, violations: &mut Vec<Violation>) -> Recipient {
             group: true,
             ..Default::default()
         },
-        (Some(to), _) => {
-            let digits: String = to.chars().filter(char::is_ascii_digit).collect();
-            let allowed = to
-                .chars()
-                .all(|ch| ch.is_ascii_digit() || "+-() ".contains(ch));
-            if !allowed || digits.len() < 5 || digits.len() > 15 || to.matches('+').count() > 1 {
-                violations.push(Violation::invalid(
-                    "/to",
-                    "The phone number is malformed: Please use the format: +1234567890.",
-                ));
-            }
-            Recipient {
-                input: Some(to.to_string()),
-                wa_id: Some(digits),
-                ..Default::default()
-            }
-        }
+        (Some(to), _) => phone_recipient(to, violations),
         (None, Some(id)) => Recipient {
             input: Some(id.to_string()),
             user_id: Some(id.to_string()),

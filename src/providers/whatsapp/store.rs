@@ -249,6 +249,7 @@ impl Store {
             mut violations,
             warnings,
             rendered: checked_rendered,
+            callback_data,
         } = checked;
         if let Intent::MarkRead { message_id } = intent {
             business.check_read(&message_id, &mut violations);
@@ -289,10 +290,7 @@ impl Store {
             user_id: recipient.user_id.clone(),
             kind,
             reference_id,
-            biz_opaque_callback_data: body
-                .get("biz_opaque_callback_data")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            biz_opaque_callback_data: callback_data,
             rendered: checked_rendered,
             body: raw,
             timestamp: now_secs,

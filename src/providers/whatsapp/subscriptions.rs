@@ -97,7 +97,7 @@ fn app_subscription(app: &Wa) -> Value {
 /// `POST /{app_id}/subscriptions`: checks the parameters (from the body or the query), performs
 /// the verification handshake, then records the subscription.
 async fn subscribe_app(app: &Wa, request: &GraphRequest) -> Result<Value, GraphError> {
-    let params = request.body.clone().map_err(GraphError::Body)?;
+    let params = request.body().map_err(GraphError::Body)?;
     let param = |name: &str| {
         params
             .get(name)
@@ -197,7 +197,7 @@ pub(super) async fn subscribed_apps(
             }
             return Ok(json!({ "data": [data] }));
         }
-        let params = request.body.clone().map_err(GraphError::Body)?;
+        let params = request.body().map_err(GraphError::Body)?;
         let override_uri = params
             .get("override_callback_uri")
             .and_then(Value::as_str)

@@ -217,7 +217,7 @@ pub(super) async fn message_templates(
                 .collect();
             return Ok(json!({"data": data, "paging": {"cursors": {"before": "MAA==", "after": "MjQZD"}}}));
         }
-        let params = request.body.clone().map_err(GraphError::Body)?;
+        let params = request.body().map_err(GraphError::Body)?;
         let template = created(app, &params)?;
         let answer = json!({"id": template.id, "status": template.status, "category": template.category});
         let mut store = app.store.lock();
