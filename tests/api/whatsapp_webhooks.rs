@@ -572,3 +572,42 @@ async fn a_configured_callback_is_verified_when_the_sandbox_starts() {
     );
     assert!(receiver.posts().is_empty(), "no message was sent yet");
 }
+
+/// The common India order is read typed (no JSON tree): a scenario rule on its fields still
+/// matches it, and its `biz_opaque_callback_data` still comes back on every status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fields_rule_and_callback_data_hold_for_an_order_read_typed() {
+    let receiver = Receiver::start(Behaviour::Ok { verify_token: None }).await;
+    let app = TestApp::spawn_with(webhook_config(&receiver.url)).await;
+    let (code, v) = app
+        .admin_put(
+            "/scenario",
+            &json!({"rules": [{
+                "name": "catalog orders fail",
+                "provider": "whatsapp",
+                "match": {"fields": {"/interactive/action/parameters/order/catalog_id": "1794*"}},
+                "then": {"statuses": ["sent", "failed"], "error": {"code": 131026}}
+            }]}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+
+    let mut order = fixture("whatsapp/valid/order_details-in-payment_link.json");
+    order["biz_opaque_callback_data"] = json!("cart-42");
+    let (code, sent) = app.send_message_json(&order).await;
+    assert_eq!(code, 200, "{sent}");
+    let posts = receiver.wait_posts(2, 5).await;
+    assert_eq!(statuses_of(&posts), ["sent", "failed"]);
+    for post in &posts {
+        let status = &post.json()["entry"][0]["changes"][0]["value"]["statuses"][0];
+        assert_eq!(status["biz_opaque_callback_data"], "cart-42", "{status}");
+    }
+
+    // Another catalog: the rule does not match, the default sequence runs.
+    order["interactive"]["action"]["parameters"]["reference_id"] = json!("IN-LINK-OTHER");
+    order["interactive"]["action"]["parameters"]["order"]["catalog_id"] = json!("555");
+    let (code, sent) = app.send_message_json(&order).await;
+    assert_eq!(code, 200, "{sent}");
+    let posts = receiver.wait_posts(5, 5).await;
+    assert_eq!(statuses_of(&posts[2..]), ["sent", "delivered", "read"]);
+}
