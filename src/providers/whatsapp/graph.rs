@@ -80,11 +80,12 @@ impl GraphRequest {
         if self.is_form() {
             return None;
         }
-        let text = std::str::from_utf8(&self.bytes).ok()?.trim();
+        // JSON allows only ASCII whitespace around a value.
+        let text = self.bytes.trim_ascii();
         if text.is_empty() {
             return None;
         }
-        super::model::JsonText::from_bytes(self.bytes.slice_ref(text.as_bytes()))
+        super::model::JsonText::from_bytes(self.bytes.slice_ref(text))
     }
 
     pub(super) fn param(&self, name: &str) -> Option<&str> {

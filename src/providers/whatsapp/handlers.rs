@@ -103,11 +103,9 @@ async fn send(
     if let Some(reject) = plan.as_ref().and_then(|p| p.reject.clone()) {
         return Err(scripted_rejection(&reject));
     }
-    let (raw, message) = match (raw, message) {
-        (Some(raw), message) => (raw, message.unwrap_or(Value::Null)),
-        (None, Some(message)) => (super::model::JsonText::of(&message), message),
-        (None, None) => (super::model::JsonText::of(&Value::Null), Value::Null),
-    };
+    // A body read typed came with its text; only a tree may lack one (a form body).
+    let message = message.unwrap_or(Value::Null);
+    let raw = raw.unwrap_or_else(|| super::model::JsonText::of(&message));
     let accepted = app
         .store
         .lock()
@@ -216,7 +214,7 @@ fn facts<'a>(checked: &'a Checked, message: Option<&'a Value>, text: Option<&'a 
         currency: order.map(|o| o.currency.as_str()),
         amount: order.map(|o| o.total_amount),
         body: message,
-        text: if message.is_none() { text } else { None },
+        text,
     }
 }
 

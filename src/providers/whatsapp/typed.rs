@@ -359,7 +359,7 @@ fn parameters(p: &Parameters) -> Option<()> {
         && ["digital-goods", "physical-goods"].contains(&p.goods.as_str())
         && p.payment_type.as_deref().is_none_or(|t| t == "upi")
         && p.currency == "INR"
-        && amount(&p.total_amount, false)
+        && amount(&p.total_amount, false, false)
         && p.total_amount.value > 0
         && !p.payment_settings.is_empty()
         && p.payment_settings.iter().all(|s| setting(s)))
@@ -407,10 +407,10 @@ fn order(o: &Order, p: &Parameters, ctx: &Context<'_>) -> Option<()> {
         })
         && !o.items.is_empty()
         && o.items.iter().all(|i| item(i, o.catalog_id.is_some()))
-        && amount(&o.subtotal, false)
-        && amount(&o.tax, true)
-        && o.shipping.as_ref().is_none_or(|a| amount(a, true))
-        && o.discount.as_ref().is_none_or(|d| discount(d));
+        && amount(&o.subtotal, false, false)
+        && amount(&o.tax, true, false)
+        && o.shipping.as_ref().is_none_or(|a| amount(a, true, false))
+        && o.discount.as_ref().is_none_or(|d| amount(d, true, true));
     if !fields {
         return None;
     }
@@ -430,10 +430,10 @@ fn item(i: &Item, catalog: bool) -> bool {
         || (i.country_of_origin.is_some() && i.importer_name.is_some() && i.importer_address.is_some());
     i.retailer_id.as_deref().is_none_or(|r| !r.is_empty())
         && chars(&i.name, 1, 60)
-        && amount(&i.amount, false)
+        && amount(&i.amount, false, false)
         && i.sale_amount
             .as_ref()
-            .is_none_or(|s| amount(s, false) && s.value < i.amount.value)
+            .is_none_or(|s| amount(s, false, false) && s.value < i.amount.value)
         && (1..=1_000_000).contains(&i.quantity)
         && i.country_of_origin.as_deref().is_none_or(|c| !c.is_empty())
         && i.importer_name.as_deref().is_none_or(|n| !n.is_empty())
@@ -450,23 +450,17 @@ fn address(a: &ImporterAddress) -> bool {
         && a.country_code.bytes().all(|b| b.is_ascii_uppercase())
 }
 
-/// An amount (`{value, offset}`); `described` allows a `description` of up to 60 characters.
-fn amount(a: &Amount, described: bool) -> bool {
+/// An amount (`{value, offset}`); `described` allows a `description` and `program` a
+/// `discount_program_name`, each of up to 60 characters.
+fn amount(a: &Amount, described: bool, program: bool) -> bool {
     (0..=MAX_AMOUNT).contains(&a.value)
         && a.offset == 100
-        && a.discount_program_name.is_none()
         && a.description
             .as_deref()
             .is_none_or(|d| described && chars(d, 0, 60))
-}
-
-fn discount(a: &Amount) -> bool {
-    (0..=MAX_AMOUNT).contains(&a.value)
-        && a.offset == 100
-        && a.description.as_deref().is_none_or(|d| chars(d, 0, 60))
         && a.discount_program_name
             .as_deref()
-            .is_none_or(|d| chars(d, 0, 60))
+            .is_none_or(|d| program && chars(d, 0, 60))
 }
 
 /// India's payment settings: a payment link needs `payment_type`; gateways warn as on the full
