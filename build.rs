@@ -1,5 +1,5 @@
 //! Embeds every JSON Schema under `schemas/` into the binary, so a schema file added to the folder
-//! is compiled at start-up without a second list to keep in step.
+//! is known to the sandbox without a second list to keep in step.
 
 use std::{env, fs, path::Path};
 

@@ -1,4 +1,4 @@
-//! Every JSON Schema the sandbox validates against, compiled once at start-up.
+//! Every JSON Schema the sandbox validates against, each compiled once, when first needed.
 //!
 //! The files live in `schemas/<provider>/` and are embedded by `build.rs`. A file's id is its path
 //! without `.json` (for example `whatsapp/interactive.order_details.in.request`). Files whose id
@@ -9,7 +9,7 @@
 //! Validation returns every violation, not only the first, each with a JSON pointer into the
 //! instance and a short sentence in plain English. Providers turn them into their own envelopes.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::OnceLock};
 
 use jsonschema::{Keyword, Registry, ValidationError, Validator, error::ValidationErrorKind};
 use serde::Serialize;
@@ -156,105 +156,92 @@ pub(crate) fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum SchemaError {
-    #[error("schema {id} is not valid JSON: {source}")]
-    Parse {
-        id: String,
-        source: serde_json::Error,
-    },
-    #[error("schema {id} does not compile: {message}")]
-    Compile { id: String, message: String },
-    #[error("schema registry: {0}")]
-    Registry(String),
-}
-
+/// The request schemas, each compiled the first time a request needs it. Nothing is parsed at
+/// start-up: an idle sandbox does not hold the schema trees, the registry or the validators
+/// (about 3.5 MB of heap and 2.5 MB of code paged in), and a send read typed never needs them.
+/// The embedded files cannot change after the build, and a unit test compiles every one, so a
+/// broken schema still fails the test suite rather than a user's request.
 pub(crate) struct Schemas {
-    validators: BTreeMap<String, Validator>,
-    sources: BTreeMap<String, Value>,
+    validators: BTreeMap<&'static str, OnceLock<Result<Validator, String>>>,
+    /// Every schema file, parsed and marked for strict integers, so `$ref`s across files resolve.
+    registry: OnceLock<Result<Registry<'static>, String>>,
 }
 
 impl std::fmt::Debug for Schemas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Schemas")
             .field("validators", &self.validators.keys().collect::<Vec<_>>())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl Schemas {
-    /// Parses and compiles every embedded schema. Fails if any file is broken, so a bad schema
-    /// stops start-up (and the test suite) rather than a request.
-    pub(crate) fn load() -> Result<Self, SchemaError> {
-        let mut sources = BTreeMap::new();
-        for (id, text) in embedded::EMBEDDED {
-            let value: Value = serde_json::from_str(text).map_err(|source| SchemaError::Parse {
-                id: (*id).to_string(),
-                source,
-            })?;
-            sources.insert((*id).to_string(), value);
-        }
-        // What is compiled carries the strict-integer keyword; `sources` stay as written, for the
-        // OpenAPI document.
-        let compiled: BTreeMap<&String, Value> = sources
+    /// Lists the embedded request schemas; each is compiled on first use.
+    pub(crate) fn load() -> Self {
+        let validators = embedded::EMBEDDED
             .iter()
-            .map(|(id, value)| {
-                let mut value = value.clone();
-                strict_integers(&mut value);
-                (id, value)
-            })
+            .filter(|(id, _)| id.ends_with(".request"))
+            .map(|(id, _)| (*id, OnceLock::new()))
             .collect();
-        let registry = Registry::new()
-            .extend(
-                compiled
-                    .iter()
-                    .map(|(id, value)| (format!("{BASE_URI}{id}.json"), value.clone())),
-            )
-            .and_then(jsonschema::RegistryBuilder::prepare)
-            .map_err(|e| SchemaError::Registry(e.to_string()))?;
-        let mut validators = BTreeMap::new();
-        for (id, value) in &compiled {
-            if !id.ends_with(".request") {
-                continue;
-            }
-            let validator = jsonschema::options()
-                .with_keyword(STRICT_INTEGER, |_, _, _| Ok(Box::new(StrictInteger)))
-                .with_registry(&registry)
-                .with_base_uri(format!("{BASE_URI}{id}.json"))
-                .should_validate_formats(true)
-                .build(value)
-                .map_err(|e| SchemaError::Compile {
-                    id: (*id).clone(),
-                    message: e.to_string(),
-                })?;
-            validators.insert((*id).clone(), validator);
-        }
-        Ok(Self {
+        Self {
             validators,
-            sources,
-        })
+            registry: OnceLock::new(),
+        }
     }
 
-    /// How many request schemas were compiled.
+    /// Compiles every request schema now; the first error is returned.
+    #[cfg(test)]
+    fn compile_all(&self) -> Result<(), String> {
+        for id in self.validators.keys() {
+            self.validator(id)?;
+        }
+        Ok(())
+    }
+
+    fn registry(&self) -> Result<&Registry<'static>, String> {
+        self.registry
+            .get_or_init(build_registry)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// How many request schemas there are.
     pub(crate) fn len(&self) -> usize {
         self.validators.len()
     }
 
     /// Every embedded schema file (requests, responses, webhooks, shared definitions).
-    pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
-        self.sources.keys().map(String::as_str)
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &'static str> {
+        embedded::EMBEDDED.iter().map(|(id, _)| *id)
     }
 
-    /// The schema document itself, for the OpenAPI document and `GET /__sandbox/schemas`.
-    pub(crate) fn source(&self, id: &str) -> Option<&Value> {
-        self.sources.get(id)
+    /// The schema document as written, for the OpenAPI document and `GET /__sandbox/schemas`.
+    pub(crate) fn source(&self, id: &str) -> Option<Value> {
+        let (_, text) = embedded::EMBEDDED.iter().find(|(i, _)| *i == id)?;
+        serde_json::from_str(text).ok()
+    }
+
+    /// The validator of request schema `id`, compiled now if this is its first use.
+    fn validator(&self, id: &str) -> Result<&Validator, String> {
+        let Some((id, slot)) = self.validators.get_key_value(id) else {
+            return Err(format!("no schema named {id}"));
+        };
+        if let Some(done) = slot.get() {
+            return done.as_ref().map_err(Clone::clone);
+        }
+        // The registry is built before the validator's slot is entered: one initialiser at a time.
+        let registry = self.registry()?;
+        slot.get_or_init(|| compile(registry, id))
+            .as_ref()
+            .map_err(|message| format!("schema {id} does not compile: {message}"))
     }
 
     /// Every violation of schema `id` in `instance`. An unknown id is a programming error and is
     /// reported as a single violation rather than a panic.
     pub(crate) fn validate(&self, id: &str, instance: &Value) -> Vec<Violation> {
-        let Some(validator) = self.validators.get(id) else {
-            return vec![Violation::invalid("", format!("no schema named {id}"))];
+        let validator = match self.validator(id) {
+            Ok(validator) => validator,
+            Err(message) => return vec![Violation::invalid("", message)],
         };
         // Most requests are valid: a yes/no check allocates nothing and stops early.
         if validator.is_valid(instance) {
@@ -269,6 +256,41 @@ impl Schemas {
         out.dedup();
         out
     }
+}
+
+/// Schema file `id` parsed and marked for strict integers.
+fn document(id: &str, text: &str) -> Result<Value, String> {
+    let mut value: Value =
+        serde_json::from_str(text).map_err(|e| format!("schema {id} is not valid JSON: {e}"))?;
+    strict_integers(&mut value);
+    Ok(value)
+}
+
+/// Every embedded schema file, registered under its URI.
+fn build_registry() -> Result<Registry<'static>, String> {
+    let documents = embedded::EMBEDDED
+        .iter()
+        .map(|(id, text)| Ok((format!("{BASE_URI}{id}.json"), document(id, text)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    Registry::new()
+        .extend(documents)
+        .and_then(jsonschema::RegistryBuilder::prepare)
+        .map_err(|e| e.to_string())
+}
+
+/// Compiles request schema `id` against the registry.
+fn compile(registry: &Registry<'static>, id: &str) -> Result<Validator, String> {
+    let (_, text) = embedded::EMBEDDED
+        .iter()
+        .find(|(i, _)| *i == id)
+        .ok_or_else(|| format!("no schema named {id}"))?;
+    jsonschema::options()
+        .with_keyword(STRICT_INTEGER, |_, _, _| Ok(Box::new(StrictInteger)))
+        .with_registry(registry)
+        .with_base_uri(format!("{BASE_URI}{id}.json"))
+        .should_validate_formats(true)
+        .build(&document(id, text)?)
+        .map_err(|e| e.to_string())
 }
 
 fn describe(base: &str, kind: &ValidationErrorKind, fallback: &str, out: &mut Vec<Violation>) {
@@ -350,13 +372,14 @@ mod tests {
 
     #[test]
     fn every_embedded_schema_compiles() {
-        let schemas = Schemas::load().expect("schemas compile");
+        let schemas = Schemas::load();
+        schemas.compile_all().expect("schemas compile");
         assert!(schemas.len() >= 8, "only {} schemas", schemas.len());
     }
 
     #[test]
     fn pointers_name_missing_and_unknown_fields_themselves() {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         let v = schemas.validate(
             "whatsapp/text.send.request",
             &json!({"preview_url": "yes", "bogus/x": 1}),
@@ -378,7 +401,7 @@ mod tests {
 
     #[test]
     fn integers_must_be_written_as_integers() {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         let id = "razorpay/payment_link.create.request";
         assert!(schemas.validate(id, &json!({"amount": 5000})).is_empty());
         for (amount, message) in [
@@ -409,7 +432,7 @@ mod tests {
 
     #[test]
     fn unknown_schema_ids_do_not_panic() {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         assert_eq!(schemas.validate("nope", &json!({})).len(), 1);
     }
 }

@@ -249,7 +249,7 @@ pub(crate) async fn document(State(admin): State<AdminState>) -> impl IntoRespon
     let sources = ctx
         .schemas
         .ids()
-        .filter_map(|id| ctx.schemas.source(id).map(|s| (id.to_string(), s.clone())));
+        .filter_map(|id| ctx.schemas.source(id).map(|s| (id.to_string(), s)));
     Json(json!({
         "openapi": "3.1.0",
         "info": {

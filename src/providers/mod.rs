@@ -24,7 +24,8 @@
 //!      jobs), `admin.rs` (its part of `/__sandbox/stripe`, and `links_panel`, what
 //!      `Provider::links_panel` gives the dashboard's "Payment links" page) and `pages.rs` (its
 //!      hosted pages).
-//! 2. Put its request schemas in `schemas/stripe/`; they are embedded and compiled at start-up.
+//! 2. Put its request schemas in `schemas/stripe/`; they are embedded, and each is compiled the
+//!    first time a request needs it (`schema::tests` compiles them all).
 //! 3. Add `stripe,` to `providers!` below.
 //!
 //! Nothing else changes: the router mounts it, the provider layer authenticates and journals its

@@ -254,7 +254,7 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn problems(body: &Value, test_key: bool) -> Vec<String> {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         match check_create(&schemas, body, NOW, test_key, false) {
             Ok(_) => Vec::new(),
             Err(p) => p

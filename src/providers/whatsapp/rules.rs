@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_consistent_india_order_passes() {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         let mut body = india_order();
         let c = check(&schemas, &mut body, &ctx());
         assert!(c.violations.is_empty(), "{:#?}", c.violations);
@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn arithmetic_errors_name_their_fields() {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         let mut body = india_order();
         body["interactive"]["action"]["parameters"]["order"]["subtotal"]["value"] = json!(20000);
         let c = check(&schemas, &mut body, &ctx());
@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn stringified_parameters_are_accepted() {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         let mut body = india_order();
         let params = body["interactive"]["action"]["parameters"].to_string();
         body["interactive"]["action"]["parameters"] = Value::String(params);
@@ -381,7 +381,7 @@ mod tests {
 
     #[test]
     fn an_expiration_too_soon_is_refused() {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         let mut body = india_order();
         body["interactive"]["action"]["parameters"]["order"]["expiration"] =
             json!({"timestamp": "1800000299", "description": "soon"});
@@ -397,7 +397,7 @@ mod tests {
 
     #[test]
     fn a_missing_recipient_is_reported() {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         let mut body =
             json!({"messaging_product": "whatsapp", "type": "text", "text": {"body": "hi"}});
         let c = check(&schemas, &mut body, &ctx());
@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_mark_read_is_recognised() {
-        let schemas = Schemas::load().unwrap();
+        let schemas = Schemas::load();
         let mut body =
             json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.X"});
         let c = check(&schemas, &mut body, &ctx());
