@@ -39,9 +39,12 @@ impl<K: Eq + Hash + Clone> Changed<K> {
     }
 }
 
+/// Values are boxed: a hash table keeps up to twice as many slots as entries, and an empty slot
+/// of a boxed value costs a pointer rather than a whole record (a stored link or order is 1 KB
+/// or more).
 #[derive(Debug, Clone)]
 pub(crate) struct BoundedMap<K, V> {
-    map: HashMap<K, V>,
+    map: HashMap<K, Box<V>>,
     order: VecDeque<K>,
     limit: usize,
     changed: Option<Changed<K>>,
@@ -110,10 +113,10 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
             changed.mark(&key);
         }
         if let Some(slot) = self.map.get_mut(&key) {
-            *slot = value;
+            **slot = value;
             return None;
         }
-        self.map.insert(key.clone(), value);
+        self.map.insert(key.clone(), Box::new(value));
         self.order.push_back(key);
         if self.order.len() > self.limit {
             while let Some(old) = self.order.pop_front() {
@@ -121,7 +124,7 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
                     if let Some(changed) = &mut self.changed {
                         changed.mark(&old);
                     }
-                    return Some((old, v));
+                    return Some((old, *v));
                 }
             }
         }
@@ -132,7 +135,7 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.map.get(key)
+        self.map.get(key).map(|v| &**v)
     }
 
     /// The value of `key`, lent out for change (a tracked map counts it as changed).
@@ -141,7 +144,7 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         K: Borrow<Q>,
     {
         self.mark(key);
-        self.map.get_mut(key)
+        self.map.get_mut(key).map(|v| &mut **v)
     }
 
     pub(crate) fn contains_key<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> bool
@@ -159,7 +162,7 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         self.mark(key);
         let value = self.map.remove(key)?;
         self.order.retain(|k| k.borrow() != key);
-        Some(value)
+        Some(*value)
     }
 
     /// How many entries are kept.
@@ -169,12 +172,16 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
 
     /// Keys and values from oldest to newest.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> {
-        self.order.iter().filter_map(|k| self.map.get_key_value(k))
+        self.order
+            .iter()
+            .filter_map(|k| self.map.get_key_value(k).map(|(k, v)| (k, &**v)))
     }
 
     /// Values from oldest to newest.
     pub(crate) fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
-        self.order.iter().filter_map(|k| self.map.get(k))
+        self.order
+            .iter()
+            .filter_map(|k| self.map.get(k).map(|v| &**v))
     }
 }
 

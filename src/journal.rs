@@ -347,6 +347,16 @@ impl Journal {
         inner.next_id += 1;
         entry.id = inner.next_id;
         let id = entry.id;
+        // Grown by doubling, but never past the limit: a full journal holds no spare slots (a
+        // deque doubled to 16,384 for a limit of 10,000 would keep 2 MB of empty entries).
+        if inner.entries.len() == inner.entries.capacity() {
+            let more = inner
+                .entries
+                .len()
+                .max(16)
+                .min(self.limit + 1 - inner.entries.len());
+            inner.entries.reserve_exact(more);
+        }
         inner.entries.push_back(entry);
         if let Some((added, _)) = &mut inner.changed {
             added.push(id);

@@ -45,7 +45,8 @@ impl Books {
 pub(super) struct Log {
     limit: usize,
     max_waiting: usize,
-    map: HashMap<String, (u64, Delivery)>,
+    /// Boxed, so the table's spare slots cost a pointer each rather than a whole delivery.
+    map: HashMap<String, (u64, Box<Delivery>)>,
     books: Books,
     next: u64,
     dropped: u64,
@@ -105,7 +106,7 @@ impl Log {
     }
 
     pub(super) fn get(&self, id: &str) -> Option<&Delivery> {
-        self.map.get(id).map(|(_, d)| d)
+        self.map.get(id).map(|(_, d)| &**d)
     }
 
     pub(super) fn get_mut(&mut self, id: &str) -> Option<EntryMut<'_>> {
@@ -143,7 +144,7 @@ impl Log {
         }
         let (_, d) = self.map.remove(&id)?;
         self.books.leave(seq, d.status);
-        Some(d)
+        Some(*d)
     }
 
     pub(super) fn insert(&mut self, delivery: Delivery) {
@@ -158,7 +159,8 @@ impl Log {
         }
         self.books.order.insert(seq, delivery.id.clone());
         self.books.enter(seq, delivery.status);
-        self.map.insert(delivery.id.clone(), (seq, delivery));
+        self.map
+            .insert(delivery.id.clone(), (seq, Box::new(delivery)));
         // Past the history limit, forget the oldest finished deliveries.
         while self.map.len() > self.limit {
             let Some(&oldest) = self.books.finished.first() else {

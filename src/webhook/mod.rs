@@ -327,6 +327,10 @@ impl Engine {
             Status::NoTarget
         };
         let (id, provider, tenant) = (new.id.clone(), new.provider, new.tenant.clone());
+        // The log keeps the body for as long as the delivery is remembered: without the spare
+        // capacity a serialiser leaves (up to half of it).
+        let mut body = new.body;
+        body.shrink_to_fit();
         if status == Status::NoTarget {
             self.deps.feed.publish(|| crate::feed::Item::Webhook {
                 at: now,
@@ -341,7 +345,7 @@ impl Engine {
                 ok: false,
                 error: Some("no webhook target was configured".into()),
                 headers: Vec::new(),
-                body: String::from_utf8_lossy(&new.body).into_owned(),
+                body: String::from_utf8_lossy(&body).into_owned(),
             });
         }
         self.log.lock().insert(Delivery {
@@ -350,7 +354,7 @@ impl Engine {
             tenant: new.tenant,
             event: new.event,
             reference: new.reference,
-            body: Bytes::from(new.body),
+            body: Bytes::from(body),
             target: new.target,
             status,
             created_at: now,
