@@ -71,6 +71,7 @@ mod bounded;
 pub mod cli;
 pub mod client;
 pub mod clock;
+mod compact;
 pub mod config;
 mod context;
 mod events;

@@ -2,6 +2,8 @@
 //! alphabetical order, unset timestamps as 0, as the gateway emits them).
 
 use serde::{Deserialize, Serialize};
+
+use crate::compact::Compact;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,20 +179,21 @@ pub(super) struct PaymentLink {
     pub cancelled_at: i64,
     pub created_at: i64,
     pub currency: String,
-    pub customer: Map<String, Value>,
+    /// Objects the merchant sent, kept as compact text (`crate::compact`).
+    pub customer: Compact,
     pub description: String,
     pub expire_by: i64,
     pub expired_at: i64,
     pub first_min_partial_amount: i64,
-    pub notes: Value,
-    pub notify: Map<String, Value>,
+    pub notes: Compact,
+    pub notify: Compact,
     pub order_id: Option<String>,
     pub reference_id: String,
     pub reminder_enable: bool,
     pub status: LinkStatus,
     pub updated_at: i64,
     pub upi_link: bool,
-    pub options: Value,
+    pub options: Compact,
     /// Every attempt, captured or failed, oldest first.
     pub attempts: Vec<Payment>,
     /// Refunds of this link's payments, oldest first.
@@ -223,7 +226,7 @@ impl PaymentLink {
         m.insert("cancelled_at".into(), json!(self.cancelled_at));
         m.insert("created_at".into(), json!(self.created_at));
         m.insert("currency".into(), json!(self.currency));
-        m.insert("customer".into(), Value::Object(self.customer.clone()));
+        m.insert("customer".into(), self.customer.value());
         m.insert("description".into(), json!(self.description));
         m.insert("expire_by".into(), json!(self.expire_by));
         m.insert("expired_at".into(), json!(self.expired_at));
@@ -232,8 +235,8 @@ impl PaymentLink {
             json!(self.first_min_partial_amount),
         );
         m.insert("id".into(), json!(self.id));
-        m.insert("notes".into(), self.notes.clone());
-        m.insert("notify".into(), Value::Object(self.notify.clone()));
+        m.insert("notes".into(), self.notes.value());
+        m.insert("notify".into(), self.notify.value());
         if let Some(order_id) = &self.order_id {
             m.insert("order_id".into(), json!(order_id));
         }

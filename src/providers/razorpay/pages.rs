@@ -212,10 +212,10 @@ fn checkout(
     } else {
         &link.description
     };
-    let customer: Vec<(String, &str)> = ["name", "email", "contact"]
+    let customer: Vec<(String, String)> = ["name", "email", "contact"]
         .iter()
         .filter_map(|k| {
-            let v = link.customer.get(*k)?.as_str()?;
+            let v = link.customer.get_str(k)?;
             Some((format!("{}{}", k[..1].to_uppercase(), &k[1..]), v))
         })
         .collect();

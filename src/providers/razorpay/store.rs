@@ -12,6 +12,7 @@ use super::error::{self, Problem, RzError};
 use super::model::{LinkStatus, Method, Payment, PaymentLink, PaymentStatus, Refund, RefundStatus};
 use super::rules::{CreateDraft, UpdateDraft};
 use crate::bounded::BoundedMap;
+use crate::compact::Compact;
 use super::config::{RazorpayAccount, RazorpayConfig};
 use crate::ids::Ids;
 
@@ -316,20 +317,20 @@ impl Store {
             cancelled_at: 0,
             created_at: now,
             currency: draft.currency,
-            customer: draft.customer,
+            customer: Compact::object(&draft.customer),
             description: draft.description,
             expire_by: draft.expire_by,
             expired_at: 0,
             first_min_partial_amount: draft.first_min_partial_amount,
-            notes: draft.notes,
-            notify: draft.notify,
+            notes: Compact::new(&draft.notes),
+            notify: Compact::object(&draft.notify),
             order_id: None,
             reference_id: draft.reference_id,
             reminder_enable: draft.reminder_enable,
             status: LinkStatus::Created,
             updated_at: now,
             upi_link: draft.upi_link,
-            options: draft.options,
+            options: Compact::new(&draft.options),
             attempts: Vec::new(),
             refunds: Vec::new(),
             order_attempts: 0,
@@ -425,7 +426,7 @@ impl Store {
             link.expire_by = v;
         }
         if let Some(v) = draft.notes {
-            link.notes = v;
+            link.notes = Compact::new(&v);
         }
         if let Some(v) = draft.reminder_enable {
             link.reminder_enable = v;
@@ -543,16 +544,8 @@ impl Store {
                 (true, false) => PaymentStatus::Authorized,
             },
             created_at: now,
-            email: link
-                .customer
-                .get("email")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            contact: link
-                .customer
-                .get("contact")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            email: link.customer.get_str("email"),
+            contact: link.customer.get_str("contact"),
             plink_id: link.id.clone(),
         };
         link.attempts.push(payment.clone());
