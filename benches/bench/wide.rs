@@ -89,6 +89,7 @@ pub(crate) async fn sockets(quick: bool) -> anyhow::Result<()> {
     let mut held = Vec::new();
     for i in 0..idle {
         let mut stream = tokio::net::TcpStream::connect(sandbox.addr).await?;
+        let at = Instant::now();
         if i % 2 == 1 {
             // One answered request, then silence on a kept-alive connection.
             tokio::io::AsyncWriteExt::write_all(
@@ -97,10 +98,11 @@ pub(crate) async fn sockets(quick: bool) -> anyhow::Result<()> {
             )
             .await?;
         }
-        held.push(stream);
+        held.push((stream, at));
     }
+    let opening = opened.elapsed();
     // Watched from now on, so a close during the measurement is timed when it happens.
-    let watching = watch_closes(held, opened, Duration::from_secs(timeout_s * 3 + 5));
+    let watching = watch_closes(held, opened + Duration::from_secs(timeout_s * 3 + 5));
     let during = closed_loop(sandbox.addr, Workload::ValidOrder, 16, duration, counter).await?;
     let mut closed = Vec::new();
     for w in watching {
@@ -130,25 +132,24 @@ pub(crate) async fn sockets(quick: bool) -> anyhow::Result<()> {
         );
     }
     println!(
-        "  closed by the server: {} of {idle}, the last {:.1}s after they opened ({:.2}× the timeout)",
+        "  closed by the server: {} of {idle}; the longest-lived {:.1}s after it opened ({:.2}× the timeout; opening all took {:.1}s)",
         closed.len(),
         last.as_secs_f64(),
-        last.as_secs_f64() / timeout_s as f64
+        last.as_secs_f64() / timeout_s as f64,
+        opening.as_secs_f64()
     );
     Ok(())
 }
 
-/// Watches each socket until the server closes it: when that was, counted from `opened`, or
-/// `None` for one still open `limit` after it. Each socket reads until the close (its one answer
+/// Watches each socket until the server closes it: how long after its own opening that was, or
+/// `None` for one still open at `deadline`. Each socket reads until the close (its one answer
 /// first, for the kept-alive half).
 fn watch_closes(
-    held: Vec<tokio::net::TcpStream>,
-    opened: Instant,
-    limit: Duration,
+    held: Vec<(tokio::net::TcpStream, Instant)>,
+    deadline: Instant,
 ) -> Vec<tokio::task::JoinHandle<Option<Duration>>> {
-    let deadline = opened + limit;
     held.into_iter()
-        .map(|mut stream| {
+        .map(|(mut stream, opened)| {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 loop {
