@@ -67,8 +67,14 @@ async fn a_restarted_sandbox_holds_everything_it_held() {
     let a = TestApp::spawn_with(config()).await;
     assert_eq!(a.send_order("KEEP-1").await.0, 200);
     let (_, link) = a
-        .create_payment_link(&json!({"amount": 2500, "reference_id": "KEEP-L"}))
+        .create_payment_link(&json!({"amount": 2500, "reference_id": "KEEP-L",
+            "customer": {"name": "Asha Rao", "email": "asha@example.com", "contact": "+919876543210"},
+            "notes": {"z_last": "written first", "a_first": "written second"}}))
         .await;
+    assert_eq!(
+        link["notes"],
+        json!({"z_last": "written first", "a_first": "written second"})
+    );
     let link_id = link["id"].as_str().unwrap().to_string();
     let (status, _) = a
         .admin_post(
@@ -122,6 +128,18 @@ async fn a_restarted_sandbox_holds_everything_it_held() {
         .await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["status"], "paid");
+    // The merchant's objects come back as sent, keys in the order sent.
+    for field in ["customer", "notes", "notify"] {
+        assert_eq!(again[field], link[field], "{field}");
+    }
+    let keys: Vec<_> = again["notes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(keys, ["z_last", "a_first"]);
+    assert_eq!(again["customer"]["contact"], "+919876543210");
     // A new link draws new ids, although the seed is the same.
     let (_, fresh) = b.create_payment_link(&json!({"amount": 100})).await;
     assert_ne!(fresh["id"], link["id"]);

@@ -234,6 +234,43 @@ async fn missing_fields_are_131008_and_bad_values_131009() {
     assert_eq!(status, 200);
 }
 
+/// The schemas are compiled when a request first needs one: a fresh server met by many sends at
+/// once compiles each once, and every send gets its full answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_sends_of_a_fresh_server_arriving_together_are_all_checked_in_full() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let sends = (0..24).map(|i| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            // Three kinds, so several validators are compiled at the same moment.
+            let body = match i % 3 {
+                0 => json!({"messaging_product": "whatsapp", "to": "16505551234", "type": "text", "text": {}}),
+                1 => text("16505551234", &"y".repeat(4097)),
+                _ => json!({"messaging_product": "whatsapp", "to": "16505551234", "type": "interactive",
+                    "interactive": {"type": "order_details", "action": {"name": "review_and_pay",
+                        "parameters": {"total_amount": {"value": 100.0, "offset": 100}}}}}),
+            };
+            (i, app.send_message_json(&body).await)
+        })
+    });
+    for send in sends {
+        let (i, (status, v)) = send.await.expect("the send task ends");
+        assert_eq!(status, 400, "{i}: {v}");
+        let pointers = detail_pointers(&v);
+        match i % 3 {
+            0 => assert_eq!(pointers, ["/text/body"], "{v}"),
+            1 => assert_eq!(v["error"]["code"], 131009, "{v}"),
+            _ => assert!(
+                pointers.iter().any(|p| p.ends_with("/total_amount/value")),
+                "{i}: {v}"
+            ),
+        }
+    }
+    // And a valid one still goes through.
+    let (status, _) = app.send_message_json(&text("16505551234", "hi")).await;
+    assert_eq!(status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_without_messaging_product_gets_graphs_sentence() {
     let app = TestApp::spawn().await;
