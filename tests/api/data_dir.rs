@@ -51,6 +51,26 @@ async fn snapshot(app: &TestApp) -> Value {
     app.admin_get("/snapshot").await.1
 }
 
+/// The gateway link, paid, with the merchant's objects as sent (keys in the order sent).
+async fn link_as_created_and_paid(app: &TestApp, link: &Value) {
+    let id = link["id"].as_str().unwrap();
+    let (status, again) = app
+        .rzp_json(
+            reqwest::Method::GET,
+            &format!("/v1/payment_links/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["status"], "paid");
+    for field in ["customer", "notes", "notify"] {
+        assert_eq!(again[field], link[field], "{field}");
+    }
+    let keys: Vec<_> = again["notes"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["z_last", "a_first"]);
+    assert_eq!(again["customer"]["contact"], "+919876543210");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_sandbox_holds_everything_it_held() {
     let receiver = Receiver::start(Behaviour::Status(503)).await;
@@ -119,27 +139,7 @@ async fn a_restarted_sandbox_holds_everything_it_held() {
         words(&after) > words(&before),
         "the id stream resumes past what was drawn"
     );
-    let (status, again) = b
-        .rzp_json(
-            reqwest::Method::GET,
-            &format!("/v1/payment_links/{link_id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{again}");
-    assert_eq!(again["status"], "paid");
-    // The merchant's objects come back as sent, keys in the order sent.
-    for field in ["customer", "notes", "notify"] {
-        assert_eq!(again[field], link[field], "{field}");
-    }
-    let keys: Vec<_> = again["notes"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    assert_eq!(keys, ["z_last", "a_first"]);
-    assert_eq!(again["customer"]["contact"], "+919876543210");
+    link_as_created_and_paid(&b, &link).await;
     // A new link draws new ids, although the seed is the same.
     let (_, fresh) = b.create_payment_link(&json!({"amount": 100})).await;
     assert_ne!(fresh["id"], link["id"]);
