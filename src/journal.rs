@@ -350,11 +350,8 @@ impl Journal {
         // Grown by doubling, but never past the limit: a full journal holds no spare slots (a
         // deque doubled to 16,384 for a limit of 10,000 would keep 2 MB of empty entries).
         if inner.entries.len() == inner.entries.capacity() {
-            let more = inner
-                .entries
-                .len()
-                .max(16)
-                .min(self.limit + 1 - inner.entries.len());
+            let room = self.limit.saturating_add(1) - inner.entries.len();
+            let more = inner.entries.len().max(16).min(room);
             inner.entries.reserve_exact(more);
         }
         inner.entries.push_back(entry);
@@ -531,6 +528,25 @@ mod tests {
         assert_eq!(j.list(&f).len(), 2);
         assert_eq!(j.clear(&Filter::default()), 3);
         assert!(j.is_empty());
+    }
+
+    #[test]
+    fn a_full_journal_holds_no_spare_slots() {
+        for limit in [1, 10, 1000, usize::MAX] {
+            let j = Journal::new(limit, false);
+            for i in 0..1500 {
+                j.record(entry(ProviderId::new("whatsapp"), "/x", 200, i));
+            }
+            let inner = j.inner.lock();
+            assert_eq!(inner.entries.len(), limit.min(1500), "limit {limit}");
+            if limit <= 1500 {
+                assert!(
+                    inner.entries.capacity() <= limit + 1,
+                    "limit {limit}: capacity {}",
+                    inner.entries.capacity()
+                );
+            }
+        }
     }
 
     #[test]
