@@ -53,15 +53,7 @@ async fn snapshot(app: &TestApp) -> Value {
 
 /// The gateway link, paid, with the merchant's objects as sent (keys in the order sent).
 async fn link_as_created_and_paid(app: &TestApp, link: &Value) {
-    let id = link["id"].as_str().unwrap();
-    let (status, again) = app
-        .rzp_json(
-            reqwest::Method::GET,
-            &format!("/v1/payment_links/{id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{again}");
+    let again = app.gateway_link(link["id"].as_str().unwrap()).await;
     assert_eq!(again["status"], "paid");
     for field in ["customer", "notes", "notify"] {
         assert_eq!(again[field], link[field], "{field}");

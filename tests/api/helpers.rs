@@ -197,6 +197,19 @@ impl TestApp {
         (status, response.json().await.expect("gateway answers JSON"))
     }
 
+    /// `GET /razorpay/v1/payment_links/{id}` with the default key pair; the link must be there.
+    pub(crate) async fn gateway_link(&self, id: &str) -> Value {
+        let (status, link) = self
+            .rzp_json(
+                reqwest::Method::GET,
+                &format!("/v1/payment_links/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{link}");
+        link
+    }
+
     /// `POST /razorpay/v1/payment_links` with the default key pair: `(status, JSON body)`.
     pub(crate) async fn create_payment_link(&self, body: &Value) -> (u16, Value) {
         self.rzp_json(reqwest::Method::POST, "/v1/payment_links", Some(body))

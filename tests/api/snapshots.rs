@@ -96,19 +96,6 @@ async fn snapshot(app: &TestApp) -> Value {
     r.json().await.unwrap()
 }
 
-/// `GET /razorpay/v1/payment_links/{id}`, which must be there.
-async fn gateway_link(app: &TestApp, id: &str) -> Value {
-    let (status, link) = app
-        .rzp_json(
-            reqwest::Method::GET,
-            &format!("/v1/payment_links/{id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{link}");
-    link
-}
-
 /// Fails with the first place two documents differ (they are too long to print whole).
 fn same(got: &Value, want: &Value, what: &str) {
     fn first_difference(got: &Value, want: &Value, at: &str) -> Option<String> {
@@ -192,7 +179,7 @@ async fn a_loaded_snapshot_holds_every_provider_and_answers_what_the_saved_sandb
         "a snapshot taken right after loading",
     );
 
-    let link = gateway_link(&b, &link_id).await;
+    let link = b.gateway_link(&link_id).await;
     assert_eq!(link["amount_paid"], 1000);
     assert_eq!(link["status"], "partially_paid");
     let (_, faults) = b.admin_get("/faults").await;
@@ -386,7 +373,7 @@ async fn a_sandbox_started_with_a_snapshot_file_begins_where_it_was_saved() {
     config.server.snapshot = Some(file.clone());
     let b = TestApp::spawn_with(config).await;
     same(&snapshot(&b).await, &saved, "started from the file");
-    assert_eq!(gateway_link(&b, &link_id).await["id"], link_id.as_str());
+    assert_eq!(b.gateway_link(&link_id).await["id"], link_id.as_str());
     b.stop().await;
 
     let broken = dir.join("broken.json");
