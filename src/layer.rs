@@ -114,9 +114,13 @@ fn keep_tenants_bounded(
         return;
     };
     let id = provider.id();
-    ctx.timeline.forget(Some(id), Some(&old), |_| true);
-    provider.reset(Some(&old));
-    ctx.webhooks.clear(Some(id), Some(&old));
+    crate::provider::forget(
+        &ctx.timeline,
+        &ctx.webhooks,
+        [provider],
+        Some(id),
+        Some(&old),
+    );
     tracing::info!(provider = id.as_str(), tenant = %old, "least recently used tenant forgotten (server.max_tenants)");
 }
 

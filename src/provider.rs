@@ -393,3 +393,22 @@ pub(crate) trait Provider: Send + Sync + 'static {
         None
     }
 }
+
+/// Forgets what the sandbox holds for `tenant` (every tenant when `None`) of each of `providers`
+/// that is `id` (all of them when `None`): the jobs scheduled for it, its stores and its webhook
+/// deliveries. The admin reset and the eviction of the least recently used tenant both come here.
+pub(crate) fn forget<'a>(
+    timeline: &crate::timeline::Timeline,
+    webhooks: &crate::webhook::Engine,
+    providers: impl IntoIterator<Item = &'a dyn Provider>,
+    id: Option<ProviderId>,
+    tenant: Option<&str>,
+) {
+    timeline.forget(id, tenant, |_| true);
+    for p in providers {
+        if id.is_none_or(|id| id == p.id()) {
+            p.reset(tenant);
+        }
+    }
+    webhooks.clear(id, tenant);
+}

@@ -165,15 +165,13 @@ pub(crate) async fn reset(
     if everything {
         ctx.ids.reset();
     }
-    ctx.timeline.forget(provider, tenant, |_| true);
-    for p in admin
-        .providers
-        .iter()
-        .filter(|p| provider.is_none_or(|id| id == p.id()))
-    {
-        p.reset(tenant);
-    }
-    ctx.webhooks.clear(provider, tenant);
+    crate::provider::forget(
+        &ctx.timeline,
+        &ctx.webhooks,
+        admin.providers.iter().map(|p| &**p),
+        provider,
+        tenant,
+    );
     ctx.tenants.clear(provider, tenant);
     ctx.journal.clear(&Filter {
         provider: provider.map(|p| p.as_str().to_string()),
