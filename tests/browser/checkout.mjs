@@ -10,17 +10,12 @@
 
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const seen = {};
 mkdirSync(cfg.screenshots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: cfg.chromium,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
+const browser = await launch(cfg);
 const errors = [];
 try {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });

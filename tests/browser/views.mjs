@@ -11,7 +11,7 @@
 
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const WIDTHS = [{ width: 390, height: 844 }, { width: 1280, height: 900 }];
@@ -65,12 +65,7 @@ function measure() {
   return { overflow: doc.scrollWidth - width, clipped: clipped.slice(0, 8), clippedCount: clipped.length };
 }
 
-const browser = await chromium.launch({
-  executablePath: cfg.chromium,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
+const browser = await launch(cfg);
 const shots = [];
 const problems = [];
 try {
