@@ -31,15 +31,17 @@ impl Compact {
         serde_json::from_str(&self.0).unwrap_or(Value::Null)
     }
 
-    /// The string at `key` of an object; `None` for anything else.
-    pub(crate) fn get_str(&self, key: &str) -> Option<String> {
-        match self.value() {
-            Value::Object(mut map) => match map.remove(key) {
-                Some(Value::String(s)) => Some(s),
-                _ => None,
-            },
+    /// The strings at `keys` of an object, read with one parse; `None` for a key missing or not
+    /// a string, and for every key when the value is not an object.
+    pub(crate) fn strings<const N: usize>(&self, keys: [&str; N]) -> [Option<String>; N] {
+        let mut map = match self.value() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        keys.map(|key| match map.remove(key) {
+            Some(Value::String(s)) => Some(s),
             _ => None,
-        }
+        })
     }
 }
 
@@ -76,9 +78,12 @@ mod tests {
         assert_eq!(c.value(), v);
         let keys: Vec<_> = c.value().as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["z", "a", "f", "big", "nested"], "key order is kept");
-        assert_eq!(c.get_str("a").as_deref(), Some("x"));
-        assert_eq!(c.get_str("z"), None, "not a string");
-        assert_eq!(Compact::new(&json!([1])).get_str("a"), None);
+        assert_eq!(
+            c.strings(["a", "z", "nope"]),
+            [Some("x".to_string()), None, None],
+            "z is not a string"
+        );
+        assert_eq!(Compact::new(&json!([1])).strings(["a"]), [None]);
         let saved = serde_json::to_value(&c).unwrap();
         assert_eq!(saved, v, "saved as the value, not as a string");
         let restored: Compact = serde_json::from_value(saved).unwrap();

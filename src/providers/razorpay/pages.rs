@@ -212,12 +212,10 @@ fn checkout(
     } else {
         &link.description
     };
-    let customer: Vec<(String, String)> = ["name", "email", "contact"]
-        .iter()
-        .filter_map(|k| {
-            let v = link.customer.get_str(k)?;
-            Some((format!("{}{}", k[..1].to_uppercase(), &k[1..]), v))
-        })
+    let customer: Vec<(&str, String)> = ["Name", "Email", "Contact"]
+        .into_iter()
+        .zip(link.customer.strings(["name", "email", "contact"]))
+        .filter_map(|(label, v)| Some((label, v?)))
         .collect();
     let body = html! {
         section.card aria-labelledby="merchant" {

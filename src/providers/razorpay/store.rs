@@ -532,6 +532,7 @@ impl Store {
             .get_or_insert_with(|| ids.prefixed("order"))
             .clone();
         link.order_attempts += 1;
+        let [email, contact] = link.customer.strings(["email", "contact"]);
         let payment = Payment {
             id: ids.prefixed("pay"),
             order_id,
@@ -544,8 +545,8 @@ impl Store {
                 (true, false) => PaymentStatus::Authorized,
             },
             created_at: now,
-            email: link.customer.get_str("email"),
-            contact: link.customer.get_str("contact"),
+            email,
+            contact,
             plink_id: link.id.clone(),
         };
         link.attempts.push(payment.clone());
