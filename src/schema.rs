@@ -156,13 +156,17 @@ pub(crate) fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
+/// A validator compiled on first use, or why it would not compile.
+type Slot = OnceLock<Result<Validator, String>>;
+
 /// The request schemas, each compiled the first time a request needs it. Nothing is parsed at
 /// start-up: an idle sandbox does not hold the schema trees, the registry or the validators
 /// (about 3.5 MB of heap and 2.5 MB of code paged in), and a send read typed never needs them.
 /// The embedded files cannot change after the build, and a unit test compiles every one, so a
 /// broken schema still fails the test suite rather than a user's request.
 pub(crate) struct Schemas {
-    validators: BTreeMap<&'static str, OnceLock<Result<Validator, String>>>,
+    /// Request schema id → its file's text and its validator once compiled.
+    validators: BTreeMap<&'static str, (&'static str, Slot)>,
     /// Every schema file, parsed and marked for strict integers, so `$ref`s across files resolve.
     registry: OnceLock<Result<Registry<'static>, String>>,
 }
@@ -181,7 +185,7 @@ impl Schemas {
         let validators = embedded::EMBEDDED
             .iter()
             .filter(|(id, _)| id.ends_with(".request"))
-            .map(|(id, _)| (*id, OnceLock::new()))
+            .map(|(id, text)| (*id, (*text, OnceLock::new())))
             .collect();
         Self {
             validators,
@@ -223,7 +227,7 @@ impl Schemas {
 
     /// The validator of request schema `id`, compiled now if this is its first use.
     fn validator(&self, id: &str) -> Result<&Validator, String> {
-        let Some((id, slot)) = self.validators.get_key_value(id) else {
+        let Some((id, (text, slot))) = self.validators.get_key_value(id) else {
             return Err(format!("no schema named {id}"));
         };
         if let Some(done) = slot.get() {
@@ -231,7 +235,7 @@ impl Schemas {
         }
         // The registry is built before the validator's slot is entered: one initialiser at a time.
         let registry = self.registry()?;
-        slot.get_or_init(|| compile(registry, id))
+        slot.get_or_init(|| compile(registry, id, text))
             .as_ref()
             .map_err(|message| format!("schema {id} does not compile: {message}"))
     }
@@ -278,12 +282,8 @@ fn build_registry() -> Result<Registry<'static>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Compiles request schema `id` against the registry.
-fn compile(registry: &Registry<'static>, id: &str) -> Result<Validator, String> {
-    let (_, text) = embedded::EMBEDDED
-        .iter()
-        .find(|(i, _)| *i == id)
-        .ok_or_else(|| format!("no schema named {id}"))?;
+/// Compiles request schema `id`, of file text `text`, against the registry.
+fn compile(registry: &Registry<'static>, id: &str, text: &str) -> Result<Validator, String> {
     jsonschema::options()
         .with_keyword(STRICT_INTEGER, |_, _, _| Ok(Box::new(StrictInteger)))
         .with_registry(registry)
