@@ -61,7 +61,12 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, BodyProblem> {
 
 /// Checks the content type is JSON (or absent, which is read as JSON) and parses the body.
 pub(crate) fn json_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, BodyProblem> {
-    json_media_type(media_type(headers).as_deref()).and_then(|()| parse_json(bytes))
+    json_body_of(media_type(headers).as_deref(), bytes)
+}
+
+/// [`json_body`] for a media type already read from the headers.
+pub(crate) fn json_body_of(media_type: Option<&str>, bytes: &[u8]) -> Result<Value, BodyProblem> {
+    json_media_type(media_type).and_then(|()| parse_json(bytes))
 }
 
 /// Whether a body of this media type is read as JSON: absent, `application/json`, `text/json`

@@ -2,9 +2,9 @@
 //! alphabetical order, unset timestamps as 0, as the gateway emits them).
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
 use crate::compact::Compact;
-use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -55,8 +55,7 @@ impl GraphRequest {
             return Ok(Value::Object(Default::default()));
         }
         if !self.is_form() {
-            return http::json_media_type(self.media_type.as_deref())
-                .and_then(|()| http::parse_json(&self.bytes));
+            return http::json_body_of(self.media_type.as_deref(), &self.bytes);
         }
         let mut body = http::form_as_json(&self.bytes);
         // Graph takes its own parameters from the query or a form body, never from JSON; they
