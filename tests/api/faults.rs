@@ -141,18 +141,19 @@ async fn webhook_faults_duplicate_drop_and_reorder() {
         posts[1].header("x-razorpay-event-id")
     );
     let (_, d) = app.admin_get("/webhooks?provider=razorpay").await;
-    let (_, detail) = app
-        .admin_get(&format!(
-            "/webhooks/{}",
-            d["deliveries"][0]["id"].as_str().unwrap()
-        ))
-        .await;
-    let kinds: Vec<_> = detail["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap().to_string())
-        .collect();
+    let path = format!("/webhooks/{}", d["deliveries"][0]["id"].as_str().unwrap());
+    // The receiver answers the duplicate before the log records that attempt.
+    let (kinds, detail) = wait_for("the duplicate attempt in the log", 5, || async {
+        let (_, detail) = app.admin_get(&path).await;
+        let kinds: Vec<_> = detail["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap().to_string())
+            .collect();
+        (kinds.len() >= 3).then_some((kinds, detail))
+    })
+    .await;
     assert_eq!(kinds, ["dropped", "delivery", "duplicate"]);
     assert_eq!(detail["status"], "delivered");
 
