@@ -48,6 +48,18 @@ impl GraphAuth {
         }
     }
 
+    /// The phone number and WABA of the token's business, for Graph's usage header.
+    pub(super) fn usage(&self) -> Option<(String, String)> {
+        match &self.principal {
+            Ok(Principal::Business {
+                phone_number_id,
+                waba_id,
+                ..
+            }) => Some((phone_number_id.clone(), waba_id.clone())),
+            _ => None,
+        }
+    }
+
     /// The business the request may act on: the token's own, and only when `phone_number_id` is
     /// it. Any other token sees the object as missing, as Graph words it.
     pub(super) fn business(&self, phone_number_id: &str, method: &str) -> Result<&Principal, GraphError> {

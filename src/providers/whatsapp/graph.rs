@@ -101,8 +101,14 @@ pub(super) fn version_of(app: &WhatsApp, path: &HashMap<String, String>) -> Resu
     }
 }
 
-/// Runs a Graph handler body and renders its answer or error with Graph's headers.
-pub(super) async fn graph<F>(app: Wa, path: HashMap<String, String>, f: F) -> Response
+/// Runs a Graph handler body and renders its answer or error with Graph's headers. `usage` is
+/// the token's business as [`super::auth::GraphAuth::usage`] gives it.
+pub(super) async fn graph<F>(
+    app: Wa,
+    usage: Option<(String, String)>,
+    path: HashMap<String, String>,
+    f: F,
+) -> Response
 where
     F: AsyncFnOnce(&Wa, &str) -> Result<Value, GraphError>,
 {
@@ -115,7 +121,7 @@ where
     };
     let node = path.get("node").cloned().unwrap_or_default();
     match f(&app, &node).await {
-        Ok(answer) => graph_ok(&app, &version, &node, &answer),
+        Ok(answer) => graph_ok(&app, &version, &node, usage, &answer),
         Err(err) => graph_error(&app, &version, &err),
     }
 }
@@ -146,14 +152,25 @@ fn graph_headers(app: &WhatsApp, version: &str, response: &mut Response) {
     );
 }
 
-fn graph_ok(app: &WhatsApp, version: &str, phone_number_id: &str, body: &Value) -> Response {
+/// A Graph answer. `x-business-use-case-usage` names the WABA of the phone number the call was
+/// on: the token's own when the node is its phone number (no lock needed), else the store's.
+fn graph_ok(
+    app: &WhatsApp,
+    version: &str,
+    phone_number_id: &str,
+    usage: Option<(String, String)>,
+    body: &Value,
+) -> Response {
     let mut response = (StatusCode::OK, body.to_string()).into_response();
     graph_headers(app, version, &mut response);
-    let waba = app
-        .store
-        .lock()
-        .business(phone_number_id)
-        .map(|b| b.config.waba_id.clone());
+    let waba = match usage {
+        Some((own, waba)) if own == phone_number_id => Some(waba),
+        _ => app
+            .store
+            .lock()
+            .business(phone_number_id)
+            .map(|b| b.config.waba_id.clone()),
+    };
     if let Some(waba) = waba {
         let usage = format!(
             r#"{{"{waba}":[{{"type":"whatsapp","call_count":1,"total_cputime":1,"total_time":1,"estimated_time_to_regain_access":0}}]}}"#

@@ -34,6 +34,7 @@ pub(super) async fn send_message(
 ) -> Response {
     graph(
         app,
+        auth.usage(),
         path,
         async move |app: &Wa, phone_number_id: &str| {
             auth.business(phone_number_id, "post")?;
@@ -306,7 +307,7 @@ pub(super) async fn payment_lookup(
 ) -> Response {
     let configuration = path.get("configuration").cloned().unwrap_or_default();
     let reference_id = path.get("reference_id").cloned().unwrap_or_default();
-    graph(app, path, async move |app: &Wa, phone_number_id: &str| {
+    graph(app, auth.usage(), path, async move |app: &Wa, phone_number_id: &str| {
         auth.business(phone_number_id, "get")?;
         let store = app.store.lock();
         let order = store

@@ -82,7 +82,7 @@ pub(super) async fn upload(
     Path(path): Path<HashMap<String, String>>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    graph(app, path, async move |app: &Wa, phone_number_id: &str| {
+    graph(app, auth.usage(), path, async move |app: &Wa, phone_number_id: &str| {
         auth.business(phone_number_id, "post")?;
         let mut multipart = multipart.map_err(|e| {
             GraphError::Scripted {

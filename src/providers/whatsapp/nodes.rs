@@ -39,7 +39,7 @@ pub(super) async fn node(
         });
         return super::graph::graph_error(&app, &app.config.api_version, &err);
     }
-    graph(app, path, async move |app: &Wa, node: &str| {
+    graph(app, auth.usage(), path, async move |app: &Wa, node: &str| {
         if let Some((phone_number_id, media)) = super::media::find(app, &auth, node) {
             return Ok(super::media::metadata(app, &phone_number_id, &media));
         }
@@ -69,7 +69,7 @@ pub(super) async fn delete(
     auth: GraphAuth,
     Path(path): Path<HashMap<String, String>>,
 ) -> Response {
-    graph(app, path, async move |app: &Wa, node: &str| {
+    graph(app, auth.usage(), path, async move |app: &Wa, node: &str| {
         match super::media::find(app, &auth, node) {
             Some((phone_number_id, _)) => Ok(super::media::delete(app, &phone_number_id, node)),
             None => Err(auth.principal.clone().err().unwrap_or(GraphError::UnknownObject {
@@ -87,7 +87,7 @@ pub(super) async fn payment_configurations(
     auth: GraphAuth,
     Path(path): Path<HashMap<String, String>>,
 ) -> Response {
-    graph(app, path, async move |app: &Wa, node: &str| {
+    graph(app, auth.usage(), path, async move |app: &Wa, node: &str| {
         let business = business_of(app, &auth, node)?;
         if node != business.waba_id {
             return Err(GraphError::UnknownPath {

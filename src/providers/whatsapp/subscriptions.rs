@@ -46,7 +46,7 @@ pub(super) async fn subscriptions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    graph(app, path, async move |app: &Wa, node: &str| {
+    graph(app, auth.usage(), path, async move |app: &Wa, node: &str| {
         let principal = auth.principal.clone()?;
         if node != app.config.app_id {
             return Err(GraphError::UnknownObject {
@@ -166,7 +166,7 @@ pub(super) async fn subscribed_apps(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    graph(app, path, async move |app: &Wa, waba_id: &str| {
+    graph(app, auth.usage(), path, async move |app: &Wa, waba_id: &str| {
         // Only the WABA's own business token may read or change its subscription: another
         // business's token, or the app token every tenant can form, sees no such object.
         let method_name = method.as_str().to_ascii_lowercase();
@@ -247,7 +247,7 @@ pub(super) async fn app_access_token(
     Path(path): Path<HashMap<String, String>>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    graph(app, path, async move |app: &Wa, _node: &str| {
+    graph(app, None, path, async move |app: &Wa, _node: &str| {
         let pairs = http::query_pairs(query.as_deref().unwrap_or(""));
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let wa = &app.config;

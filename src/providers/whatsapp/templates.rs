@@ -198,7 +198,7 @@ pub(super) async fn message_templates(
     headers: HeaderMap,
     request_body: Body,
 ) -> Response {
-    graph(app, path, async move |app: &Wa, waba_id: &str| {
+    graph(app, auth.usage(), path, async move |app: &Wa, waba_id: &str| {
         let method_name = method.as_str().to_ascii_lowercase();
         let phone_number_id = auth.waba(waba_id, &method_name)?.to_string();
         let request = GraphRequest::read(app, query.as_deref(), &headers, request_body).await?;

@@ -118,10 +118,10 @@ fn status_reached(
     errors: &[Value],
 ) {
     let now = wa.ctx.clock.now_secs();
-    let legacy_conversation = api_major(&wa.config.api_version) < 24;
-    // One lock: find the target, record the status and write the body while the message is at
-    // hand.
-    let (body, target) = {
+    // Under the store's lock: find the target, record the status and copy out what the body
+    // says. The body is written (two HMACs, the serialisation) after the lock is let go, so
+    // the handlers accepting new messages do not wait on it.
+    let (m, target) = {
         let mut store = wa.store.lock();
         let target = target_in(&store, wa, phone_number_id);
         let Some(business) = store.business_mut(phone_number_id) else {
@@ -135,59 +135,92 @@ fn status_reached(
         let Some(billable) = record_status(message, status, now, errors) else {
             return;
         };
-        let m = &*message;
-        let user_id = m
-            .user_id
-            .clone()
-            .or_else(|| m.wa_id.as_deref().map(|w| bsuid(&waba_id, w)));
-        let (conversation, pricing) = billing(m, status, billable, legacy_conversation);
-        let contact = (m.wa_id.is_some() || user_id.is_some()).then_some(StatusContact {
-            wa_id: m.wa_id.as_deref(),
-            user_id: user_id.as_deref(),
-        });
-        let value = StatusValue {
-            messaging_product: "whatsapp",
-            metadata: Metadata {
-                display_phone_number: &display,
-                phone_number_id,
-            },
-            contacts: contact.map(|c| [c]),
-            statuses: [StatusBody {
-                id: &m.id,
-                status: status.as_str(),
-                timestamp: now.to_string(),
-                recipient_id: m.wa_id.as_deref().or(if m.user_id.is_none() {
-                    m.input.as_deref()
-                } else {
-                    None
-                }),
-                recipient_user_id: user_id.as_deref(),
-                biz_opaque_callback_data: m.biz_opaque_callback_data.as_deref(),
-                conversation,
-                pricing,
-                errors: (!errors.is_empty()).then_some(errors),
+        (Recorded::of(message, waba_id, display, billable), target)
+    };
+    let legacy_conversation = api_major(&wa.config.api_version) < 24;
+    let user_id = m
+        .user_id
+        .clone()
+        .or_else(|| m.wa_id.as_deref().map(|w| bsuid(&m.waba_id, w)));
+    let (conversation, pricing) = billing(&m, status, legacy_conversation);
+    let contact = (m.wa_id.is_some() || user_id.is_some()).then_some(StatusContact {
+        wa_id: m.wa_id.as_deref(),
+        user_id: user_id.as_deref(),
+    });
+    let value = StatusValue {
+        messaging_product: "whatsapp",
+        metadata: Metadata {
+            display_phone_number: &m.display,
+            phone_number_id,
+        },
+        contacts: contact.map(|c| [c]),
+        statuses: [StatusBody {
+            id: &m.id,
+            status: status.as_str(),
+            timestamp: now.to_string(),
+            recipient_id: m.wa_id.as_deref().or(if m.user_id.is_none() {
+                m.input.as_deref()
+            } else {
+                None
+            }),
+            recipient_user_id: user_id.as_deref(),
+            biz_opaque_callback_data: m.biz_opaque_callback_data.as_deref(),
+            conversation,
+            pricing,
+            errors: (!errors.is_empty()).then_some(errors),
+        }],
+    };
+    let envelope = Envelope {
+        object: "whatsapp_business_account",
+        entry: [EnvelopeEntry {
+            id: &m.waba_id,
+            changes: [Change {
+                value,
+                field: "messages",
             }],
-        };
-        let envelope = Envelope {
-            object: "whatsapp_business_account",
-            entry: [EnvelopeEntry {
-                id: &waba_id,
-                changes: [Change {
-                    value,
-                    field: "messages",
-                }],
-            }],
-        };
-        (to_ascii_vec(&envelope), target)
+        }],
     };
     enqueue(
         wa,
         phone_number_id,
         &format!("statuses.{}", status.as_str()),
         Some(message_id.to_string()),
-        body,
+        to_ascii_vec(&envelope),
         target,
     );
+}
+
+/// What a status webhook says about its message and business, copied out of the store.
+struct Recorded {
+    waba_id: String,
+    display: String,
+    id: String,
+    input: Option<String>,
+    wa_id: Option<String>,
+    user_id: Option<String>,
+    biz_opaque_callback_data: Option<String>,
+    template: bool,
+    /// When the message was accepted (Unix seconds).
+    timestamp: i64,
+    /// Whether this status is the one the message is billed on.
+    billable: bool,
+}
+
+impl Recorded {
+    fn of(m: &Message, waba_id: String, display: String, billable: bool) -> Self {
+        Self {
+            waba_id,
+            display,
+            id: m.id.clone(),
+            input: m.input.clone(),
+            wa_id: m.wa_id.clone(),
+            user_id: m.user_id.clone(),
+            biz_opaque_callback_data: m.biz_opaque_callback_data.clone(),
+            template: m.kind == "template",
+            timestamp: m.timestamp,
+            billable,
+        }
+    }
 }
 
 /// Records a status on its message. `None` when the message failed already (it reports nothing
@@ -221,12 +254,11 @@ fn record_status(
 
 /// The `conversation` (before API v24) and `pricing` objects of a billable status.
 fn billing(
-    m: &super::model::Message,
+    m: &Recorded,
     status: MessageStatus,
-    billable: bool,
     legacy_conversation: bool,
 ) -> (Option<Conversation>, Option<Pricing>) {
-    let template = m.kind == "template";
+    let (billable, template) = (m.billable, m.template);
     let category = if template { "utility" } else { "service" };
     let conversation = (billable && legacy_conversation).then(|| Conversation {
         id: hmac_sha256_hex(m.id.as_bytes(), &[b"conversation"])[..32].to_string(),
