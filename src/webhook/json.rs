@@ -12,7 +12,7 @@ use serde_json::ser::Formatter;
 
 /// Compact JSON with non-ASCII characters escaped as lowercase `\uXXXX`.
 pub(crate) fn to_ascii_vec<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
+    let mut out = Vec::with_capacity(1024);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, AsciiEscaping);
     // Invariant: the sandbox only serialises values with string keys, which always succeed.
     value.serialize(&mut ser).expect("webhook bodies serialise");
@@ -33,6 +33,10 @@ impl Formatter for AsciiEscaping {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Most fragments are plain ASCII: checked a word at a time, and copied in one go.
+        if fragment.is_ascii() {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, ch) in fragment.char_indices() {
             if ch.is_ascii() {
