@@ -74,3 +74,32 @@ impl Engine {
         self.sandbox.ctx.shut_down();
     }
 }
+
+/// What a plain server that only parses a send and checks it against the sandbox's JSON Schemas
+/// does with its body: the benchmark's second reference, next to the fixed-answer baseline.
+#[allow(missing_debug_implementations)]
+pub struct SchemaCheck(crate::schema::Schemas);
+
+impl SchemaCheck {
+    /// The sandbox's embedded schemas (each compiled on its first use).
+    pub fn load() -> Self {
+        Self(crate::schema::Schemas::load())
+    }
+
+    /// Parses `body` as JSON and validates it as a message send, and its `interactive` object as
+    /// an India `order_details`. The number of violations; `None` when it is not JSON.
+    pub fn check(&self, body: &[u8]) -> Option<usize> {
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let mut violations = self
+            .0
+            .validate("whatsapp/message.send.request", &value)
+            .len();
+        if let Some(interactive) = value.get("interactive") {
+            violations += self
+                .0
+                .validate("whatsapp/order_details-in.send.request", interactive)
+                .len();
+        }
+        Some(violations)
+    }
+}

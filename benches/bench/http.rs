@@ -12,7 +12,7 @@ use hyper::Request;
 
 use crate::QONTO_AUTH;
 use crate::load::{Workload, closed_loop, connect, open_loop, send};
-use crate::servers::{start_baseline, start_sandbox, startup_ms};
+use crate::servers::{start_baseline, start_checking, start_sandbox, startup_ms};
 
 /// Throughput and latency of each workload against the baseline, then start-up and idle memory.
 pub(crate) async fn http(quick: bool) -> anyhow::Result<()> {
@@ -57,6 +57,7 @@ pub(crate) async fn http(quick: bool) -> anyhow::Result<()> {
         base_1k.p50_ms,
         base_1k.p99_ms
     );
+    reference(base.rps, connections, duration, counter.clone()).await?;
     for w in Workload::ALL {
         let f = closed_loop(sandbox.addr, w, connections, duration, counter.clone()).await?;
         let f1k = open_loop(
@@ -87,6 +88,40 @@ pub(crate) async fn http(quick: bool) -> anyhow::Result<()> {
     drop(sandbox);
     drop(baseline);
     startup().await
+}
+
+/// The second reference: a plain hyper server that parses and schema-checks each send, as a
+/// ratio to the fixed-answer baseline's `base_rps`.
+async fn reference(
+    base_rps: f64,
+    connections: usize,
+    duration: Duration,
+    counter: Arc<AtomicU64>,
+) -> anyhow::Result<()> {
+    let checking = start_checking().await?;
+    let check = closed_loop(
+        checking.addr,
+        Workload::ValidOrder,
+        connections,
+        duration,
+        counter,
+    )
+    .await?;
+    drop(checking);
+    println!(
+        "  {:<44} {:>9.0} {:>7.2} {:>7.2} {:>6.2} |{}",
+        "reference: hyper, parse + schema check only",
+        check.rps,
+        check.p50_ms,
+        check.p99_ms,
+        check.rps / base_rps,
+        if check.errors > 0 {
+            format!("  ({} unexpected answers)", check.errors)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
 }
 
 /// Qonto's list workload needs 100 links to list.

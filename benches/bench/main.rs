@@ -78,7 +78,8 @@ fn args() -> Args {
             "--quick" => quick = true,
             // `cargo bench` adds this to every benchmark's arguments.
             "--bench" => {}
-            "--serve-baseline" => servers::serve_baseline(),
+            "--serve-baseline" => servers::serve_baseline(false),
+            "--serve-checking" => servers::serve_baseline(true),
             "--load" => load(),
             "-h" | "--help" => {
                 println!(

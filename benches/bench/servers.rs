@@ -4,6 +4,7 @@ use std::{
     net::SocketAddr,
     path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -15,34 +16,39 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::load::{Workload, connect, send};
 
+/// The fixed answer of both reference servers: Graph's answer to a send.
+const SENT: &[u8] = br#"{"messaging_product":"whatsapp","contacts":[{"input":"+91 98765 43210","wa_id":"919876543210"}],"messages":[{"id":"wamid.HBgMOTE5ODc2NTQzMjEwFQIAERgSQzI2RTcxRUNBN0IwMDRDQjYwAA=="}]}"#;
+
 /// `bench --serve-baseline`: a minimal hyper server answering every request with a fixed JSON
-/// body, after reading the request body (as any server must). Prints its address and serves.
-pub(crate) fn serve_baseline() -> ! {
+/// body, after reading the request body (as any server must). With `checking`
+/// (`bench --serve-checking`), it also parses the body and validates it against the sandbox's
+/// JSON Schemas, answering 400 when anything is wrong: a plain server that only checks a send.
+/// Prints its address and serves.
+pub(crate) fn serve_baseline(checking: bool) -> ! {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let schemas = Arc::new(checking.then(paylink_sandbox::bench::SchemaCheck::load));
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        println!("listening on http://{}", listener.local_addr().expect("addr"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!(
+            "listening on http://{}",
+            listener.local_addr().expect("addr")
+        );
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
+            let schemas = schemas.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
-                    // As a webhook receiver (the `outage` workload): pass Meta's handshake.
-                    let challenge = req.uri().query().and_then(|q| {
-                        q.split('&').find_map(|p| p.strip_prefix("hub.challenge=")).map(str::to_string)
-                    });
-                    if let Some(challenge) = challenge {
-                        return Ok(hyper::Response::new(Full::new(Bytes::from(challenge))));
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let schemas = schemas.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            answer(req, schemas.as_ref().as_ref()).await,
+                        )
                     }
-                    let _ = req.into_body().collect().await;
-                    Ok::<_, std::convert::Infallible>(
-                        hyper::Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from_static(
-                                br#"{"messaging_product":"whatsapp","contacts":[{"input":"+91 98765 43210","wa_id":"919876543210"}],"messages":[{"id":"wamid.HBgMOTE5ODc2NTQzMjEwFQIAERgSQzI2RTcxRUNBN0IwMDRDQjYwAA=="}]}"#,
-                            )))
-                            .expect("response"),
-                    )
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -50,6 +56,33 @@ pub(crate) fn serve_baseline() -> ! {
             });
         }
     })
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    schemas: Option<&paylink_sandbox::bench::SchemaCheck>,
+) -> hyper::Response<Full<Bytes>> {
+    // As a webhook receiver (the `outage` workload): pass Meta's handshake.
+    let challenge = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|p| p.strip_prefix("hub.challenge="))
+            .map(str::to_string)
+    });
+    if let Some(challenge) = challenge {
+        return hyper::Response::new(Full::new(Bytes::from(challenge)));
+    }
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    let valid = schemas.is_none_or(|s| s.check(&body) == Some(0));
+    hyper::Response::builder()
+        .status(if valid { 200 } else { 400 })
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(SENT)))
+        .expect("response")
 }
 
 pub(crate) struct Server {
@@ -155,6 +188,11 @@ pub(crate) async fn start_sandbox(extra: &[&str]) -> anyhow::Result<Server> {
 
 pub(crate) async fn start_baseline() -> anyhow::Result<Server> {
     spawn(std::env::current_exe()?, &["--serve-baseline"]).await
+}
+
+/// The second reference: a plain hyper server that parses and schema-checks each send.
+pub(crate) async fn start_checking() -> anyhow::Result<Server> {
+    spawn(std::env::current_exe()?, &["--serve-checking"]).await
 }
 
 /// From spawning the sandbox to its first accepted `order_details`.
