@@ -12,7 +12,9 @@
 //!   connections): throughput with 16 connections, and latency at a fixed 1,000 requests per
 //!   second. Workloads: a valid India `order_details` with a payment link (schema, rules, store,
 //!   statuses scheduled), an invalid one (every violation reported), a gateway link create, and a
-//!   Qonto list of 100 links. Also start-up time to the first accepted request and idle memory.
+//!   Qonto list of 100 links. A second reference, a hyper server that parses each send and
+//!   checks it against the sandbox's JSON Schemas (`--serve-checking`), shows what that alone
+//!   costs. Also start-up time to the first accepted request and idle memory.
 //! - `webhooks`: the delivery engine, in process: deliveries per second to a local receiver
 //!   (baseline: a bare HTTP client posting the same bodies) and the lateness of scheduled
 //!   deliveries (baseline: tokio timers due at the same instants).
