@@ -71,7 +71,7 @@ impl Context {
             }
             steps += 1;
             let now = self.clock.advance_to(due);
-            self.timeline.run_due(now, &running);
+            self.timeline.run_all_due(now, &running).await;
             if !self.webhooks.settle(patience).await {
                 stopped = Some(format!(
                     "a webhook lane was still busy after {} ms",

@@ -22,6 +22,10 @@ use tokio::sync::{Notify, watch};
 use crate::clock::{Clock, Millis};
 use crate::ids::ProviderId;
 
+/// Most due jobs run in one go before the runner yields its worker thread (a status webhook
+/// costs a few microseconds, so a batch well under a millisecond).
+const BATCH: usize = 64;
+
 /// What a provider schedules for itself: any value it can read back when the job falls due.
 pub(crate) trait Payload: Any + Send + Sync + std::fmt::Debug {}
 
@@ -235,10 +239,15 @@ impl Timeline {
         self.jobs_run.load(Ordering::Relaxed)
     }
 
-    /// Runs every job due at or before `now`, in order; the caller holds the `running` guard.
-    /// Returns how many ran.
-    pub(crate) fn run_due(&self, now: Millis, _running: &tokio::sync::MutexGuard<'_, ()>) -> usize {
-        let due = self.take_due(now);
+    /// Runs the jobs due at or before `now`, in order, at most `limit` of them; the caller holds
+    /// the `running` guard. Returns how many ran.
+    pub(crate) fn run_due(
+        &self,
+        now: Millis,
+        limit: usize,
+        _running: &tokio::sync::MutexGuard<'_, ()>,
+    ) -> usize {
+        let due = self.take_due(now, limit);
         let n = due.len();
         self.jobs_run.fetch_add(n as u64, Ordering::Relaxed);
         let dispatch = self.dispatch.lock().clone();
@@ -248,6 +257,26 @@ impl Timeline {
             }
         }
         n
+    }
+
+    /// Runs every job due at or before `now`, [`BATCH`] at a time, letting the worker thread
+    /// serve other tasks between batches; the caller holds the `running` guard. A backlog of
+    /// due jobs (a busy minute's statuses, a long clock advance) so never holds a thread for
+    /// more than one batch. Jobs still queued between batches stay subject to a reset.
+    pub(crate) async fn run_all_due(
+        &self,
+        now: Millis,
+        running: &tokio::sync::MutexGuard<'_, ()>,
+    ) -> usize {
+        let mut total = 0;
+        loop {
+            let n = self.run_due(now, BATCH, running);
+            total += n;
+            if n < BATCH {
+                return total;
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Drops the waiting jobs of `provider` and `tenant` (all of them when `None`) for which
@@ -336,21 +365,22 @@ impl Timeline {
     }
 
     /// Removes and returns every job due at or before `now`, in order.
-    fn take_due(&self, now: Millis) -> Vec<Job> {
+    fn take_due(&self, now: Millis, limit: usize) -> Vec<Job> {
         let mut q = self.queue.lock();
-        let later = q.jobs.split_off(&(now + 1, 0));
-        let due = std::mem::replace(&mut q.jobs, later);
-        if !q.owner_of.is_empty() {
-            for key in due.keys() {
-                q.unown(*key);
+        let mut due = Vec::new();
+        while due.len() < limit {
+            let Some(entry) = q.jobs.first_entry() else {
+                break;
+            };
+            if entry.key().0 > now {
+                break;
             }
+            let (key, job) = entry.remove_entry();
+            q.unown(key);
+            q.mark(key, &job);
+            due.push(job);
         }
-        if q.changed.is_some() {
-            for (key, job) in &due {
-                q.mark(*key, job);
-            }
-        }
-        due.into_values().collect()
+        due
     }
 
     /// The next due time, recorded as the time the runner wakes at by itself.
@@ -393,7 +423,7 @@ async fn runner(timeline: &Timeline, clock: &Clock, shutdown: &mut watch::Receiv
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
         };
-        timeline.run_due(clock.now_ms(), &running);
+        timeline.run_all_due(clock.now_ms(), &running).await;
         drop(running);
         let wait = timeline.arm().and_then(|due| clock.real_wait_until(due));
         let sleep = async {
@@ -408,5 +438,52 @@ async fn runner(timeline: &Timeline, clock: &Clock, shutdown: &mut watch::Receiv
             r = clock_changes.changed() => if r.is_err() { return },
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backlog of due jobs runs in order, a batch at a time, with other tasks served between
+    /// batches instead of after the whole backlog.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_backlog_runs_in_order_and_lets_other_tasks_in_between_batches() {
+        let timeline = Arc::new(Timeline::new(false));
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let log = seen.clone();
+        *timeline.dispatch.lock() = Some(Arc::new(Box::new(move |job: Job| {
+            if let Task::Provider(payload) = job.task
+                && let Some(n) = (payload.as_ref() as &dyn Any).downcast_ref::<usize>()
+            {
+                log.lock().push(n.to_string());
+            }
+        })));
+        let jobs = BATCH * 3 + 5;
+        for n in 0..jobs {
+            timeline.at(10, Job::provider(ProviderId::new("test"), "t", n));
+        }
+        timeline.at(11, Job::provider(ProviderId::new("test"), "t", jobs));
+        let other = seen.clone();
+        let served = tokio::spawn(async move { other.lock().push("other".into()) });
+        let running = timeline.take_over().await;
+        let ran = timeline.run_all_due(10, &running).await;
+        drop(running);
+        served.await.unwrap();
+
+        assert_eq!(ran, jobs, "every job due at 10 and none due later");
+        assert_eq!(timeline.pending(), 1);
+        let seen = seen.lock().clone();
+        let at = seen.iter().position(|s| s == "other").unwrap();
+        assert_eq!(
+            at, BATCH,
+            "the other task ran right after the first batch: {seen:?}"
+        );
+        let order: Vec<usize> = seen
+            .iter()
+            .filter(|s| *s != "other")
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(order, (0..jobs).collect::<Vec<_>>());
     }
 }
