@@ -241,7 +241,7 @@ impl Timeline {
 
     /// Runs the jobs due at or before `now`, in order, at most `limit` of them; the caller holds
     /// the `running` guard. Returns how many ran.
-    pub(crate) fn run_due(
+    fn run_due(
         &self,
         now: Millis,
         limit: usize,
@@ -364,7 +364,7 @@ impl Timeline {
         }
     }
 
-    /// Removes and returns every job due at or before `now`, in order.
+    /// Removes and returns the jobs due at or before `now`, in order, at most `limit` of them.
     fn take_due(&self, now: Millis, limit: usize) -> Vec<Job> {
         let mut q = self.queue.lock();
         let mut due = Vec::new();
