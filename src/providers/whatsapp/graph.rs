@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::{
     body::Body,
     extract::State,
-    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
@@ -101,16 +101,30 @@ pub(super) fn version_of(app: &WhatsApp, path: &HashMap<String, String>) -> Resu
     }
 }
 
+/// A handler's successful answer: a JSON tree, or JSON text it wrote itself (a message send,
+/// the most frequent answer, is written straight from its type).
+pub(super) enum Answer {
+    Tree(Value),
+    Text(String),
+}
+
+impl From<Value> for Answer {
+    fn from(tree: Value) -> Self {
+        Self::Tree(tree)
+    }
+}
+
 /// Runs a Graph handler body and renders its answer or error with Graph's headers. `usage` is
 /// the token's business as [`super::auth::GraphAuth::usage`] gives it.
-pub(super) async fn graph<F>(
+pub(super) async fn graph<F, A>(
     app: Wa,
     usage: Option<(String, String)>,
     path: HashMap<String, String>,
     f: F,
 ) -> Response
 where
-    F: AsyncFnOnce(&Wa, &str) -> Result<Value, GraphError>,
+    F: AsyncFnOnce(&Wa, &str) -> Result<A, GraphError>,
+    A: Into<Answer>,
 {
     let version = match version_of(&app, &path) {
         Ok(v) => v,
@@ -121,10 +135,16 @@ where
     };
     let node = path.get("node").cloned().unwrap_or_default();
     match f(&app, &node).await {
-        Ok(answer) => graph_ok(&app, &version, &node, usage, &answer),
+        Ok(answer) => graph_ok(&app, &version, &node, usage, answer.into()),
         Err(err) => graph_error(&app, &version, &err),
     }
 }
+
+const FACEBOOK_API_VERSION: HeaderName = HeaderName::from_static("facebook-api-version");
+const X_FB_TRACE_ID: HeaderName = HeaderName::from_static("x-fb-trace-id");
+const X_FB_REQUEST_ID: HeaderName = HeaderName::from_static("x-fb-request-id");
+const X_BUSINESS_USE_CASE_USAGE: HeaderName =
+    HeaderName::from_static("x-business-use-case-usage");
 
 fn graph_headers(app: &WhatsApp, version: &str, response: &mut Response) {
     let h = response.headers_mut();
@@ -133,13 +153,13 @@ fn graph_headers(app: &WhatsApp, version: &str, response: &mut Response) {
         HeaderValue::from_static("application/json; charset=UTF-8"),
     );
     if let Ok(v) = HeaderValue::from_str(version) {
-        h.insert("facebook-api-version", v);
+        h.insert(FACEBOOK_API_VERSION, v);
     }
     if let Ok(v) = HeaderValue::from_str(&app.ctx.ids.alnum(11)) {
-        h.insert("x-fb-trace-id", v);
+        h.insert(X_FB_TRACE_ID, v);
     }
     if let Ok(v) = HeaderValue::from_str(&app.ctx.ids.alnum(23)) {
-        h.insert("x-fb-request-id", v);
+        h.insert(X_FB_REQUEST_ID, v);
     }
     h.insert(
         header::CACHE_CONTROL,
@@ -159,9 +179,13 @@ fn graph_ok(
     version: &str,
     phone_number_id: &str,
     usage: Option<(String, String)>,
-    body: &Value,
+    body: Answer,
 ) -> Response {
-    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    let text = match body {
+        Answer::Tree(tree) => tree.to_string(),
+        Answer::Text(text) => text,
+    };
+    let mut response = (StatusCode::OK, text).into_response();
     graph_headers(app, version, &mut response);
     let waba = match usage {
         Some((own, waba)) if own == phone_number_id => Some(waba),
@@ -178,7 +202,7 @@ fn graph_ok(
         if let Ok(v) = HeaderValue::from_str(&usage) {
             response
                 .headers_mut()
-                .insert("x-business-use-case-usage", v);
+                .insert(X_BUSINESS_USE_CASE_USAGE, v);
         }
     }
     response

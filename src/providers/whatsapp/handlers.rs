@@ -9,13 +9,14 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::model::MessageStatus;
 use super::{Wa, WhatsApp};
 use super::auth::GraphAuth;
 use super::error::GraphError;
-use super::graph::{GraphRequest, graph};
+use super::graph::{Answer, GraphRequest, graph};
 use super::model::PaymentStatus;
 use super::checked::{Checked, Context, Intent, PARAMS, Recipient};
 use super::rules;
@@ -49,7 +50,7 @@ async fn send(
     app: &WhatsApp,
     phone_number_id: &str,
     request: &GraphRequest,
-) -> Result<Value, GraphError> {
+) -> Result<Answer, GraphError> {
     let configuration_names = app
         .store
         .lock()
@@ -114,7 +115,7 @@ async fn send(
         .map_err(GraphError::Validation)?;
 
     if mark_read {
-        return Ok(json!({"success": true}));
+        return Ok(json!({"success": true}).into());
     }
     let message_id = accepted.message_id.clone().unwrap_or_default();
     let outside_window = needs_window && accepted.outside_window;
@@ -127,7 +128,7 @@ async fn send(
         None => later_failure(missing_media.as_deref(), outside_window).map(|e| (e, first_delay)),
     };
     report(app, phone_number_id, &message_id, failure, plan, now_ms);
-    Ok(sent(accepted.recipient, &message_id, is_template))
+    Ok(Answer::Text(sent(accepted.recipient, &message_id, is_template)))
 }
 
 /// Checks a send against what the business registered: a template against its templates (an
@@ -219,26 +220,45 @@ fn facts<'a>(checked: &'a Checked, message: Option<&'a Value>, text: Option<&'a 
     }
 }
 
-/// The answer to an accepted message: its recipient as a contact and its `wamid`.
+/// The answer to an accepted message: its recipient as a contact and its `wamid`, as JSON text.
 /// `message_status: "accepted"` is on template sends only, as Graph answers them.
-fn sent(recipient: Recipient, message_id: &str, template: bool) -> Value {
-    let mut contact = serde_json::Map::new();
-    contact.insert("input".into(), json!(recipient.input.unwrap_or_default()));
-    if let Some(wa_id) = recipient.wa_id {
-        contact.insert("wa_id".into(), json!(wa_id));
-    }
-    if let Some(user_id) = recipient.user_id {
-        contact.insert("user_id".into(), json!(user_id));
-    }
-    let mut message = json!({"id": message_id});
-    if template {
-        message["message_status"] = json!("accepted");
-    }
-    json!({
-        "messaging_product": "whatsapp",
-        "contacts": [contact],
-        "messages": [message],
-    })
+fn sent(recipient: Recipient, message_id: &str, template: bool) -> String {
+    let answer = Sent {
+        messaging_product: "whatsapp",
+        contacts: [SentContact {
+            input: recipient.input.unwrap_or_default(),
+            wa_id: recipient.wa_id,
+            user_id: recipient.user_id,
+        }],
+        messages: [SentMessage {
+            id: message_id,
+            message_status: template.then_some("accepted"),
+        }],
+    };
+    serde_json::to_string(&answer).expect("an answer of strings serialises")
+}
+
+#[derive(Serialize)]
+struct Sent<'a> {
+    messaging_product: &'static str,
+    contacts: [SentContact; 1],
+    messages: [SentMessage<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct SentContact {
+    input: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wa_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SentMessage<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_status: Option<&'static str>,
 }
 
 /// When an order's `payment_link.uri` is a link this sandbox issued (through the narrow link
