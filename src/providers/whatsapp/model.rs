@@ -437,7 +437,29 @@ impl Order {
 /// The business-scoped user id (BSUID) Graph gives a customer: an ISO country code from the
 /// number's calling code, a dot, and 20 digits derived from the business and the number, so the
 /// same customer has the same id with one business and a different one with another.
+///
+/// Every status webhook of a message names its customer's BSUID, so the last few derived are
+/// kept per thread: a message's statuses, and a chat's messages, derive it once (an HMAC each).
 pub(super) fn bsuid(waba_id: &str, wa_id: &str) -> String {
+    const KEPT: usize = 16;
+    thread_local! {
+        static RECENT: std::cell::RefCell<std::collections::VecDeque<(String, String, String)>> =
+            const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+    }
+    RECENT.with_borrow_mut(|recent| {
+        if let Some((_, _, id)) = recent.iter().find(|(w, u, _)| w == waba_id && u == wa_id) {
+            return id.clone();
+        }
+        let id = derive_bsuid(waba_id, wa_id);
+        if recent.len() == KEPT {
+            recent.pop_front();
+        }
+        recent.push_back((waba_id.to_string(), wa_id.to_string(), id.clone()));
+        id
+    })
+}
+
+fn derive_bsuid(waba_id: &str, wa_id: &str) -> String {
     const CODES: &[(&str, &str)] = &[
         ("971", "AE"),
         ("234", "NG"),
@@ -543,6 +565,21 @@ mod tests {
         assert_eq!(a, bsuid("102290129340398", "919876543210"));
         assert_ne!(a, bsuid("999", "919876543210"));
         assert!(bsuid("1", "16505551234").starts_with("US."));
+    }
+
+    #[test]
+    fn a_remembered_bsuid_is_the_derived_one() {
+        // More pairs than are kept, twice over, so both remembered and evicted ones are read.
+        let pairs: Vec<(String, String)> = (0..40)
+            .map(|i| (format!("waba{}", i % 3), format!("9198765432{i:02}")))
+            .collect();
+        for _ in 0..2 {
+            for (waba, wa_id) in &pairs {
+                assert_eq!(bsuid(waba, wa_id), derive_bsuid(waba, wa_id));
+                assert_eq!(bsuid(waba, wa_id), derive_bsuid(waba, wa_id));
+            }
+        }
+        assert_ne!(bsuid("waba0", "919876543200"), bsuid("waba1", "919876543200"));
     }
 
     #[test]
