@@ -36,23 +36,22 @@ pub(crate) const EXCERPT_BYTES: usize = 16 * 1024;
 /// authorization and cookie headers, and any name that speaks of a token, secret, API key, password
 /// or proof (`access_token`, `appsecret_proof`, a vendor's `x-…-staging-token`).
 fn is_secret(name: &str) -> bool {
-    let has = |word: &str| {
-        name.as_bytes()
-            .windows(word.len())
-            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
-    };
-    [
-        "authorization",
-        "cookie",
-        "token",
-        "secret",
-        "password",
-        "proof",
-        "api-key",
-        "api_key",
-    ]
-    .iter()
-    .any(|word| has(word))
+    // Every request's headers pass here: a word is compared only where its first letter is.
+    let name = name.as_bytes();
+    (0..name.len()).any(|at| {
+        let words: &[&[u8]] = match name[at].to_ascii_lowercase() {
+            b'a' => &[b"authorization", b"api-key", b"api_key"],
+            b'c' => &[b"cookie"],
+            b't' => &[b"token"],
+            b's' => &[b"secret"],
+            b'p' => &[b"password", b"proof"],
+            _ => return false,
+        };
+        words.iter().any(|word| {
+            name.get(at..at + word.len())
+                .is_some_and(|part| part.eq_ignore_ascii_case(word))
+        })
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -554,6 +553,11 @@ mod tests {
         assert_eq!(
             redact_query("a=1&access_token=EAAx&appsecret_proof=zz&key_id=rzp_test_a"),
             "a=1&access_token=[redacted]&appsecret_proof=[redacted]&key_id=rzp_test_a"
+        );
+        // Query names keep their case; a secret one in capitals is still a secret.
+        assert_eq!(
+            redact_query("Access_Token=EAAx&X-API-KEY=k&Cookie=c&Passwords=p&Keep=1"),
+            "Access_Token=[redacted]&X-API-KEY=[redacted]&Cookie=[redacted]&Passwords=[redacted]&Keep=1"
         );
         let mut h = axum::http::HeaderMap::new();
         h.insert("authorization", "Bearer secret".parse().unwrap());
