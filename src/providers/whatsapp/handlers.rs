@@ -65,13 +65,13 @@ async fn send(
         configuration_names: Some(&configuration_names),
     };
     // A valid India order_details is read typed; anything else (or anything the typed read
-    // does not cover) is read as a JSON tree and checked in full.
+    // does not cover) is read as a JSON tree and checked in full. The text is checked as UTF-8
+    // once, here, and read as text from then on.
     let raw = request.raw();
-    let typed = raw.as_ref().and_then(|_| {
-        request
-            .json_bytes()
-            .and_then(|bytes| super::typed::order_details(bytes, &ctx))
-    });
+    let text = raw.as_ref().map(super::model::JsonText::as_str);
+    let typed = text
+        .filter(|_| request.json_bytes().is_some())
+        .and_then(|text| super::typed::order_details(text, &ctx));
     let (mut checked, message) = match typed {
         Some(checked) => (checked, None),
         None => {
@@ -97,7 +97,6 @@ async fn send(
     let mark_read = matches!(checked.intent, Intent::MarkRead { .. });
     let is_template = checked.kind == "template";
     let needs_window = app.config.customer_service_window && !is_template;
-    let text = raw.as_ref().map(super::model::JsonText::as_str);
     let plan = (!mark_read && checked.violations.is_empty()).then(|| {
         let facts = facts(&checked, message.as_ref(), text);
         app.ctx.scenario.plan(super::ID.as_str(), &facts)

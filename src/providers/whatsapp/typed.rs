@@ -302,10 +302,10 @@ struct ImporterAddress {
     country_code: String,
 }
 
-/// The checked India `order_details` message in `bytes`, or `None` when the full path must
+/// The checked India `order_details` message in `text`, or `None` when the full path must
 /// decide (see the module doc).
-pub(super) fn order_details(bytes: &[u8], ctx: &Context<'_>) -> Option<Checked> {
-    let Obj(message) = serde_json::from_slice::<Obj<Message>>(bytes).ok()?;
+pub(super) fn order_details(text: &str, ctx: &Context<'_>) -> Option<Checked> {
+    let Obj(message) = serde_json::from_str::<Obj<Message>>(text).ok()?;
     let mut c = Checked::new("interactive.order_details");
     envelope(&message, ctx)?;
     c.recipient = super::rules::phone_recipient(&message.to, &mut c.violations);
