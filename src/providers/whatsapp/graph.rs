@@ -103,12 +103,12 @@ pub(super) fn version_of(app: &WhatsApp, path: &HashMap<String, String>) -> Resu
 
 /// A handler's successful answer: a JSON tree, or JSON text it wrote itself (a message send,
 /// the most frequent answer, is written straight from its type).
-pub(super) enum Answer {
+pub(super) enum GraphAnswer {
     Tree(Value),
     Text(String),
 }
 
-impl From<Value> for Answer {
+impl From<Value> for GraphAnswer {
     fn from(tree: Value) -> Self {
         Self::Tree(tree)
     }
@@ -124,7 +124,7 @@ pub(super) async fn graph<F, A>(
 ) -> Response
 where
     F: AsyncFnOnce(&Wa, &str) -> Result<A, GraphError>,
-    A: Into<Answer>,
+    A: Into<GraphAnswer>,
 {
     let version = match version_of(&app, &path) {
         Ok(v) => v,
@@ -179,11 +179,11 @@ fn graph_ok(
     version: &str,
     phone_number_id: &str,
     usage: Option<(String, String)>,
-    body: Answer,
+    body: GraphAnswer,
 ) -> Response {
     let text = match body {
-        Answer::Tree(tree) => tree.to_string(),
-        Answer::Text(text) => text,
+        GraphAnswer::Tree(tree) => tree.to_string(),
+        GraphAnswer::Text(text) => text,
     };
     let mut response = (StatusCode::OK, text).into_response();
     graph_headers(app, version, &mut response);

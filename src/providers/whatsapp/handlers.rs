@@ -16,7 +16,7 @@ use super::model::MessageStatus;
 use super::{Wa, WhatsApp};
 use super::auth::GraphAuth;
 use super::error::GraphError;
-use super::graph::{Answer, GraphRequest, graph};
+use super::graph::{GraphAnswer, GraphRequest, graph};
 use super::model::PaymentStatus;
 use super::checked::{Checked, Context, Intent, PARAMS, Recipient};
 use super::rules;
@@ -50,7 +50,7 @@ async fn send(
     app: &WhatsApp,
     phone_number_id: &str,
     request: &GraphRequest,
-) -> Result<Answer, GraphError> {
+) -> Result<GraphAnswer, GraphError> {
     let configuration_names = app
         .store
         .lock()
@@ -127,7 +127,7 @@ async fn send(
         None => later_failure(missing_media.as_deref(), outside_window).map(|e| (e, first_delay)),
     };
     report(app, phone_number_id, &message_id, failure, plan, now_ms);
-    Ok(Answer::Text(sent(accepted.recipient, &message_id, is_template)))
+    Ok(GraphAnswer::Text(sent(accepted.recipient, &message_id, is_template)))
 }
 
 /// Checks a send against what the business registered: a template against its templates (an
