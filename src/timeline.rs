@@ -152,6 +152,10 @@ impl Queue {
 
     /// Forgets that job `key` (gone from the queue) belonged to an object.
     fn unown(&mut self, key: (Millis, u64)) {
+        // Most jobs belong to no object: no key to hash then.
+        if self.owner_of.is_empty() {
+            return;
+        }
         if let Some(owner) = self.owner_of.remove(&key)
             && let Some(keys) = self.owners.get_mut(&owner)
         {
